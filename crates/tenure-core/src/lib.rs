@@ -1,0 +1,37 @@
+//! The session model of Tenure, with no I/O and no async runtime.
+//!
+//! This crate holds what every other Tenure crate agrees on:
+//!
+//! | module | what it is |
+//! |---|---|
+//! | [`id`] | [`SessionId`] (128+ bits from the OS CSPRNG, shape-checked) and [`OwnerId`] (a node) |
+//! | [`codec`] | the pluggable [`Codec`] that turns attribute values into bytes ([`MessagePack`] by default) |
+//! | [`key`] | typed keys ([`Key<T>`]) beside plain string names |
+//! | [`limits`] | attribute name, size and count [`Limits`] |
+//! | [`snapshot`] | the primary copy's data model: [`Snapshot`] of [`AttrEntry`] values with versions |
+//! | [`delta`] | the [`Delta`] a commit carries, its conflict check and its wire form |
+//! | [`tracking`] | per-request access tracking and change detection ([`Tracker`], [`WriteScope`]) |
+//! | [`policy`] | [`WritePolicy`] and [`Consistency`] modes |
+//!
+//! Nothing here touches the network, the clock or a runtime, so all of it is tested
+//! with plain unit and property tests.
+#![doc(test(attr(deny(warnings))))]
+
+pub mod codec;
+pub mod delta;
+pub mod id;
+pub mod key;
+pub mod limits;
+pub mod policy;
+pub mod snapshot;
+pub mod tracking;
+
+pub use bytes::Bytes;
+pub use codec::{Codec, DecodeError, EncodeError, Json, MessagePack};
+pub use delta::{AttrOp, Change, Conflict, Delta, DeltaDecodeError, Expect};
+pub use id::{IdError, OwnerId, SessionId};
+pub use key::{AsKey, Key};
+pub use limits::{LimitError, Limits};
+pub use policy::{Consistency, WritePolicy};
+pub use snapshot::{AttrEntry, Snapshot};
+pub use tracking::{Access, Tracker, WriteScope};

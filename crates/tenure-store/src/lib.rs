@@ -1,0 +1,23 @@
+//! The store protocol of Tenure and its embedded, in-process implementation.
+//!
+//! A [`Store`] holds the primary copy of every session and arbitrates which node may
+//! write it. Every method is atomic at the store for one session id. The contract each
+//! method must keep is written on the method; `tenure-test` checks any implementation
+//! against it with one call (`tenure_test::store_conformance!`).
+//!
+//! | item | what it is |
+//! |---|---|
+//! | [`Store`] | the protocol: `acquire`, `renew`, `commit`, `load`, `commit_optimistic`, `create`, `delete`, `rotate_id`, `hints` |
+//! | [`MemoryStore`] | the embedded store: the default for one machine, tests and the demo |
+//! | [`Fence`] | the token that orders tenures of one session |
+//! | [`Hint`] | a pushed notice (recall, grant) that may be lost |
+#![doc(test(attr(deny(warnings))))]
+
+mod error;
+mod memory;
+mod protocol;
+
+pub use error::StoreError;
+pub use memory::MemoryStore;
+pub use protocol::*;
+pub use tenure_core;

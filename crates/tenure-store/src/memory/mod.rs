@@ -1,0 +1,321 @@
+//! The embedded store: the whole protocol in process memory, behind one mutex.
+//!
+//! The default for a single machine, for tests and for the demo. Its clock is tokio's,
+//! so tests with a paused clock control leases and expiry exactly. Expired sessions
+//! are removed lazily when touched, and in bulk by [`MemoryStore::purge_expired`].
+
+mod state;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::protocol::*;
+use crate::StoreError;
+use state::{Entry, Lock, State};
+
+/// Hints buffered per owner before new ones are dropped (hints may be lost).
+const HINT_BUFFER: usize = 1024;
+
+/// The embedded, in-process store. Cloning gives another handle to the same store.
+///
+/// ```
+/// use std::time::Duration;
+/// use tenure_core::{OwnerId, SessionId};
+/// use tenure_store::{AcquireReply, CreateReply, Expiry, MemoryStore, Store};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let store = MemoryStore::new();
+/// let sid = SessionId::generate().unwrap();
+/// let node = OwnerId::generate("a").unwrap();
+/// let reply = store.create(&sid, vec![], Expiry::default(), None).await.unwrap();
+/// assert!(matches!(reply, CreateReply::Created { fence: None }));
+/// let reply = store.acquire(&sid, &node, Duration::from_secs(10)).await.unwrap();
+/// assert!(matches!(reply, AcquireReply::Granted(_)));
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    state: Arc<Mutex<State>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a session half-updated: every
+        // operation checks before it writes. So a poisoned lock is still consistent.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Removes every expired session now, and answers how many there were.
+    pub fn purge_expired(&self) -> usize {
+        self.lock().purge_expired(Instant::now())
+    }
+
+    /// How many live sessions the store holds.
+    pub fn len(&self) -> usize {
+        let now = Instant::now();
+        let mut state = self.lock();
+        state.purge_expired(now);
+        state.sessions.len()
+    }
+
+    /// True if the store holds no live session.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn acquire(
+        &self,
+        sid: &SessionId,
+        owner: &OwnerId,
+        lease: Duration,
+    ) -> Result<AcquireReply, StoreError> {
+        let now = Instant::now();
+        let mut guard = self.lock();
+        let (entry, next_fence, hints) = guard.live(sid, now);
+        let Some(entry) = entry else {
+            return Ok(AcquireReply::NotFound);
+        };
+        entry.last_access = now;
+        entry.tidy(now);
+        if let Some(lock) = entry.lock.as_mut().filter(|l| &l.owner == owner) {
+            lock.deadline = now + lease;
+            let grant = Grant {
+                fence: lock.fence,
+                lease,
+                snapshot: entry.snapshot.clone(),
+            };
+            return Ok(AcquireReply::Granted(grant));
+        }
+        let at_head = entry.queue.front().is_none_or(|w| &w.owner == owner);
+        if entry.lock.is_none() && at_head {
+            if !entry.queue.is_empty() {
+                entry.queue.pop_front();
+            }
+            *next_fence += 1;
+            let fence = Fence(*next_fence);
+            entry.lock = Some(Lock {
+                owner: owner.clone(),
+                fence,
+                deadline: now + lease,
+            });
+            let grant = Grant {
+                fence,
+                lease,
+                snapshot: entry.snapshot.clone(),
+            };
+            if !entry.queue.is_empty() {
+                hints.send(owner, Hint::Recall(sid.clone()));
+            }
+            return Ok(AcquireReply::Granted(grant));
+        }
+        let position = entry.enqueue(owner, now + lease);
+        let (to, hint, until) = match &entry.lock {
+            Some(lock) => (lock.owner.clone(), Hint::Recall(sid.clone()), lock.deadline),
+            // Free but reserved for the head waiter: nudge it again, the first hint may be lost.
+            None => {
+                let head = &entry.queue[0];
+                (head.owner.clone(), Hint::Grant(sid.clone()), head.deadline)
+            }
+        };
+        hints.send(&to, hint);
+        Ok(AcquireReply::Queued {
+            position,
+            retry_after: until.saturating_duration_since(now),
+        })
+    }
+
+    async fn renew(
+        &self,
+        owner: &OwnerId,
+        lease: Duration,
+        items: &[Renewal],
+    ) -> Result<Vec<RenewOutcome>, StoreError> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        Ok(items
+            .iter()
+            .map(|item| {
+                let Some(entry) = state.live(&item.sid, now).0 else {
+                    return RenewOutcome::Lost;
+                };
+                entry.tidy(now);
+                let recall = !entry.queue.is_empty();
+                match entry.lock.as_mut() {
+                    Some(lock) if &lock.owner == owner && lock.fence == item.fence => {
+                        lock.deadline = now + lease;
+                        if item.touch {
+                            entry.last_access = now;
+                        }
+                        RenewOutcome::Renewed { recall }
+                    }
+                    _ => RenewOutcome::Lost,
+                }
+            })
+            .collect())
+    }
+
+    async fn commit(
+        &self,
+        sid: &SessionId,
+        owner: &OwnerId,
+        fence: Fence,
+        delta: Delta,
+        release: bool,
+    ) -> Result<CommitReply, StoreError> {
+        let now = Instant::now();
+        let mut guard = self.lock();
+        let (entry, _, hints) = guard.live(sid, now);
+        let Some(entry) = entry else {
+            return Ok(CommitReply::Stale { delta });
+        };
+        entry.tidy(now);
+        if !entry
+            .lock
+            .as_ref()
+            .is_some_and(|l| &l.owner == owner && l.fence == fence)
+        {
+            return Ok(CommitReply::Stale { delta });
+        }
+        let version = delta.apply_to(&mut entry.snapshot);
+        entry.last_access = now;
+        if release {
+            entry.lock = None;
+            if let Some(head) = entry.queue.front() {
+                hints.send(&head.owner, Hint::Grant(sid.clone()));
+            }
+        }
+        Ok(CommitReply::Committed { version })
+    }
+
+    async fn load(&self, sid: &SessionId) -> Result<Option<Snapshot>, StoreError> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        Ok(state.live(sid, now).0.map(|entry| {
+            entry.last_access = now;
+            entry.snapshot.clone()
+        }))
+    }
+
+    async fn commit_optimistic(
+        &self,
+        sid: &SessionId,
+        delta: Delta,
+    ) -> Result<OptimisticReply, StoreError> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let Some(entry) = state.live(sid, now).0 else {
+            return Ok(OptimisticReply::NotFound);
+        };
+        entry.tidy(now);
+        if entry.lock.is_some() {
+            return Ok(OptimisticReply::Locked);
+        }
+        let conflict = delta.conflicts(&entry.snapshot);
+        if !conflict.attrs.is_empty() {
+            return Ok(OptimisticReply::Conflict(conflict));
+        }
+        let version = delta.apply_to(&mut entry.snapshot);
+        entry.last_access = now;
+        Ok(OptimisticReply::Committed { version })
+    }
+
+    async fn create(
+        &self,
+        sid: &SessionId,
+        attrs: Vec<(String, Bytes)>,
+        expiry: Expiry,
+        tenure: Option<(&OwnerId, Duration)>,
+    ) -> Result<CreateReply, StoreError> {
+        let now = Instant::now();
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        if state.live(sid, now).0.is_some() {
+            return Ok(CreateReply::Exists);
+        }
+        let mut entry = Entry::new(Snapshot::new(1, attrs), expiry, now);
+        let fence = tenure.map(|(owner, lease)| {
+            state.next_fence += 1;
+            let fence = Fence(state.next_fence);
+            entry.lock = Some(Lock {
+                owner: owner.clone(),
+                fence,
+                deadline: now + lease,
+            });
+            fence
+        });
+        state.sessions.insert(sid.clone(), entry);
+        Ok(CreateReply::Created { fence })
+    }
+
+    async fn delete(&self, sid: &SessionId) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        if state.live(sid, now).0.is_none() {
+            return Ok(false);
+        }
+        if let Some(entry) = state.sessions.remove(sid) {
+            state.wake_waiters(sid, &entry);
+        }
+        Ok(true)
+    }
+
+    async fn rotate_id(
+        &self,
+        old: &SessionId,
+        new: &SessionId,
+        holder: Option<(&OwnerId, Fence)>,
+    ) -> Result<RotateReply, StoreError> {
+        let now = Instant::now();
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let Some(entry) = state.live(old, now).0 else {
+            return Ok(RotateReply::NotFound);
+        };
+        entry.tidy(now);
+        let held_by_caller = match (&entry.lock, holder) {
+            (None, None) => false,
+            (Some(lock), Some((owner, fence))) if &lock.owner == owner && lock.fence == fence => {
+                true
+            }
+            _ => return Ok(RotateReply::Stale),
+        };
+        if old == new || state.live(new, now).0.is_some() {
+            return Ok(RotateReply::Exists);
+        }
+        let Some(mut entry) = state.sessions.remove(old) else {
+            return Ok(RotateReply::NotFound);
+        };
+        state.wake_waiters(old, &entry);
+        entry.queue.clear();
+        entry.last_access = now;
+        let fence = match (entry.lock.as_mut(), held_by_caller) {
+            (Some(lock), true) => {
+                state.next_fence += 1;
+                lock.fence = Fence(state.next_fence);
+                Some(lock.fence)
+            }
+            _ => None,
+        };
+        state.sessions.insert(new.clone(), entry);
+        Ok(RotateReply::Rotated { fence })
+    }
+
+    async fn hints(&self, owner: &OwnerId) -> Result<HintReceiver, StoreError> {
+        let (tx, rx) = mpsc::channel(HINT_BUFFER);
+        self.lock().hints.subscribe(owner.clone(), tx);
+        Ok(rx)
+    }
+}

@@ -1,0 +1,152 @@
+//! The embedded store's state and its small invariant-keeping helpers.
+
+use std::collections::{HashMap, VecDeque};
+
+use tenure_core::{OwnerId, SessionId, Snapshot};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::protocol::{Expiry, Fence, Hint};
+
+#[derive(Debug, Default)]
+pub(super) struct State {
+    pub(super) sessions: HashMap<SessionId, Entry>,
+    /// One counter for the whole store: fences of one session then increase strictly
+    /// even across delete, re-create and rotation (I1), at no per-session cost.
+    pub(super) next_fence: u64,
+    pub(super) hints: Hints,
+}
+
+#[derive(Debug)]
+pub(super) struct Entry {
+    pub(super) snapshot: Snapshot,
+    expiry: Expiry,
+    created: Instant,
+    pub(super) last_access: Instant,
+    pub(super) lock: Option<Lock>,
+    pub(super) queue: VecDeque<Waiter>,
+}
+
+#[derive(Debug)]
+pub(super) struct Lock {
+    pub(super) owner: OwnerId,
+    pub(super) fence: Fence,
+    pub(super) deadline: Instant,
+}
+
+#[derive(Debug)]
+pub(super) struct Waiter {
+    pub(super) owner: OwnerId,
+    pub(super) deadline: Instant,
+}
+
+impl State {
+    /// The session, if it exists and has not expired; an expired one is removed (I5).
+    /// Returns the fence counter and hints beside it, so callers can use all three.
+    pub(super) fn live(
+        &mut self,
+        sid: &SessionId,
+        now: Instant,
+    ) -> (Option<&mut Entry>, &mut u64, &Hints) {
+        if self.sessions.get(sid).is_some_and(|e| e.expired(now)) {
+            if let Some(entry) = self.sessions.remove(sid) {
+                self.wake_waiters(sid, &entry);
+            }
+        }
+        (
+            self.sessions.get_mut(sid),
+            &mut self.next_fence,
+            &self.hints,
+        )
+    }
+
+    pub(super) fn purge_expired(&mut self, now: Instant) -> usize {
+        let expired: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, e)| e.expired(now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for sid in &expired {
+            if let Some(entry) = self.sessions.remove(sid) {
+                self.wake_waiters(sid, &entry);
+            }
+        }
+        expired.len()
+    }
+
+    /// Tells the waiters of a session that went away to look again (they will find it gone).
+    pub(super) fn wake_waiters(&self, sid: &SessionId, entry: &Entry) {
+        for waiter in &entry.queue {
+            self.hints.send(&waiter.owner, Hint::Grant(sid.clone()));
+        }
+    }
+}
+
+impl Entry {
+    pub(super) fn new(snapshot: Snapshot, expiry: Expiry, now: Instant) -> Self {
+        Self {
+            snapshot,
+            expiry,
+            created: now,
+            last_access: now,
+            lock: None,
+            queue: VecDeque::new(),
+        }
+    }
+
+    fn expired(&self, now: Instant) -> bool {
+        self.expiry
+            .idle
+            .is_some_and(|idle| now >= self.last_access + idle)
+            || self
+                .expiry
+                .absolute
+                .is_some_and(|abs| now >= self.created + abs)
+    }
+
+    /// Drops an expired lock and dead waiters: what every operation sees first.
+    pub(super) fn tidy(&mut self, now: Instant) {
+        if self.lock.as_ref().is_some_and(|l| l.deadline <= now) {
+            self.lock = None;
+        }
+        self.queue.retain(|w| w.deadline > now);
+    }
+
+    /// Puts `owner` in the queue (keeping its place if it is there) and answers its
+    /// 1-based position.
+    pub(super) fn enqueue(&mut self, owner: &OwnerId, deadline: Instant) -> usize {
+        match self.queue.iter().position(|w| &w.owner == owner) {
+            Some(i) => {
+                self.queue[i].deadline = deadline;
+                i + 1
+            }
+            None => {
+                self.queue.push_back(Waiter {
+                    owner: owner.clone(),
+                    deadline,
+                });
+                self.queue.len()
+            }
+        }
+    }
+}
+
+/// Hint senders per owner. Sending never blocks: a full or closed stream drops the hint.
+#[derive(Debug, Default)]
+pub(super) struct Hints {
+    senders: HashMap<OwnerId, mpsc::Sender<Hint>>,
+}
+
+impl Hints {
+    pub(super) fn subscribe(&mut self, owner: OwnerId, tx: mpsc::Sender<Hint>) {
+        self.senders.retain(|_, s| !s.is_closed());
+        self.senders.insert(owner, tx);
+    }
+
+    pub(super) fn send(&self, owner: &OwnerId, hint: Hint) {
+        if let Some(tx) = self.senders.get(owner) {
+            let _ = tx.try_send(hint);
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! The store protocol: types and the [`Store`] trait.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tenure_core::{Bytes, Conflict, Delta, OwnerId, SessionId, Snapshot};
+
+use crate::StoreError;
+
+/// Orders the tenures of one session. Every grant of a session's lock carries a fence
+/// greater than every fence granted for that session before, also after a lease
+/// expired or the lock was released, so a store can reject writes from a holder that
+/// has since been replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Fence(pub u64);
+
+impl fmt::Display for Fence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// When a session expires at the store, set at `create`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Expiry {
+    /// Expire after this long without an access (sliding).
+    pub idle: Option<Duration>,
+    /// Expire this long after creation, whatever the activity.
+    pub absolute: Option<Duration>,
+}
+
+/// A granted tenure: the lock, with the session data in the same reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The fence of this tenure; every later `renew` and `commit` must present it.
+    pub fence: Fence,
+    /// The lease granted, counted from when the store handled the call. The holder
+    /// should treat its lease as ending at *send time + lease − margin*.
+    pub lease: Duration,
+    /// The session's attributes at the time of the grant.
+    pub snapshot: Snapshot,
+}
+
+/// The answer to [`Store::acquire`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AcquireReply {
+    /// The caller holds the session now.
+    Granted(Grant),
+    /// Another owner holds the session, or waiters are ahead of the caller. The caller
+    /// is in the FIFO queue and the holder has been asked to give the session back.
+    Queued {
+        /// 1-based place in the queue.
+        position: usize,
+        /// When to call `acquire` again at the latest if no grant hint arrives: the
+        /// holder's remaining lease (or the head waiter's remaining time to claim it).
+        retry_after: Duration,
+    },
+    /// No such session (never created, deleted, rotated away or expired).
+    NotFound,
+}
+
+/// One held session to renew in a [`Store::renew`] batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renewal {
+    /// The session.
+    pub sid: SessionId,
+    /// The fence the caller holds it with.
+    pub fence: Fence,
+    /// Whether requests used the session since the last renewal: slides its idle expiry.
+    pub touch: bool,
+}
+
+/// The outcome of renewing one session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RenewOutcome {
+    /// The lease was extended. `recall` is true while other owners wait for the
+    /// session: the guaranteed recall path, which works when every hint is lost.
+    Renewed {
+        /// Someone is waiting: give the session back.
+        recall: bool,
+    },
+    /// The caller no longer holds the session (lease expired and re-granted, a newer
+    /// fence, deleted or expired). Its cached copy must be dropped.
+    Lost,
+}
+
+/// The answer to [`Store::commit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CommitReply {
+    /// The delta was applied (possibly empty) and, if asked, the lock released.
+    Committed {
+        /// The session version after the commit.
+        version: u64,
+    },
+    /// The caller does not hold an unexpired lock with that fence: nothing was applied.
+    /// The unapplied delta is handed back.
+    Stale {
+        /// The delta that was not applied.
+        delta: Delta,
+    },
+}
+
+/// The answer to [`Store::commit_optimistic`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OptimisticReply {
+    /// Every expectation held; the delta was applied.
+    Committed {
+        /// The session version after the commit.
+        version: u64,
+    },
+    /// Some attributes changed since they were loaded; nothing was applied.
+    Conflict(Conflict),
+    /// A node holds the session's tenure (modes are being mixed); nothing was applied.
+    Locked,
+    /// No such session.
+    NotFound,
+}
+
+/// The answer to [`Store::create`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CreateReply {
+    /// The session exists now, at version 1.
+    Created {
+        /// The fence of the creator's tenure, if it asked for one.
+        fence: Option<Fence>,
+    },
+    /// A session with that id exists; nothing was changed.
+    Exists,
+}
+
+/// The answer to [`Store::rotate_id`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RotateReply {
+    /// The data lives under the new id; the old id is free (unknown to the store).
+    Rotated {
+        /// The fence of the caller's tenure on the new id, if it held the old one.
+        fence: Option<Fence>,
+    },
+    /// The old id does not exist.
+    NotFound,
+    /// The new id is taken; nothing was changed.
+    Exists,
+    /// The old id is locked by someone else, or the caller's fence is stale.
+    Stale,
+}
+
+/// A pushed notice for one node. Hints only make the protocol faster: they may be
+/// lost, duplicated or late, and nothing may depend on them arriving.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Hint {
+    /// Another owner waits for this session: give it back.
+    Recall(SessionId),
+    /// The session you wait for may be free for you now: call `acquire`.
+    Grant(SessionId),
+}
+
+/// The stream of hints for one owner. A backend drops hints rather than block when the
+/// receiver falls behind.
+pub type HintReceiver = tokio::sync::mpsc::Receiver<Hint>;
+
+/// The primary copy of all sessions and the arbiter of who may write each one.
+///
+/// # Contract
+///
+/// Every method is atomic for its session id: no other call on the same session
+/// observes it half done. Time (leases, expiry) is the store's own clock.
+///
+/// A session's state is its attributes and version, its expiry, a lock (holder,
+/// fence, lease deadline) or none, and a FIFO queue of waiting owners, each with a
+/// deadline after which it is dropped from the queue as dead.
+///
+/// - **Fences** (invariant I1): every grant of a session's lock carries a fence
+///   strictly greater than all fences granted for that session before, whether the
+///   previous tenure was released, expired or rotated.
+/// - **Fenced writes** (I2): `commit` and `renew` take effect only if the caller holds
+///   an unexpired lock with exactly that fence; otherwise nothing changes.
+/// - **FIFO** (I3): while the queue is not empty, only its head may be granted the lock.
+/// - **Recall** (I4): while the lock is held and other owners wait, `renew` answers
+///   `recall: true`, whether or not any hint was delivered.
+/// - **Expiry** (I5): a session idle longer than its idle timeout, or older than its
+///   absolute timeout, is gone: every call treats it as never created.
+/// - **Creation** (I6): `create` never overwrites an existing session.
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug + 'static {
+    /// Asks for the session's lock with a lease of `lease`.
+    ///
+    /// Grants (with the session data, in the same reply) if the lock is free or its
+    /// lease has expired, and the queue is empty or `owner` is at its head (dead
+    /// waiters are purged first). Every grant takes a new fence. If `owner` already
+    /// holds the lock, extends the lease and answers `Granted` with the same fence.
+    ///
+    /// Otherwise puts `owner` at the end of the queue (or keeps its place), sets its
+    /// waiter deadline to now + `lease`, hints the holder with [`Hint::Recall`] and
+    /// answers `Queued`. A waiter must call `acquire` again before its deadline to keep
+    /// its place. Any answer but `NotFound` counts as an access for idle expiry.
+    async fn acquire(
+        &self,
+        sid: &SessionId,
+        owner: &OwnerId,
+        lease: Duration,
+    ) -> Result<AcquireReply, StoreError>;
+
+    /// Extends the lease of each session `owner` holds with the given fence, in one
+    /// call. The outcomes come in the order of `items`. A renewal with `touch` counts as
+    /// an access for idle expiry; one without does not, so a held but unused session
+    /// still expires.
+    async fn renew(
+        &self,
+        owner: &OwnerId,
+        lease: Duration,
+        items: &[Renewal],
+    ) -> Result<Vec<RenewOutcome>, StoreError>;
+
+    /// Applies `delta` (expectations are ignored) if `owner` holds an unexpired lock on
+    /// the session with `fence`; otherwise answers `Stale` and applies nothing. With
+    /// `release`, also frees the lock in the same step and hints the head waiter with
+    /// [`Hint::Grant`]. An empty delta changes nothing but may still release. Counts as
+    /// an access for idle expiry.
+    async fn commit(
+        &self,
+        sid: &SessionId,
+        owner: &OwnerId,
+        fence: Fence,
+        delta: Delta,
+        release: bool,
+    ) -> Result<CommitReply, StoreError>;
+
+    /// Reads the session without any lock. Counts as an access for idle expiry.
+    async fn load(&self, sid: &SessionId) -> Result<Option<Snapshot>, StoreError>;
+
+    /// Applies `delta` without a lock if every operation's expectation holds, all or
+    /// nothing. Answers `Locked` and applies nothing while an unexpired lock is held.
+    async fn commit_optimistic(
+        &self,
+        sid: &SessionId,
+        delta: Delta,
+    ) -> Result<OptimisticReply, StoreError>;
+
+    /// Creates the session at version 1 with `attrs`, unless the id exists (then
+    /// `Exists`, nothing changed). With `tenure`, the creator is granted the lock with
+    /// that lease in the same step.
+    async fn create(
+        &self,
+        sid: &SessionId,
+        attrs: Vec<(String, Bytes)>,
+        expiry: Expiry,
+        tenure: Option<(&OwnerId, Duration)>,
+    ) -> Result<CreateReply, StoreError>;
+
+    /// Deletes the session, its lock and its queue (waiters are hinted and will find
+    /// it gone). Answers whether it existed.
+    async fn delete(&self, sid: &SessionId) -> Result<bool, StoreError>;
+
+    /// Moves the session to `new` (for session-fixation defence) and frees `old`.
+    ///
+    /// If the old id is locked, the caller must present the holder and fence
+    /// (`holder`), and is granted the new id's lock with a new fence; otherwise
+    /// `Stale`. If it is not locked, `holder` must be `None`. Expiry, data and version
+    /// carry over.
+    async fn rotate_id(
+        &self,
+        old: &SessionId,
+        new: &SessionId,
+        holder: Option<(&OwnerId, Fence)>,
+    ) -> Result<RotateReply, StoreError>;
+
+    /// The hint stream for `owner`. A later call for the same owner replaces the
+    /// earlier stream.
+    async fn hints(&self, owner: &OwnerId) -> Result<HintReceiver, StoreError>;
+}
