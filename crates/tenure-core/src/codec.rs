@@ -7,7 +7,7 @@
 use std::fmt;
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize as _, Serialize};
+use serde::Serialize;
 
 /// A value that could not be encoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

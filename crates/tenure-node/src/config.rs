@@ -1,0 +1,101 @@
+//! Node configuration.
+
+use std::time::Duration;
+
+use tenure_core::{Consistency, Limits, WritePolicy, WriteScope};
+use tenure_store::Expiry;
+
+use crate::ConfigError;
+
+/// How a node behaves. Start from [`NodeConfig::default`] and change fields.
+///
+/// ```
+/// use std::time::Duration;
+/// use tenure_node::NodeConfig;
+/// use tenure_core::WritePolicy;
+/// let mut config = NodeConfig::default();
+/// config.write_policy = WritePolicy::every(Duration::from_secs(5)).or_after_updates(50);
+/// assert!(config.validate().is_ok());
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct NodeConfig {
+    /// A readable prefix of the node's owner id (a random suffix makes it unique).
+    pub label: String,
+    /// How concurrent writers are reconciled. Default [`Consistency::Exclusive`].
+    pub consistency: Consistency,
+    /// When held sessions are written. Default end of request.
+    pub write_policy: WritePolicy,
+    /// What a request writes back. Default only what changed.
+    pub write_scope: WriteScope,
+    /// Lease asked for on each grant and renewal. Default 30 s.
+    pub lease: Duration,
+    /// How often all held sessions are renewed, in one store call. Default 10 s.
+    pub renew_interval: Duration,
+    /// The node treats a lease as ending this long before the store does (clock
+    /// drift, time in flight). Default 3 s.
+    pub lease_margin: Duration,
+    /// After a grant, a recall waits this long before it stops admitting requests,
+    /// so two busy nodes do not hand a session back and forth per request. Default 50 ms.
+    pub min_hold: Duration,
+    /// A held session unused for this long is written and released. Default 30 s.
+    pub idle_release: Duration,
+    /// Most sessions held at once; beyond it, the least recently used idle ones are
+    /// written and released. Default 10,000.
+    pub max_held: usize,
+    /// Longest a request waits for another node to give a session up. Default 10 s.
+    pub acquire_timeout: Duration,
+    /// Longest wait between two `acquire` calls of a queued request when no grant
+    /// hint arrives (hints may be lost). Default 250 ms.
+    pub max_poll: Duration,
+    /// Idle and absolute timeouts given to new sessions. Default 30 min idle, 24 h absolute.
+    pub expiry: Expiry,
+    /// Attribute and session size limits.
+    pub limits: Limits,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            label: "node".to_string(),
+            consistency: Consistency::default(),
+            write_policy: WritePolicy::default(),
+            write_scope: WriteScope::default(),
+            lease: Duration::from_secs(30),
+            renew_interval: Duration::from_secs(10),
+            lease_margin: Duration::from_secs(3),
+            min_hold: Duration::from_millis(50),
+            idle_release: Duration::from_secs(30),
+            max_held: 10_000,
+            acquire_timeout: Duration::from_secs(10),
+            max_poll: Duration::from_millis(250),
+            expiry: Expiry {
+                idle: Some(Duration::from_secs(30 * 60)),
+                absolute: Some(Duration::from_secs(24 * 3600)),
+            },
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl NodeConfig {
+    /// Checks that the settings can work together.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.lease <= self.renew_interval + self.lease_margin {
+            return Err(ConfigError::Lease {
+                lease: self.lease,
+                renew: self.renew_interval,
+                margin: self.lease_margin,
+            });
+        }
+        if self.consistency != tenure_core::Consistency::Exclusive
+            && self.write_policy != WritePolicy::end_of_request()
+        {
+            return Err(ConfigError::PolicyNeedsExclusive);
+        }
+        if self.max_held == 0 {
+            return Err(ConfigError::MaxHeld);
+        }
+        Ok(())
+    }
+}

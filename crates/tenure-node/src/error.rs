@@ -1,0 +1,126 @@
+//! Errors of the node and of request sessions.
+
+use std::time::Duration;
+
+use tenure_core::{DecodeError, EncodeError, LimitError};
+use tenure_store::StoreError;
+
+/// A configuration that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Leases must outlast the renewal interval plus the safety margin.
+    #[error("lease {lease:?} must exceed renew interval {renew:?} plus margin {margin:?}")]
+    Lease {
+        /// The lease.
+        lease: Duration,
+        /// The renewal interval.
+        renew: Duration,
+        /// The margin.
+        margin: Duration,
+    },
+    /// Write-behind needs a held copy; only the exclusive mode has one.
+    #[error("write policies other than end-of-request need the exclusive consistency mode")]
+    PolicyNeedsExclusive,
+    /// A node must be able to hold at least one session.
+    #[error("max_held must be at least 1")]
+    MaxHeld,
+    /// The owner label is not a valid owner id.
+    #[error("invalid node label: {0}")]
+    Label(String),
+}
+
+/// Why a request on a session failed.
+///
+/// Predicates answer the questions callers have: [`is_conflict`](Self::is_conflict)
+/// (retry the request), [`is_transient`](Self::is_transient) (the store may be back
+/// soon), [`is_tenure_lost`](Self::is_tenure_lost).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The store could not be asked or did not answer.
+    #[error("store call failed")]
+    Store(#[from] StoreError),
+    /// The node no longer holds the session: its lease expired and another node may
+    /// have written it. Nothing from this request was applied; the node dropped its
+    /// copy.
+    #[error(
+        "tenure of the session was lost (lease expired or fence superseded); nothing was applied"
+    )]
+    TenureLost,
+    /// Optimistic mode: these attributes changed at the store since this request
+    /// loaded them. Nothing was applied.
+    #[error("optimistic commit conflict on: {}", attrs.join(", "))]
+    Conflict {
+        /// The attributes that changed.
+        attrs: Vec<String>,
+    },
+    /// Optimistic mode: another node holds the session with exclusive tenure.
+    #[error("session is held exclusively by a node; nothing was applied")]
+    Locked,
+    /// The session expired or was deleted while the request used it.
+    #[error("session expired or was deleted during the request")]
+    Gone,
+    /// The stored bytes do not decode as the requested type.
+    #[error("attribute `{attr}` does not decode as the requested type")]
+    Decode {
+        /// The attribute.
+        attr: String,
+        /// What the codec said.
+        #[source]
+        source: DecodeError,
+    },
+    /// The value could not be encoded.
+    #[error("attribute `{attr}` could not be encoded")]
+    Encode {
+        /// The attribute.
+        attr: String,
+        /// What the codec said.
+        #[source]
+        source: EncodeError,
+    },
+    /// An attribute or the session would exceed a limit.
+    #[error(transparent)]
+    Limit(#[from] LimitError),
+    /// Waiting for this attribute's lock would deadlock with other requests on this
+    /// node; this request should fail (and be retried), releasing its locks.
+    #[error("waiting for attribute `{attr}` would deadlock with another request")]
+    Deadlock {
+        /// The attribute.
+        attr: String,
+    },
+    /// Another node held the session for longer than the acquire timeout.
+    #[error("timed out after {0:?} waiting for the session's tenure")]
+    AcquireTimeout(Duration),
+    /// The node is shutting down and takes no new work.
+    #[error("node is shutting down")]
+    ShuttingDown,
+    /// The request already ended, or was deleted.
+    #[error("the session was already ended or deleted in this request")]
+    Ended,
+}
+
+impl SessionError {
+    /// True for an optimistic conflict (or an exclusive lock met in optimistic mode):
+    /// retrying the whole request may succeed.
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            Self::Conflict { .. } | Self::Locked | Self::Deadlock { .. }
+        )
+    }
+
+    /// True if the node lost its tenure and applied nothing.
+    pub fn is_tenure_lost(&self) -> bool {
+        matches!(self, Self::TenureLost)
+    }
+
+    /// True if the same request may succeed later without change.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Store(e) => e.is_transient(),
+            Self::AcquireTimeout(_) | Self::TenureLost => true,
+            _ => self.is_conflict(),
+        }
+    }
+}

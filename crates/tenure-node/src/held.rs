@@ -1,0 +1,403 @@
+//! One session this node holds: its tenure (fence, lease) and its near cache.
+//!
+//! # States
+//!
+//! ```text
+//!            grant / create
+//!   (none) ─────────────────> Active ──recall (after min hold) / idle / evict / shutdown──> Draining
+//!                               │                                                            │
+//!                               │ stale commit, renew Lost, lease lapsed                     │ in-flight = 0:
+//!                               ▼                                                            │ flush + release
+//!                             Gone(Lost)  <───────────── stale commit ────────────────────── ┤ in one commit
+//!                                                                                            ▼
+//!                                                                                      Gone(Released)
+//! ```
+//!
+//! - Only `Active` admits requests (I7: a draining session takes no new local work).
+//! - `Gone` is final; the entry leaves the node's table when it gets there, and a
+//!   `Gone(Lost)` copy is never written anywhere (I8).
+//! - The cache changes only at the end of a request, under the request's attribute
+//!   locks, so a flush always sees whole requests.
+//! - Each attribute carries a write sequence number: a flush marks an attribute clean
+//!   only if no request changed it while the commit was in flight.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use tenure_core::{Bytes, Delta, LimitError, Limits, SessionId, Snapshot};
+use tenure_store::Fence;
+use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
+
+use crate::locks::LockTable;
+
+/// Where a held session is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Active,
+    Draining,
+    Gone(GoneReason),
+}
+
+/// Why a held session left the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GoneReason {
+    Released,
+    Lost,
+    Deleted,
+}
+
+#[derive(Debug)]
+struct CachedAttr {
+    /// `None`: removed locally, removal not yet written.
+    value: Option<Bytes>,
+    seq: u64,
+    dirty: bool,
+}
+
+#[derive(Debug)]
+struct HeldState {
+    sid: SessionId,
+    fence: Fence,
+    lease_until: Instant,
+    acquired_at: Instant,
+    last_access: Instant,
+    last_write: Instant,
+    attrs: HashMap<String, CachedAttr>,
+    size_bytes: usize,
+    in_flight: usize,
+    /// Updates and requests since the last write, for the count-based policies.
+    updates: u32,
+    requests: u32,
+    touched: bool,
+    timer_armed: bool,
+    release_started: bool,
+    next_seq: u64,
+}
+
+/// A dirty attribute as collected for a flush: its name and write sequence number.
+pub(crate) type Collected = Vec<(String, u64)>;
+
+/// A held session.
+#[derive(Debug)]
+pub(crate) struct Held {
+    state: Mutex<HeldState>,
+    pub(crate) locks: Mutex<LockTable>,
+    /// Serializes commits of this session, so commits reach the store in the order
+    /// their contents were collected.
+    pub(crate) flush_lock: tokio::sync::Mutex<()>,
+    phase: watch::Sender<Phase>,
+    drained: Notify,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Critical sections never panic midway through an update; a poisoned lock's data
+    // is still consistent.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Held {
+    pub(crate) fn new(
+        sid: SessionId,
+        fence: Fence,
+        lease_until: Instant,
+        snapshot: Snapshot,
+        now: Instant,
+    ) -> Self {
+        let size_bytes = snapshot.size_bytes();
+        let attrs = snapshot
+            .attrs
+            .into_iter()
+            .map(|(k, e)| {
+                (
+                    k,
+                    CachedAttr {
+                        value: Some(e.value),
+                        seq: 0,
+                        dirty: false,
+                    },
+                )
+            })
+            .collect();
+        let state = HeldState {
+            sid,
+            fence,
+            lease_until,
+            acquired_at: now,
+            last_access: now,
+            last_write: now,
+            attrs,
+            size_bytes,
+            in_flight: 0,
+            updates: 0,
+            requests: 0,
+            touched: false,
+            timer_armed: false,
+            release_started: false,
+            next_seq: 1,
+        };
+        Self {
+            state: Mutex::new(state),
+            locks: Mutex::new(LockTable::default()),
+            flush_lock: tokio::sync::Mutex::new(()),
+            phase: watch::Sender::new(Phase::Active),
+            drained: Notify::new(),
+        }
+    }
+
+    pub(crate) fn sid(&self) -> SessionId {
+        lock(&self.state).sid.clone()
+    }
+
+    pub(crate) fn fence(&self) -> Fence {
+        lock(&self.state).fence
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        *self.phase.borrow()
+    }
+
+    /// Admits a request if the session is active (I7).
+    pub(crate) fn admit(&self, now: Instant) -> bool {
+        let mut st = lock(&self.state);
+        if self.phase() != Phase::Active {
+            return false;
+        }
+        st.in_flight += 1;
+        st.last_access = now;
+        st.touched = true;
+        true
+    }
+
+    /// A request is done with the session.
+    pub(crate) fn leave(&self, now: Instant) {
+        let mut st = lock(&self.state);
+        st.in_flight = st.in_flight.saturating_sub(1);
+        st.last_access = now;
+        if st.in_flight == 0 {
+            self.drained.notify_waiters();
+        }
+    }
+
+    pub(crate) fn lease_valid(&self, now: Instant) -> bool {
+        now < lock(&self.state).lease_until
+    }
+
+    pub(crate) fn set_lease_until(&self, until: Instant) {
+        lock(&self.state).lease_until = until;
+    }
+
+    /// The current local value of an attribute.
+    pub(crate) fn value(&self, name: &str) -> Option<Bytes> {
+        lock(&self.state)
+            .attrs
+            .get(name)
+            .and_then(|a| a.value.clone())
+    }
+
+    /// Every present attribute with its current value.
+    pub(crate) fn values(&self) -> Vec<(String, Bytes)> {
+        lock(&self.state)
+            .attrs
+            .iter()
+            .filter_map(|(k, a)| a.value.clone().map(|v| (k.clone(), v)))
+            .collect()
+    }
+
+    /// Checks that applying `changes` keeps the session within `limits`.
+    pub(crate) fn check_limits(
+        &self,
+        changes: &[(String, Option<Bytes>)],
+        limits: &Limits,
+    ) -> Result<(), LimitError> {
+        let st = lock(&self.state);
+        let (mut count, mut size) = (
+            st.attrs.values().filter(|a| a.value.is_some()).count(),
+            st.size_bytes,
+        );
+        for (name, value) in changes {
+            if let Some(old) = st.attrs.get(name).and_then(|a| a.value.as_ref()) {
+                count -= 1;
+                size -= name.len() + old.len();
+            }
+            if let Some(v) = value {
+                count += 1;
+                size += name.len() + v.len();
+            }
+        }
+        limits.check_session(count, size)
+    }
+
+    /// Applies a request's write set to the cache and counts the request.
+    pub(crate) fn apply(&self, changes: Vec<(String, Option<Bytes>)>) {
+        let mut st = lock(&self.state);
+        st.requests = st.requests.saturating_add(1);
+        st.updates = st.updates.saturating_add(changes.len() as u32);
+        for (name, value) in changes {
+            let seq = st.next_seq;
+            st.next_seq += 1;
+            let added = value.as_ref().map_or(0, |v| name.len() + v.len());
+            let removed = st
+                .attrs
+                .get(&name)
+                .and_then(|a| a.value.as_ref())
+                .map_or(0, |v| name.len() + v.len());
+            st.size_bytes = st.size_bytes + added - removed;
+            st.attrs.insert(
+                name,
+                CachedAttr {
+                    value,
+                    seq,
+                    dirty: true,
+                },
+            );
+        }
+    }
+
+    pub(crate) fn is_dirty(&self) -> bool {
+        lock(&self.state).attrs.values().any(|a| a.dirty)
+    }
+
+    /// Whether the session is due for a write under `policy` at `now`.
+    pub(crate) fn due(&self, policy: &tenure_core::WritePolicy, now: Instant) -> bool {
+        let st = lock(&self.state);
+        st.attrs.values().any(|a| a.dirty)
+            && policy.due(st.updates, st.requests, now - st.last_write)
+    }
+
+    /// Takes every dirty attribute into a delta, for a flush. Resets the counters.
+    pub(crate) fn collect(&self) -> (SessionId, Fence, Delta, Collected) {
+        let mut st = lock(&self.state);
+        st.updates = 0;
+        st.requests = 0;
+        let mut delta = Delta::default();
+        let mut collected = Vec::new();
+        let mut dirty: Vec<(&String, &CachedAttr)> =
+            st.attrs.iter().filter(|(_, a)| a.dirty).collect();
+        dirty.sort_by_key(|(_, a)| a.seq);
+        for (name, attr) in dirty {
+            match &attr.value {
+                Some(v) => delta.set(name.clone(), v.clone()),
+                None => delta.remove(name.clone()),
+            }
+            collected.push((name.clone(), attr.seq));
+        }
+        (st.sid.clone(), st.fence, delta, collected)
+    }
+
+    /// After a successful commit: attributes unchanged since `collect` are clean.
+    pub(crate) fn mark_clean(&self, collected: &Collected, now: Instant) {
+        let mut st = lock(&self.state);
+        for (name, seq) in collected {
+            let clean = st.attrs.get(name).is_some_and(|a| a.seq == *seq);
+            if clean {
+                if st.attrs.get(name).is_some_and(|a| a.value.is_none()) {
+                    st.attrs.remove(name);
+                } else if let Some(a) = st.attrs.get_mut(name) {
+                    a.dirty = false;
+                }
+            }
+        }
+        st.last_write = now;
+    }
+
+    /// Renewal bookkeeping: whether requests used the session since the last renewal.
+    pub(crate) fn take_touched(&self) -> bool {
+        std::mem::take(&mut lock(&self.state).touched)
+    }
+
+    /// Idle and unused for `idle` at `now`, and not already on its way out.
+    pub(crate) fn idle_for(&self, idle: Duration, now: Instant) -> bool {
+        let st = lock(&self.state);
+        st.in_flight == 0
+            && !st.release_started
+            && now.saturating_duration_since(st.last_access) >= idle
+    }
+
+    /// Least-recent use, for eviction; `None` if busy or already leaving.
+    pub(crate) fn evictable_since(&self) -> Option<Instant> {
+        let st = lock(&self.state);
+        (st.in_flight == 0 && !st.release_started && self.phase() == Phase::Active)
+            .then_some(st.last_access)
+    }
+
+    pub(crate) fn acquired_at(&self) -> Instant {
+        lock(&self.state).acquired_at
+    }
+
+    pub(crate) fn last_write(&self) -> Instant {
+        lock(&self.state).last_write
+    }
+
+    /// Marks that a release has begun; false if one already had.
+    pub(crate) fn start_release(&self) -> bool {
+        let mut st = lock(&self.state);
+        !std::mem::replace(&mut st.release_started, true)
+    }
+
+    /// Stops admitting requests (I7).
+    pub(crate) fn begin_drain(&self) {
+        let _st = lock(&self.state);
+        self.phase.send_if_modified(|p| {
+            let was_active = *p == Phase::Active;
+            if was_active {
+                *p = Phase::Draining;
+            }
+            was_active
+        });
+    }
+
+    /// Waits until no request is in flight.
+    pub(crate) async fn drained(&self) {
+        loop {
+            let notified = self.drained.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if lock(&self.state).in_flight == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Final state; false if it already was gone.
+    pub(crate) fn set_gone(&self, reason: GoneReason) -> bool {
+        self.phase.send_if_modified(|p| {
+            let was_gone = matches!(p, Phase::Gone(_));
+            if !was_gone {
+                *p = Phase::Gone(reason);
+            }
+            !was_gone
+        })
+    }
+
+    /// Waits until the session has left the node.
+    pub(crate) async fn gone(&self) {
+        let mut rx = self.phase.subscribe();
+        let _ = rx.wait_for(|p| matches!(p, Phase::Gone(_))).await;
+    }
+
+    /// Arms the write-behind timer if none is; true if the caller should start one.
+    pub(crate) fn arm_timer(&self) -> bool {
+        let mut st = lock(&self.state);
+        !std::mem::replace(&mut st.timer_armed, true)
+    }
+
+    /// Disarms the timer if nothing is left to write; true if it was disarmed.
+    pub(crate) fn disarm_timer_if_clean(&self) -> bool {
+        let mut st = lock(&self.state);
+        let clean = !st.attrs.values().any(|a| a.dirty) || matches!(self.phase(), Phase::Gone(_));
+        if clean {
+            st.timer_armed = false;
+        }
+        clean
+    }
+
+    /// Moves the session to a new id and fence after `rotate_id`.
+    pub(crate) fn rotated(&self, sid: SessionId, fence: Fence) {
+        let mut st = lock(&self.state);
+        st.sid = sid;
+        st.fence = fence;
+    }
+}

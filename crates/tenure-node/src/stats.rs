@@ -1,0 +1,69 @@
+//! Counters a node keeps, readable as a [`NodeStats`] snapshot and exported through
+//! the `metrics` facade (names `tenure_node_*`).
+
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+
+macro_rules! counters {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+        /// A snapshot of a node's counters.
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub struct NodeStats {
+            $($(#[$doc])* pub $name: u64,)*
+        }
+
+        #[derive(Debug, Default)]
+        pub(crate) struct Counters {
+            $(pub(crate) $name: AtomicU64,)*
+        }
+
+        impl Counters {
+            pub(crate) fn snapshot(&self) -> NodeStats {
+                NodeStats { $($name: self.$name.load(Relaxed),)* }
+            }
+        }
+    };
+}
+
+counters! {
+    /// Requests served from a held session with no store call.
+    cache_hits,
+    /// Grants received (acquire or create with tenure).
+    grants,
+    /// `acquire` answers of `Queued`.
+    queued,
+    /// Commits that applied (including the releasing ones).
+    commits,
+    /// Bytes of attribute names and values the applied commits carried.
+    commit_bytes,
+    /// Sessions given back because another node asked.
+    recalls,
+    /// Sessions given back after idling.
+    idle_releases,
+    /// Sessions given back to respect `max_held`.
+    evictions,
+    /// Sessions given back at shutdown.
+    shutdown_releases,
+    /// Tenures lost (stale commit, renewal answered lost, lapsed lease).
+    tenure_lost,
+    /// Optimistic commits refused because an attribute changed.
+    conflicts,
+    /// Requests refused because waiting for an attribute lock would deadlock.
+    deadlocks,
+}
+
+/// Adds `n` to one counter, here and in the `metrics` registry.
+macro_rules! count {
+    ($counters:expr, $name:ident) => {
+        count!($counters, $name, 1)
+    };
+    ($counters:expr, $name:ident, $n:expr) => {{
+        let n: u64 = $n;
+        $counters
+            .$name
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        metrics::counter!(concat!("tenure_node_", stringify!($name))).increment(n);
+    }};
+}
+pub(crate) use count;
