@@ -30,7 +30,8 @@ pub struct NodeConfig {
     pub write_scope: WriteScope,
     /// Lease asked for on each grant and renewal. Default 30 s.
     pub lease: Duration,
-    /// How often all held sessions are renewed, in one store call. Default 10 s.
+    /// How often all held sessions are renewed, in one store call. This is also the
+    /// longest a recall takes to reach the holder when every hint is lost. Default 5 s.
     pub renew_interval: Duration,
     /// The node treats a lease as ending this long before the store does (clock
     /// drift, time in flight). Default 3 s.
@@ -43,7 +44,8 @@ pub struct NodeConfig {
     /// Most sessions held at once; beyond it, the least recently used idle ones are
     /// written and released. Default 10,000.
     pub max_held: usize,
-    /// Longest a request waits for another node to give a session up. Default 10 s.
+    /// Longest a request waits for another node to give a session up. Must exceed
+    /// `renew_interval + min_hold`, the slowest recall when hints are lost. Default 15 s.
     pub acquire_timeout: Duration,
     /// Longest wait between two `acquire` calls of a queued request when no grant
     /// hint arrives (hints may be lost). Default 250 ms.
@@ -62,12 +64,12 @@ impl Default for NodeConfig {
             write_policy: WritePolicy::default(),
             write_scope: WriteScope::default(),
             lease: Duration::from_secs(30),
-            renew_interval: Duration::from_secs(10),
+            renew_interval: Duration::from_secs(5),
             lease_margin: Duration::from_secs(3),
             min_hold: Duration::from_millis(50),
             idle_release: Duration::from_secs(30),
             max_held: 10_000,
-            acquire_timeout: Duration::from_secs(10),
+            acquire_timeout: Duration::from_secs(15),
             max_poll: Duration::from_millis(250),
             expiry: Expiry {
                 idle: Some(Duration::from_secs(30 * 60)),
@@ -92,6 +94,13 @@ impl NodeConfig {
             && self.write_policy != WritePolicy::end_of_request()
         {
             return Err(ConfigError::PolicyNeedsExclusive);
+        }
+        if self.acquire_timeout <= self.renew_interval + self.min_hold {
+            return Err(ConfigError::AcquireTimeout {
+                acquire_timeout: self.acquire_timeout,
+                renew: self.renew_interval,
+                min_hold: self.min_hold,
+            });
         }
         if self.max_held == 0 {
             return Err(ConfigError::MaxHeld);

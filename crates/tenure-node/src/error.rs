@@ -19,6 +19,17 @@ pub enum ConfigError {
         /// The margin.
         margin: Duration,
     },
+    /// A waiter must be able to outwait the slowest recall (one renewal interval plus
+    /// the minimum hold), or it gives up just before the holder hears of it.
+    #[error("acquire timeout {acquire_timeout:?} must exceed renew interval {renew:?} plus min hold {min_hold:?}")]
+    AcquireTimeout {
+        /// The acquire timeout.
+        acquire_timeout: Duration,
+        /// The renewal interval.
+        renew: Duration,
+        /// The minimum hold.
+        min_hold: Duration,
+    },
     /// Write-behind needs a held copy; only the exclusive mode has one.
     #[error("write policies other than end-of-request need the exclusive consistency mode")]
     PolicyNeedsExclusive,

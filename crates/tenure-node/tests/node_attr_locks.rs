@@ -1,0 +1,147 @@
+//! Concurrent local requests on one session: on different attributes they overlap, on
+//! the same attribute they run one after the other. Shown by what each request sees
+//! and by which tasks have finished, not by timing.
+
+mod support;
+
+use std::sync::Arc;
+
+use tenure_node::{Node, SessionError};
+use tokio::sync::oneshot;
+
+async fn setup() -> (Node, tenure_core::SessionId) {
+    let (_, store) = support::memory();
+    let node = Node::start(store, support::config()).await.unwrap();
+    let mut s = node.session(None);
+    s.insert("a", 0u64).await.unwrap();
+    s.insert("b", 0u64).await.unwrap();
+    let id = s.end().await.unwrap().id.unwrap();
+    (node, id)
+}
+
+/// Request 1 takes `a` mutably, increments it, and waits for `go` before it ends.
+fn hold_a(
+    node: &Node,
+    id: &tenure_core::SessionId,
+) -> (
+    oneshot::Receiver<()>,
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (holding_tx, holding_rx) = oneshot::channel();
+    let (go_tx, go_rx) = oneshot::channel::<()>();
+    let node = node.clone();
+    let id = id.clone();
+    let task = tokio::spawn(async move {
+        let mut s = node.session(Some(id));
+        *s.get_mut::<u64>("a").await.unwrap().unwrap() += 1;
+        holding_tx.send(()).unwrap();
+        go_rx.await.unwrap();
+        s.end().await.unwrap();
+    });
+    (holding_rx, go_tx, task)
+}
+
+#[tokio::test]
+async fn different_attributes_overlap() {
+    let (node, id) = setup().await;
+    let (holding, go, r1) = hold_a(&node, &id);
+    holding.await.unwrap();
+
+    // Request 2 on `b` runs from start to end while request 1 is inside its request.
+    let mut s = node.session(Some(id.clone()));
+    *s.get_mut::<u64>("b").await.unwrap().unwrap() += 1;
+    s.end().await.unwrap();
+    assert!(
+        !r1.is_finished(),
+        "request 1 is still in flight: the two overlapped"
+    );
+
+    go.send(()).unwrap();
+    r1.await.unwrap();
+    let mut s = node.session(Some(id));
+    assert_eq!(
+        (
+            s.get::<u64>("a").await.unwrap(),
+            s.get::<u64>("b").await.unwrap()
+        ),
+        (Some(1), Some(1))
+    );
+}
+
+#[tokio::test]
+async fn same_attribute_serializes() {
+    let (node, id) = setup().await;
+    let (holding, go, r1) = hold_a(&node, &id);
+    holding.await.unwrap();
+
+    // Request 3 wants `a` too: it must not get it while request 1 holds it.
+    let (node3, id3) = (node.clone(), id.clone());
+    let r3 = tokio::spawn(async move {
+        let mut s = node3.session(Some(id3));
+        let a = s.get_mut::<u64>("a").await.unwrap().unwrap();
+        let seen = *a;
+        *a += 1;
+        s.end().await.unwrap();
+        seen
+    });
+    support::settle().await;
+    assert!(
+        !r3.is_finished(),
+        "request 3 waits for request 1's lock on `a`"
+    );
+
+    go.send(()).unwrap();
+    r1.await.unwrap();
+    // Had the two overlapped, request 3 would have read 0 (request 1's change is only
+    // applied when it ends).
+    assert_eq!(r3.await.unwrap(), 1, "request 3 ran after request 1 ended");
+    let mut s = node.session(Some(id));
+    assert_eq!(s.get::<u64>("a").await.unwrap(), Some(2));
+}
+
+#[tokio::test]
+async fn readers_share_an_attribute() {
+    let (node, id) = setup().await;
+    let mut r1 = node.session(Some(id.clone()));
+    assert_eq!(r1.get::<u64>("a").await.unwrap(), Some(0));
+    // A second reader gets `a` while the first still holds its shared lock.
+    let mut r2 = node.session(Some(id.clone()));
+    assert_eq!(r2.get::<u64>("a").await.unwrap(), Some(0));
+    r1.end().await.unwrap();
+    r2.end().await.unwrap();
+}
+
+#[tokio::test]
+async fn upgrade_cycle_is_a_typed_deadlock_not_a_hang() {
+    let (node, id) = setup().await;
+    let mut r1 = node.session(Some(id.clone()));
+    let mut r2 = node.session(Some(id.clone()));
+    r1.get::<u64>("a").await.unwrap();
+    r2.get::<u64>("a").await.unwrap();
+    let r1 = Arc::new(tokio::sync::Mutex::new(r1));
+    let upgrader = {
+        let r1 = r1.clone();
+        tokio::spawn(async move {
+            let mut r1 = r1.lock().await;
+            *r1.get_mut::<u64>("a").await.unwrap().unwrap() += 10;
+        })
+    };
+    support::settle().await;
+    assert!(
+        !upgrader.is_finished(),
+        "request 1 waits for request 2's shared lock"
+    );
+    let err = r2.get_mut::<u64>("a").await.unwrap_err();
+    assert!(
+        matches!(&err, SessionError::Deadlock { attr } if attr == "a"),
+        "{err}"
+    );
+    drop(r2); // the refused request fails and lets go
+    upgrader.await.unwrap();
+    let r1 = Arc::try_unwrap(r1).unwrap().into_inner();
+    r1.end().await.unwrap();
+    assert_eq!(node.stats().deadlocks, 1);
+    let mut s = node.session(Some(id));
+    assert_eq!(s.get::<u64>("a").await.unwrap(), Some(10));
+}

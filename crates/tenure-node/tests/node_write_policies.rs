@@ -1,0 +1,262 @@
+//! Each write policy, in virtual time: exactly when writes happen, and the writes
+//! every policy makes on recall, idle release, eviction and shutdown.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tenure_core::{SessionId, WritePolicy};
+use tenure_node::{Node, NodeConfig};
+use tenure_store::{MemoryStore, Store};
+use tenure_test::CountingStore;
+use tokio::time::advance;
+
+struct Rig {
+    store: CountingStore<MemoryStore>,
+    shared: Arc<dyn Store>,
+    node: Node,
+    id: SessionId,
+}
+
+async fn rig(policy: WritePolicy, tweak: impl FnOnce(&mut NodeConfig)) -> Rig {
+    let store = CountingStore::new(MemoryStore::new());
+    let shared: Arc<dyn Store> = Arc::new(store.clone());
+    let mut config = support::config();
+    config.write_policy = policy;
+    tweak(&mut config);
+    let node = Node::start(shared.clone(), config).await.unwrap();
+    let id = support::new_counter_session(&node).await;
+    Rig {
+        store,
+        shared,
+        node,
+        id,
+    }
+}
+
+impl Rig {
+    fn commits(&self) -> u64 {
+        self.store.counts().commit
+    }
+
+    async fn bump(&self, id: &SessionId) {
+        let mut s = self.node.session(Some(id.clone()));
+        *s.get_mut::<u64>("counter").await.unwrap().unwrap() += 1;
+        s.end().await.unwrap();
+    }
+
+    async fn read(&self) {
+        let mut s = self.node.session(Some(self.id.clone()));
+        s.get::<u64>("counter").await.unwrap();
+        s.end().await.unwrap();
+    }
+
+    async fn stored(&self, id: &SessionId) -> Option<u64> {
+        support::stored(&*self.shared, id, "counter").await
+    }
+
+    /// Advances virtual time in 10 ms steps, as real time would pass, letting timers
+    /// and spawned work run at each step.
+    async fn wait(&self, d: Duration) {
+        let step = Duration::from_millis(10);
+        let mut left = d;
+        while !left.is_zero() {
+            let s = left.min(step);
+            advance(s).await;
+            for _ in 0..20 {
+                tokio::task::yield_now().await;
+            }
+            left -= s;
+        }
+        support::settle().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn end_of_request_writes_before_each_modifying_request_completes() {
+    let r = rig(WritePolicy::end_of_request(), |_| {}).await;
+    for i in 1..=3 {
+        r.bump(&r.id).await;
+        assert_eq!(r.commits(), i);
+        assert_eq!(r.stored(&r.id).await, Some(i));
+    }
+    r.read().await;
+    assert_eq!(r.commits(), 3, "a read-only request writes nothing");
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_t_writes_t_after_the_last_write() {
+    let t = Duration::from_secs(10);
+    let r = rig(WritePolicy::every(t), |c| {
+        c.idle_release = Duration::from_secs(600)
+    })
+    .await; // written at 0 s
+    r.wait(Duration::from_secs(1)).await;
+    r.bump(&r.id).await; // 1 s: due at 10 s
+    r.bump(&r.id).await;
+    assert_eq!(r.commits(), 0);
+    r.wait(Duration::from_millis(8_999)).await; // 9.999 s
+    assert_eq!(r.commits(), 0, "not before T since the last write");
+    r.wait(Duration::from_millis(2)).await; // 10.001 s
+    assert_eq!(r.commits(), 1, "written at T");
+    assert_eq!(r.stored(&r.id).await, Some(2));
+    r.wait(Duration::from_secs(30)).await;
+    assert_eq!(r.commits(), 1, "nothing unwritten, nothing written");
+    r.bump(&r.id).await; // 40 s, last write 10 s ago: due at once
+    assert_eq!(r.commits(), 2);
+    r.bump(&r.id).await; // dirty again, due at 50 s
+    r.wait(Duration::from_millis(9_999)).await;
+    assert_eq!(r.commits(), 2);
+    r.wait(Duration::from_millis(2)).await;
+    assert_eq!(r.commits(), 3);
+    assert_eq!(r.stored(&r.id).await, Some(4));
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_n_updates_writes_at_the_nth_update() {
+    let r = rig(WritePolicy::after_updates(3), |_| {}).await;
+    r.bump(&r.id).await;
+    r.bump(&r.id).await;
+    assert_eq!(r.commits(), 0);
+    r.bump(&r.id).await;
+    assert_eq!(r.commits(), 1);
+    assert_eq!(r.stored(&r.id).await, Some(3));
+    // Three attributes changed in one request are three updates.
+    let mut s = r.node.session(Some(r.id.clone()));
+    for name in ["x", "y", "z"] {
+        s.insert(name, 1u8).await.unwrap();
+    }
+    s.end().await.unwrap();
+    assert_eq!(r.commits(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_n_requests_writes_at_the_end_of_the_nth_request() {
+    let r = rig(WritePolicy::after_requests(3), |_| {}).await;
+    r.bump(&r.id).await;
+    r.read().await;
+    assert_eq!(r.commits(), 0);
+    r.read().await;
+    assert_eq!(r.commits(), 1, "third request since the last write");
+    assert_eq!(r.stored(&r.id).await, Some(1));
+    for _ in 0..5 {
+        r.read().await;
+    }
+    assert_eq!(r.commits(), 1, "nothing unwritten, nothing written");
+}
+
+#[tokio::test(start_paused = true)]
+async fn manual_writes_only_when_asked() {
+    let r = rig(WritePolicy::manual(), |_| {}).await;
+    for _ in 0..5 {
+        r.bump(&r.id).await;
+    }
+    r.wait(Duration::from_secs(20)).await;
+    assert_eq!(r.commits(), 0);
+    assert_eq!(r.stored(&r.id).await, Some(0));
+    r.node.flush(&r.id).await.unwrap();
+    assert_eq!(r.commits(), 1);
+    assert_eq!(r.stored(&r.id).await, Some(5));
+    r.node.flush(&r.id).await.unwrap();
+    assert_eq!(r.commits(), 1, "a clean session is not written again");
+}
+
+#[tokio::test(start_paused = true)]
+async fn combined_policy_writes_at_whichever_comes_first() {
+    let r = rig(
+        WritePolicy::every(Duration::from_secs(10)).or_after_updates(3),
+        |_| {},
+    )
+    .await;
+    r.bump(&r.id).await;
+    r.bump(&r.id).await;
+    r.bump(&r.id).await;
+    assert_eq!(r.commits(), 1, "N updates came first");
+    r.bump(&r.id).await; // at 0 s; last write 0 s
+    r.wait(Duration::from_millis(10_001)).await;
+    assert_eq!(r.commits(), 2, "T came first");
+}
+
+#[tokio::test(start_paused = true)]
+async fn recall_flushes_unwritten_changes() {
+    let r = rig(WritePolicy::manual(), |_| {}).await;
+    r.bump(&r.id).await;
+    let other = Node::start(r.shared.clone(), support::config())
+        .await
+        .unwrap();
+    let mut s = other.session(Some(r.id.clone()));
+    assert_eq!(s.get::<u64>("counter").await.unwrap(), Some(1));
+    s.end().await.unwrap();
+    assert_eq!(r.commits(), 1);
+    assert!(r.store.last_commit_payload().unwrap().release);
+    assert_eq!(r.node.stats().recalls, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_release_flushes_after_the_idle_time() {
+    let r = rig(WritePolicy::manual(), |c| {
+        c.idle_release = Duration::from_secs(30)
+    })
+    .await;
+    r.bump(&r.id).await;
+    r.wait(Duration::from_millis(29_999)).await;
+    assert_eq!(r.commits(), 0, "not idle yet");
+    assert!(r.node.holds(&r.id));
+    // Idleness is checked at each renewal tick (every 5 s).
+    r.wait(r.node.config().renew_interval).await;
+    assert_eq!(r.commits(), 1);
+    assert!(r.store.last_commit_payload().unwrap().release);
+    assert!(!r.node.holds(&r.id));
+    assert_eq!(r.stored(&r.id).await, Some(1));
+    assert_eq!(r.node.stats().idle_releases, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn eviction_flushes_the_least_recently_used_session() {
+    let r = rig(WritePolicy::manual(), |c| c.max_held = 2).await;
+    r.bump(&r.id).await; // the first session: dirty, least recently used once others come
+    r.wait(Duration::from_millis(1)).await;
+    let second = support::new_counter_session(&r.node).await;
+    assert_eq!(r.commits(), 0);
+    r.wait(Duration::from_millis(1)).await;
+    let _third = support::new_counter_session(&r.node).await;
+    support::settle().await;
+    assert_eq!(
+        r.commits(),
+        1,
+        "the LRU session was written as it was evicted"
+    );
+    assert!(r.store.last_commit_payload().unwrap().release);
+    assert!(!r.node.holds(&r.id));
+    assert!(r.node.holds(&second));
+    assert_eq!(r.stored(&r.id).await, Some(1));
+    assert_eq!(r.node.stats().evictions, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_flushes_every_held_session() {
+    let r = rig(WritePolicy::manual(), |_| {}).await;
+    let second = support::new_counter_session(&r.node).await;
+    r.bump(&r.id).await;
+    r.bump(&second).await;
+    r.bump(&second).await;
+    assert_eq!(r.commits(), 0);
+    r.node.shutdown().await.unwrap();
+    assert_eq!(r.commits(), 2);
+    assert_eq!(
+        (r.stored(&r.id).await, r.stored(&second).await),
+        (Some(1), Some(2))
+    );
+    assert_eq!(r.node.held_count(), 0);
+    let err = r
+        .node
+        .session(Some(r.id.clone()))
+        .get::<u64>("counter")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, tenure_node::SessionError::ShuttingDown),
+        "{err}"
+    );
+}
