@@ -198,16 +198,16 @@ impl LockTable {
 mod tests {
     use super::*;
 
-    fn granted(s: LockStep) -> bool {
-        matches!(s, LockStep::Granted)
+    fn granted(s: &LockStep) -> bool {
+        matches!(*s, LockStep::Granted)
     }
 
     #[test]
     fn readers_share_writers_exclude_per_attribute() {
         let mut t = LockTable::default();
-        assert!(granted(t.lock(1, "a", Mode::Shared)));
-        assert!(granted(t.lock(2, "a", Mode::Shared)));
-        assert!(granted(t.lock(3, "b", Mode::Exclusive)));
+        assert!(granted(&t.lock(1, "a", Mode::Shared)));
+        assert!(granted(&t.lock(2, "a", Mode::Shared)));
+        assert!(granted(&t.lock(3, "b", Mode::Exclusive)));
         let LockStep::Wait(mut rx) = t.lock(4, "a", Mode::Exclusive) else {
             panic!("writer must wait")
         };
@@ -226,8 +226,8 @@ mod tests {
     #[test]
     fn double_upgrade_is_a_deadlock_for_the_second() {
         let mut t = LockTable::default();
-        assert!(granted(t.lock(1, "a", Mode::Shared)));
-        assert!(granted(t.lock(2, "a", Mode::Shared)));
+        assert!(granted(&t.lock(1, "a", Mode::Shared)));
+        assert!(granted(&t.lock(2, "a", Mode::Shared)));
         let LockStep::Wait(mut rx) = t.lock(1, "a", Mode::Exclusive) else {
             panic!("upgrade must wait")
         };
@@ -244,8 +244,8 @@ mod tests {
     #[test]
     fn crossing_order_is_a_deadlock() {
         let mut t = LockTable::default();
-        assert!(granted(t.lock(1, "x", Mode::Exclusive)));
-        assert!(granted(t.lock(2, "y", Mode::Exclusive)));
+        assert!(granted(&t.lock(1, "x", Mode::Exclusive)));
+        assert!(granted(&t.lock(2, "y", Mode::Exclusive)));
         assert!(matches!(t.lock(1, "y", Mode::Exclusive), LockStep::Wait(_)));
         assert!(matches!(
             t.lock(2, "x", Mode::Exclusive),
@@ -256,16 +256,16 @@ mod tests {
     #[test]
     fn sole_reader_upgrades_at_once_and_relock_is_free() {
         let mut t = LockTable::default();
-        assert!(granted(t.lock(1, "a", Mode::Shared)));
-        assert!(granted(t.lock(1, "a", Mode::Exclusive)));
-        assert!(granted(t.lock(1, "a", Mode::Shared)));
+        assert!(granted(&t.lock(1, "a", Mode::Shared)));
+        assert!(granted(&t.lock(1, "a", Mode::Exclusive)));
+        assert!(granted(&t.lock(1, "a", Mode::Shared)));
         assert!(matches!(t.lock(2, "a", Mode::Shared), LockStep::Wait(_)));
     }
 
     #[test]
     fn cancelled_waiter_is_released_by_its_request() {
         let mut t = LockTable::default();
-        assert!(granted(t.lock(1, "a", Mode::Exclusive)));
+        assert!(granted(&t.lock(1, "a", Mode::Exclusive)));
         let rx = t.lock(2, "a", Mode::Exclusive);
         drop(rx);
         t.release_all(1, ["a"]);

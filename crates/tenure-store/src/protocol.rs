@@ -1,6 +1,7 @@
 //! The store protocol: types and the [`Store`] trait.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -178,13 +179,16 @@ pub type HintReceiver = tokio::sync::mpsc::Receiver<Hint>;
 /// deadline after which it is dropped from the queue as dead.
 ///
 /// - **Fences** (invariant I1): every grant of a session's lock carries a fence
-///   strictly greater than all fences granted for that session before, whether the
-///   previous tenure was released, expired or rotated.
+///   strictly greater than all fences granted for that session id before, whether the
+///   previous tenure was released or expired, and also after the id was deleted,
+///   expired or rotated away and later created again (a backend keeps a per-id fence
+///   past deletion, or uses one counter for all sessions).
 /// - **Fenced writes** (I2): `commit` and `renew` take effect only if the caller holds
 ///   an unexpired lock with exactly that fence; otherwise nothing changes.
 /// - **FIFO** (I3): while the queue is not empty, only its head may be granted the lock.
 /// - **Recall** (I4): while the lock is held and other owners wait, `renew` answers
-///   `recall: true`, whether or not any hint was delivered.
+///   `recall: true`, whether or not any hint was delivered. Waiters past their
+///   deadline do not count: once every waiter is gone or dead, `recall` is false.
 /// - **Expiry** (I5): a session idle longer than its idle timeout, or older than its
 ///   absolute timeout, is gone: every call treats it as never created.
 /// - **Creation** (I6): `create` never overwrites an existing session.
@@ -195,12 +199,16 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Grants (with the session data, in the same reply) if the lock is free or its
     /// lease has expired, and the queue is empty or `owner` is at its head (dead
     /// waiters are purged first). Every grant takes a new fence. If `owner` already
-    /// holds the lock, extends the lease and answers `Granted` with the same fence.
+    /// holds an unexpired lock, extends the lease and answers `Granted` with the same
+    /// fence (a holder whose lease expired gets a new fence, as anyone would).
     ///
     /// Otherwise puts `owner` at the end of the queue (or keeps its place), sets its
     /// waiter deadline to now + `lease`, hints the holder with [`Hint::Recall`] and
     /// answers `Queued`. A waiter must call `acquire` again before its deadline to keep
     /// its place. Any answer but `NotFound` counts as an access for idle expiry.
+    ///
+    /// A waiter that stops calling keeps its place until its deadline, so a node
+    /// should ask with a lease no longer than it needs.
     async fn acquire(
         &self,
         sid: &SessionId,
@@ -222,8 +230,8 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Applies `delta` (expectations are ignored) if `owner` holds an unexpired lock on
     /// the session with `fence`; otherwise answers `Stale` and applies nothing. With
     /// `release`, also frees the lock in the same step and hints the head waiter with
-    /// [`Hint::Grant`]. An empty delta changes nothing but may still release. Counts as
-    /// an access for idle expiry.
+    /// [`Hint::Grant`]. An empty delta changes nothing but may still release. A
+    /// commit that applies counts as an access for idle expiry; a `Stale` one does not.
     async fn commit(
         &self,
         sid: &SessionId,
@@ -263,8 +271,10 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     ///
     /// If the old id is locked, the caller must present the holder and fence
     /// (`holder`), and is granted the new id's lock with a new fence; otherwise
-    /// `Stale`. If it is not locked, `holder` must be `None`. Expiry, data and version
-    /// carry over.
+    /// `Stale`. If it is not locked, `holder` must be `None` (`Some` answers `Stale`).
+    /// `old == new` answers `Exists`. Data, version and expiry carry over, and the
+    /// rotation counts as an access. Waiters on the old id are dropped (and hinted, so
+    /// they find it gone).
     async fn rotate_id(
         &self,
         old: &SessionId,
@@ -273,6 +283,79 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     ) -> Result<RotateReply, StoreError>;
 
     /// The hint stream for `owner`. A later call for the same owner replaces the
-    /// earlier stream.
+    /// earlier stream, which receives no further hints.
     async fn hints(&self, owner: &OwnerId) -> Result<HintReceiver, StoreError>;
+}
+
+/// A shared store is a store: `Arc<MemoryStore>`, `Arc<dyn Store>` and wrappers of them
+/// can be used wherever a `Store` is expected.
+#[async_trait]
+impl<S: Store + ?Sized> Store for Arc<S> {
+    async fn acquire(
+        &self,
+        sid: &SessionId,
+        owner: &OwnerId,
+        lease: Duration,
+    ) -> Result<AcquireReply, StoreError> {
+        (**self).acquire(sid, owner, lease).await
+    }
+
+    async fn renew(
+        &self,
+        owner: &OwnerId,
+        lease: Duration,
+        items: &[Renewal],
+    ) -> Result<Vec<RenewOutcome>, StoreError> {
+        (**self).renew(owner, lease, items).await
+    }
+
+    async fn commit(
+        &self,
+        sid: &SessionId,
+        owner: &OwnerId,
+        fence: Fence,
+        delta: Delta,
+        release: bool,
+    ) -> Result<CommitReply, StoreError> {
+        (**self).commit(sid, owner, fence, delta, release).await
+    }
+
+    async fn load(&self, sid: &SessionId) -> Result<Option<Snapshot>, StoreError> {
+        (**self).load(sid).await
+    }
+
+    async fn commit_optimistic(
+        &self,
+        sid: &SessionId,
+        delta: Delta,
+    ) -> Result<OptimisticReply, StoreError> {
+        (**self).commit_optimistic(sid, delta).await
+    }
+
+    async fn create(
+        &self,
+        sid: &SessionId,
+        attrs: Vec<(String, Bytes)>,
+        expiry: Expiry,
+        tenure: Option<(&OwnerId, Duration)>,
+    ) -> Result<CreateReply, StoreError> {
+        (**self).create(sid, attrs, expiry, tenure).await
+    }
+
+    async fn delete(&self, sid: &SessionId) -> Result<bool, StoreError> {
+        (**self).delete(sid).await
+    }
+
+    async fn rotate_id(
+        &self,
+        old: &SessionId,
+        new: &SessionId,
+        holder: Option<(&OwnerId, Fence)>,
+    ) -> Result<RotateReply, StoreError> {
+        (**self).rotate_id(old, new, holder).await
+    }
+
+    async fn hints(&self, owner: &OwnerId) -> Result<HintReceiver, StoreError> {
+        (**self).hints(owner).await
+    }
 }
