@@ -48,7 +48,8 @@ pub struct NodeConfig {
     /// `renew_interval + min_hold`, the slowest recall when hints are lost. Default 15 s.
     pub acquire_timeout: Duration,
     /// Longest wait between two `acquire` calls of a queued request when no grant
-    /// hint arrives (hints may be lost). Default 250 ms.
+    /// hint arrives (hints may be lost). A queued node that falls silent for four of
+    /// these (it crashed) loses its place at the store. Default 250 ms.
     pub max_poll: Duration,
     /// Idle and absolute timeouts given to new sessions. Default 30 min idle, 24 h absolute.
     pub expiry: Expiry,
@@ -81,6 +82,11 @@ impl Default for NodeConfig {
 }
 
 impl NodeConfig {
+    /// How long the store keeps a queued node's place without hearing from it again.
+    pub(crate) fn queue_wait(&self) -> Duration {
+        (self.max_poll * 4).max(Duration::from_millis(100))
+    }
+
     /// Checks that the settings can work together.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.lease <= self.renew_interval + self.lease_margin {

@@ -327,7 +327,12 @@ impl<C: Codec> NodeInner<C> {
             let sent = Instant::now();
             match self
                 .store
-                .acquire(sid, &self.owner, self.config.lease)
+                .acquire(
+                    sid,
+                    &self.owner,
+                    self.config.lease,
+                    self.config.queue_wait(),
+                )
                 .await?
             {
                 AcquireReply::Granted(grant) => {

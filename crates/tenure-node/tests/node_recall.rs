@@ -136,3 +136,35 @@ async fn waiters_are_granted_in_fifo_order() {
     }
     assert_eq!(*order.lock().unwrap(), vec![1, 2, 3]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_crashed_waiter_does_not_block_the_session_for_a_lease() {
+    let (_, store) = support::memory();
+    let config = support::config();
+    let nodes = support::nodes(store, 3, &config).await;
+    let (a, w, b) = (&nodes[0], nodes[1].clone(), &nodes[2]);
+    let id = support::new_counter_session(a).await;
+
+    // W queues for the session (which recalls it from A), then crashes mid-wait.
+    let id2 = id.clone();
+    let waiting = tokio::spawn(async move {
+        let mut s = w.session(Some(id2));
+        let _ = s.get::<u64>("counter").await;
+    });
+    support::settle().await;
+    waiting.abort();
+    drop(nodes[1].clone());
+
+    // B asks next. A gives the session up; it is reserved for W, the head waiter,
+    // only until W's place at the store runs out (4 × max_poll), not for a lease.
+    let started = tokio::time::Instant::now();
+    let mut s = b.session(Some(id.clone()));
+    assert_eq!(s.get::<u64>("counter").await.unwrap(), Some(0));
+    s.end().await.unwrap();
+    let waited = started.elapsed();
+    assert!(
+        waited <= config.min_hold + config.max_poll * 6,
+        "B waited {waited:?}; the lease is {:?}",
+        config.lease
+    );
+}

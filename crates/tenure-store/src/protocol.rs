@@ -203,17 +203,18 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// fence (a holder whose lease expired gets a new fence, as anyone would).
     ///
     /// Otherwise puts `owner` at the end of the queue (or keeps its place), sets its
-    /// waiter deadline to now + `lease`, hints the holder with [`Hint::Recall`] and
+    /// waiter deadline to now + `wait`, hints the holder with [`Hint::Recall`] and
     /// answers `Queued`. A waiter must call `acquire` again before its deadline to keep
-    /// its place. Any answer but `NotFound` counts as an access for idle expiry.
-    ///
-    /// A waiter that stops calling keeps its place until its deadline, so a node
-    /// should ask with a lease no longer than it needs.
+    /// its place; one that stops calling (a crashed node) is dropped from the queue
+    /// after `wait`. So `wait` should be a small multiple of how often the caller
+    /// polls, independent of the lease it asks for. Any answer but `NotFound` counts as
+    /// an access for idle expiry.
     async fn acquire(
         &self,
         sid: &SessionId,
         owner: &OwnerId,
         lease: Duration,
+        wait: Duration,
     ) -> Result<AcquireReply, StoreError>;
 
     /// Extends the lease of each session `owner` holds with the given fence, in one
@@ -296,8 +297,9 @@ impl<S: Store + ?Sized> Store for Arc<S> {
         sid: &SessionId,
         owner: &OwnerId,
         lease: Duration,
+        wait: Duration,
     ) -> Result<AcquireReply, StoreError> {
-        (**self).acquire(sid, owner, lease).await
+        (**self).acquire(sid, owner, lease, wait).await
     }
 
     async fn renew(

@@ -246,9 +246,10 @@ impl<S: Store + ?Sized> Store for CountingStore<S> {
         sid: &SessionId,
         owner: &OwnerId,
         lease: Duration,
+        wait: Duration,
     ) -> Result<AcquireReply, StoreError> {
         bump(&self.counters.acquire);
-        self.inner.acquire(sid, owner, lease).await
+        self.inner.acquire(sid, owner, lease, wait).await
     }
 
     async fn renew(

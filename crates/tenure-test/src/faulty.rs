@@ -254,8 +254,9 @@ impl<S: Store + ?Sized> Store for FaultyStore<S> {
         sid: &SessionId,
         owner: &OwnerId,
         lease: Duration,
+        wait: Duration,
     ) -> Result<AcquireReply, StoreError> {
-        self.call("acquire", None, self.inner.acquire(sid, owner, lease))
+        self.call("acquire", None, self.inner.acquire(sid, owner, lease, wait))
             .await
     }
 

@@ -37,7 +37,7 @@ async fn counting_store_counts_calls_and_commit_payloads() {
     let (sid, a, _) = ids();
     let fence = create_held(&store, &sid, &a).await;
     store.load(&sid).await.unwrap();
-    store.acquire(&sid, &a, LEASE).await.unwrap();
+    store.acquire(&sid, &a, LEASE, LEASE).await.unwrap();
     let renewal = Renewal {
         sid: sid.clone(),
         fence,
@@ -108,12 +108,12 @@ async fn faulty_store_fails_the_next_calls_then_recovers() {
         Err(StoreError::Unavailable(_))
     ));
     assert!(store
-        .acquire(&sid, &a, LEASE)
+        .acquire(&sid, &a, LEASE, LEASE)
         .await
         .unwrap_err()
         .is_transient());
     assert_eq!(
-        store.acquire(&sid, &a, LEASE).await.unwrap(),
+        store.acquire(&sid, &a, LEASE, LEASE).await.unwrap(),
         AcquireReply::NotFound
     );
     assert_eq!(store.injected_failures(), 2);
@@ -162,7 +162,7 @@ async fn faulty_store_fails_renewals_of_one_owner_only() {
     );
     assert!(
         matches!(
-            store.acquire(&sid, &a, LEASE).await,
+            store.acquire(&sid, &a, LEASE, LEASE).await,
             Ok(AcquireReply::Granted(_))
         ),
         "other calls work"
@@ -178,7 +178,7 @@ async fn faulty_store_drops_hints_on_streams_already_handed_out() {
     let fence = create_held(&store, &sid, &holder).await;
     let mut rx = store.hints(&holder).await.unwrap();
     store.drop_hints(true);
-    store.acquire(&sid, &waiter, LEASE).await.unwrap();
+    store.acquire(&sid, &waiter, LEASE, LEASE).await.unwrap();
     let s = &store;
     wait_until(
         Duration::from_secs(3),
@@ -188,7 +188,7 @@ async fn faulty_store_drops_hints_on_streams_already_handed_out() {
     .await;
     assert!(rx.try_recv().is_err(), "a dropped hint arrived");
     store.drop_hints(false);
-    store.acquire(&sid, &waiter, LEASE).await.unwrap();
+    store.acquire(&sid, &waiter, LEASE, LEASE).await.unwrap();
     let hint = tokio::time::timeout(Duration::from_secs(3), rx.recv())
         .await
         .unwrap();

@@ -33,7 +33,7 @@ const HINT_BUFFER: usize = 1024;
 /// let node = OwnerId::generate("a").unwrap();
 /// let reply = store.create(&sid, vec![], Expiry::default(), None).await.unwrap();
 /// assert!(matches!(reply, CreateReply::Created { fence: None }));
-/// let reply = store.acquire(&sid, &node, Duration::from_secs(10)).await.unwrap();
+/// let reply = store.acquire(&sid, &node, Duration::from_secs(10), Duration::from_secs(1)).await.unwrap();
 /// assert!(matches!(reply, AcquireReply::Granted(_)));
 /// # }
 /// ```
@@ -80,6 +80,7 @@ impl Store for MemoryStore {
         sid: &SessionId,
         owner: &OwnerId,
         lease: Duration,
+        wait: Duration,
     ) -> Result<AcquireReply, StoreError> {
         let now = Instant::now();
         let mut guard = self.lock();
@@ -120,7 +121,7 @@ impl Store for MemoryStore {
             }
             return Ok(AcquireReply::Granted(grant));
         }
-        let position = entry.enqueue(owner, now + lease);
+        let position = entry.enqueue(owner, now + wait);
         let (to, hint, until) = match &entry.lock {
             Some(lock) => (lock.owner.clone(), Hint::Recall(sid.clone()), lock.deadline),
             // Free but reserved for the head waiter: nudge it again, the first hint may be lost.

@@ -171,7 +171,7 @@ pub async fn hints_never_block_store(store: Arc<dyn Store>) {
     let f = granted(s, &sid, &h, LONG, "first acquire").await.fence;
     let unread = ok(s.hints(&h).await, "hints");
     for i in 0..1500 {
-        let call = s.acquire(&sid, &w, LONG);
+        let call = s.acquire(&sid, &w, LONG, LONG);
         match tokio::time::timeout(Duration::from_secs(2), call).await {
             Ok(Ok(AcquireReply::Queued { .. })) => {}
             Ok(other) => panic!("acquire {i} while held must answer Queued, got {other:?}"),

@@ -99,7 +99,18 @@ pub(super) async fn acquire(
     owner: &OwnerId,
     lease: Duration,
 ) -> AcquireReply {
-    ok(store.acquire(sid, owner, lease).await, "acquire")
+    acquire_waiting(store, sid, owner, lease, lease).await
+}
+
+/// `acquire` with a queue wait different from the lease.
+pub(super) async fn acquire_waiting(
+    store: &dyn Store,
+    sid: &SessionId,
+    owner: &OwnerId,
+    lease: Duration,
+    wait: Duration,
+) -> AcquireReply {
+    ok(store.acquire(sid, owner, lease, wait).await, "acquire")
 }
 
 /// Acquires and insists on `Granted`.
