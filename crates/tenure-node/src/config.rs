@@ -81,6 +81,9 @@ impl Default for NodeConfig {
     }
 }
 
+/// The longest any node timing may be: beyond it, deadlines would overflow the clock.
+pub const MAX_TIMING: Duration = Duration::from_secs(7 * 24 * 3600);
+
 impl NodeConfig {
     /// How long the store keeps a queued node's place without hearing from it again.
     pub(crate) fn queue_wait(&self) -> Duration {
@@ -107,6 +110,28 @@ impl NodeConfig {
                 renew: self.renew_interval,
                 min_hold: self.min_hold,
             });
+        }
+        let timings = [
+            ("lease", self.lease),
+            ("renew_interval", self.renew_interval),
+            ("lease_margin", self.lease_margin),
+            ("min_hold", self.min_hold),
+            ("idle_release", self.idle_release),
+            ("acquire_timeout", self.acquire_timeout),
+            ("max_poll", self.max_poll),
+        ];
+        for (field, value) in timings {
+            if value > MAX_TIMING {
+                return Err(ConfigError::OutOfRange { field, value });
+            }
+        }
+        for (field, value) in [
+            ("renew_interval", self.renew_interval),
+            ("max_poll", self.max_poll),
+        ] {
+            if value < Duration::from_millis(1) {
+                return Err(ConfigError::OutOfRange { field, value });
+            }
         }
         if self.max_held == 0 {
             return Err(ConfigError::MaxHeld);

@@ -33,6 +33,14 @@ pub enum ConfigError {
     /// Write-behind needs a held copy; only the exclusive mode has one.
     #[error("write policies other than end-of-request need the exclusive consistency mode")]
     PolicyNeedsExclusive,
+    /// A timing is zero where it must not be, or longer than [`MAX_TIMING`](crate::MAX_TIMING).
+    #[error("`{field}` of {value:?} is out of range")]
+    OutOfRange {
+        /// The configuration field.
+        field: &'static str,
+        /// Its value.
+        value: Duration,
+    },
     /// A node must be able to hold at least one session.
     #[error("max_held must be at least 1")]
     MaxHeld,

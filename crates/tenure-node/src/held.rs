@@ -22,7 +22,7 @@
 //!   only if no request changed it while the commit was in flight.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tenure_core::{Bytes, Delta, LimitError, Limits, SessionId, Snapshot};
@@ -159,19 +159,19 @@ impl Held {
     }
 
     /// Admits a request if the session is active (I7).
-    pub(crate) fn admit(&self, now: Instant) -> bool {
+    pub(crate) fn try_admit(self: &Arc<Self>, now: Instant) -> Option<Admission> {
         let mut st = lock(&self.state);
         if self.phase() != Phase::Active {
-            return false;
+            return None;
         }
         st.in_flight += 1;
         st.last_access = now;
         st.touched = true;
-        true
+        Some(Admission { held: self.clone() })
     }
 
     /// A request is done with the session.
-    pub(crate) fn leave(&self, now: Instant) {
+    fn leave(&self, now: Instant) {
         let mut st = lock(&self.state);
         st.in_flight = st.in_flight.saturating_sub(1);
         st.last_access = now;
@@ -196,27 +196,23 @@ impl Held {
             .and_then(|a| a.value.clone())
     }
 
-    /// Every present attribute with its current value.
-    pub(crate) fn values(&self) -> Vec<(String, Bytes)> {
-        lock(&self.state)
-            .attrs
-            .iter()
-            .filter_map(|(k, a)| a.value.clone().map(|v| (k.clone(), v)))
-            .collect()
-    }
-
-    /// Checks that applying `changes` keeps the session within `limits`.
-    pub(crate) fn check_limits(
+    /// Applies a request's write set to the cache and counts the request, if the
+    /// session stays within `limits` (checked and applied in one critical section, so
+    /// concurrent requests cannot jointly overshoot). With `all_dirty`, every attribute
+    /// is marked for writing with its value unchanged (the whole-session write scope),
+    /// so no value a concurrent request wrote is overwritten.
+    pub(crate) fn apply_checked(
         &self,
-        changes: &[(String, Option<Bytes>)],
+        changes: Vec<(String, Option<Bytes>)>,
         limits: &Limits,
+        all_dirty: bool,
     ) -> Result<(), LimitError> {
-        let st = lock(&self.state);
+        let mut st = lock(&self.state);
         let (mut count, mut size) = (
             st.attrs.values().filter(|a| a.value.is_some()).count(),
             st.size_bytes,
         );
-        for (name, value) in changes {
+        for (name, value) in &changes {
             if let Some(old) = st.attrs.get(name).and_then(|a| a.value.as_ref()) {
                 count -= 1;
                 size -= name.len() + old.len();
@@ -226,12 +222,7 @@ impl Held {
                 size += name.len() + v.len();
             }
         }
-        limits.check_session(count, size)
-    }
-
-    /// Applies a request's write set to the cache and counts the request.
-    pub(crate) fn apply(&self, changes: Vec<(String, Option<Bytes>)>) {
-        let mut st = lock(&self.state);
+        limits.check_session(count, size)?;
         st.requests = st.requests.saturating_add(1);
         st.updates = st.updates.saturating_add(changes.len() as u32);
         for (name, value) in changes {
@@ -253,6 +244,12 @@ impl Held {
                 },
             );
         }
+        if all_dirty {
+            for a in st.attrs.values_mut() {
+                a.dirty = true;
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn is_dirty(&self) -> bool {
@@ -266,11 +263,14 @@ impl Held {
             && policy.due(st.updates, st.requests, now - st.last_write)
     }
 
-    /// Takes every dirty attribute into a delta, for a flush. Resets the counters.
-    pub(crate) fn collect(&self) -> (SessionId, Fence, Delta, Collected) {
+    /// Takes every dirty attribute into a delta, for a flush. Resets the policy
+    /// counters; [`Held::restore_counts`] gives them back if the commit fails.
+    pub(crate) fn collect(&self) -> (SessionId, Fence, Delta, Collected, (u32, u32)) {
         let mut st = lock(&self.state);
-        st.updates = 0;
-        st.requests = 0;
+        let counts = (
+            std::mem::take(&mut st.updates),
+            std::mem::take(&mut st.requests),
+        );
         let mut delta = Delta::default();
         let mut collected = Vec::new();
         let mut dirty: Vec<(&String, &CachedAttr)> =
@@ -283,7 +283,14 @@ impl Held {
             }
             collected.push((name.clone(), attr.seq));
         }
-        (st.sid.clone(), st.fence, delta, collected)
+        (st.sid.clone(), st.fence, delta, collected, counts)
+    }
+
+    /// After a failed commit: the unwritten updates and requests still count.
+    pub(crate) fn restore_counts(&self, (updates, requests): (u32, u32)) {
+        let mut st = lock(&self.state);
+        st.updates = st.updates.saturating_add(updates);
+        st.requests = st.requests.saturating_add(requests);
     }
 
     /// After a successful commit: attributes unchanged since `collect` are clean.
@@ -399,5 +406,25 @@ impl Held {
         let mut st = lock(&self.state);
         st.sid = sid;
         st.fence = fence;
+    }
+}
+
+/// One request's admission to a held session. Dropping it leaves the session, so a
+/// request that is cancelled or fails anywhere can never keep a release waiting for
+/// its drain (the release would wait forever).
+#[derive(Debug)]
+pub(crate) struct Admission {
+    held: Arc<Held>,
+}
+
+impl Admission {
+    pub(crate) fn held(&self) -> &Arc<Held> {
+        &self.held
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.held.leave(Instant::now());
     }
 }

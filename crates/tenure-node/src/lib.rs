@@ -31,7 +31,7 @@ mod slot;
 mod stats;
 mod tasks;
 
-pub use config::NodeConfig;
+pub use config::{NodeConfig, MAX_TIMING};
 pub use error::{ConfigError, SessionError};
 pub use node::{Node, StartError};
 pub use session::{EndReport, Session};

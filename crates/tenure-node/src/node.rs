@@ -1,18 +1,22 @@
 //! The node: one per app-server process. It holds tenures, serves held sessions from
 //! memory, and gives them back when asked, when idle, when over its bound, or at
 //! shutdown, always writing first.
+//!
+//! Every long-running step that must finish once begun (a release) runs in a task of
+//! its own, so a caller that stops waiting cannot leave a session half released.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
 
 use tenure_core::{Codec, MessagePack, OwnerId, SessionId};
-use tenure_store::{AcquireReply, CommitReply, RenewOutcome, Renewal, Store};
+use tenure_store::{AcquireReply, CommitReply, RenewOutcome, Renewal, Store, StoreError};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::held::{GoneReason, Held, Phase};
+use crate::held::{Admission, GoneReason, Held, Phase};
 use crate::stats::{count, Counters, NodeStats};
 use crate::{ConfigError, NodeConfig, Session, SessionError};
 
@@ -68,6 +72,10 @@ pub(crate) struct NodeInner<C> {
     acquiring: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
     /// Wakes a queued acquisition when a grant hint arrives.
     grant_waiters: Mutex<HashMap<SessionId, Arc<Notify>>>,
+    /// Store calls under way that may grant this node a tenure (acquire, create);
+    /// shutdown waits for them so that nothing granted escapes its final release.
+    granting: AtomicUsize,
+    granting_done: Notify,
     next_req: AtomicU64,
     pub(crate) stats: Counters,
     shutting_down: AtomicBool,
@@ -95,7 +103,7 @@ pub enum StartError {
     Config(#[from] ConfigError),
     /// The hint stream could not be opened.
     #[error("could not subscribe to hints")]
-    Store(#[from] tenure_store::StoreError),
+    Store(#[from] StoreError),
 }
 
 impl<C: Codec> Node<C> {
@@ -117,6 +125,8 @@ impl<C: Codec> Node<C> {
             table: Mutex::default(),
             acquiring: Mutex::default(),
             grant_waiters: Mutex::default(),
+            granting: AtomicUsize::new(0),
+            granting_done: Notify::new(),
             next_req: AtomicU64::new(1),
             stats: Counters::default(),
             shutting_down: AtomicBool::new(false),
@@ -166,8 +176,7 @@ impl<C: Codec> Node<C> {
     /// Writes the unwritten changes of a held session now (the manual write policy).
     /// Does nothing if the node does not hold it.
     pub async fn flush(&self, id: &SessionId) -> Result<(), SessionError> {
-        let held = lock(&self.inner.table).get(id).cloned();
-        match held {
+        match self.inner.held(id) {
             Some(held) => self.inner.flush(&held, false).await,
             None => Ok(()),
         }
@@ -175,9 +184,8 @@ impl<C: Codec> Node<C> {
 
     /// Writes the unwritten changes of every held session now.
     pub async fn flush_all(&self) -> Result<(), SessionError> {
-        let all: Vec<Arc<Held>> = lock(&self.inner.table).values().cloned().collect();
         let mut first_err = None;
-        for held in all {
+        for held in self.inner.all_held() {
             if let Err(e) = self.inner.flush(&held, false).await {
                 first_err.get_or_insert(e);
             }
@@ -186,37 +194,46 @@ impl<C: Codec> Node<C> {
     }
 
     /// Gives `id` back to the store now (after writing it), as an idle release would.
+    /// The release runs to the end even if the caller stops waiting.
     pub async fn release(&self, id: &SessionId) -> Result<(), SessionError> {
-        let held = lock(&self.inner.table).get(id).cloned();
-        match held {
-            Some(held) => self.inner.clone().release(held, ReleaseReason::Idle).await,
+        match self.inner.held(id) {
+            Some(held) => {
+                let release = tokio::spawn(self.inner.clone().release(held, ReleaseReason::Idle));
+                release.await.unwrap_or(Err(SessionError::ShuttingDown))
+            }
             None => Ok(()),
         }
     }
 
     /// Graceful shutdown: takes no new requests, lets in-flight ones finish, writes
-    /// and releases every held session, and stops the background tasks. Answers the
-    /// first error met; every session is attempted.
+    /// and releases every held session (also those whose grant was under way), and
+    /// stops the background tasks. Answers the first error met; every session is
+    /// attempted.
     pub async fn shutdown(&self) -> Result<(), SessionError> {
-        self.inner.shutting_down.store(true, Ordering::SeqCst);
-        let all: Vec<Arc<Held>> = lock(&self.inner.table).values().cloned().collect();
-        let releases: Vec<_> = all
-            .into_iter()
-            .map(|held| tokio::spawn(self.inner.clone().release(held, ReleaseReason::Shutdown)))
-            .collect();
+        let inner = &self.inner;
+        inner.shutting_down.store(true, Ordering::SeqCst);
         let mut first_err = None;
-        for r in releases {
-            match r.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    first_err.get_or_insert(e);
-                }
-                Err(join) => {
-                    tracing::error!(error = %join, "release task failed during shutdown");
+        loop {
+            inner.grants_settled().await;
+            let all = inner.all_held();
+            if all.is_empty() {
+                break;
+            }
+            let releases: Vec<_> = all
+                .into_iter()
+                .map(|held| tokio::spawn(inner.clone().release(held, ReleaseReason::Shutdown)))
+                .collect();
+            for r in releases {
+                match r.await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        first_err.get_or_insert(e);
+                    }
+                    Err(join) => tracing::error!(error = %join, "release task failed"),
                 }
             }
         }
-        for task in lock(&self.inner.tasks).drain(..) {
+        for task in lock(&inner.tasks).drain(..) {
             task.abort();
         }
         first_err.map_or(Ok(()), Err)
@@ -227,6 +244,27 @@ impl<C> Drop for NodeInner<C> {
     fn drop(&mut self) {
         for task in lock(&self.tasks).drain(..) {
             task.abort();
+        }
+    }
+}
+
+/// Counts a store call that may grant a tenure, for the duration of the call.
+struct Granting<'a> {
+    count: &'a AtomicUsize,
+    done: &'a Notify,
+}
+
+impl<'a> Granting<'a> {
+    fn new(count: &'a AtomicUsize, done: &'a Notify) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self { count, done }
+    }
+}
+
+impl Drop for Granting<'_> {
+    fn drop(&mut self) {
+        if self.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.done.notify_waiters();
         }
     }
 }
@@ -248,37 +286,54 @@ impl<C: Codec> NodeInner<C> {
         lock(&self.table).values().cloned().collect()
     }
 
+    /// Marks a store call that may grant this node a tenure.
+    pub(crate) fn granting(&self) -> impl Drop + '_ {
+        Granting::new(&self.granting, &self.granting_done)
+    }
+
+    /// Waits until no grant is under way.
+    async fn grants_settled(&self) {
+        loop {
+            let done = self.granting_done.notified();
+            tokio::pin!(done);
+            done.as_mut().enable();
+            if self.granting.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            done.await;
+        }
+    }
+
     /// Admits a request to the held session `sid`, acquiring it from the store if the
     /// node does not hold it. `None`: the store has no such session.
     pub(crate) async fn attach(
         self: &Arc<Self>,
         sid: &SessionId,
-    ) -> Result<Option<Arc<Held>>, SessionError> {
-        let deadline = Instant::now() + self.config.acquire_timeout;
+    ) -> Result<Option<Admission>, SessionError> {
+        let deadline = deadline_after(Instant::now(), self.config.acquire_timeout);
         loop {
             if self.is_shutting_down() {
                 return Err(SessionError::ShuttingDown);
             }
             if let Some(held) = self.held(sid) {
+                if matches!(held.phase(), Phase::Gone(_)) {
+                    // Gone entries leave the table as they go; never spin on one.
+                    self.uninstall(&held);
+                    continue;
+                }
                 let now = Instant::now();
-                if held.admit(now) {
+                if let Some(admission) = held.try_admit(now) {
                     if held.lease_valid(now) {
                         count!(self.stats, cache_hits);
-                        return Ok(Some(held));
+                        return Ok(Some(admission));
                     }
                     // The lease may have lapsed (renewals failing): confirm with the
-                    // store before serving anything from the cache.
-                    match self.renew_one(&held).await {
-                        Ok(true) => return Ok(Some(held)),
-                        Ok(false) => {
-                            held.leave(now);
-                            continue;
-                        }
-                        Err(e) => {
-                            held.leave(now);
-                            return Err(e);
-                        }
+                    // store before serving anything from the cache (I9). If this
+                    // request is cancelled meanwhile, the admission leaves on drop.
+                    if self.confirm_lease(&held).await? {
+                        return Ok(Some(admission));
                     }
+                    continue;
                 }
                 // Draining: wait until it is gone, then queue at the store behind the
                 // node that recalled it.
@@ -310,9 +365,7 @@ impl<C: Codec> NodeInner<C> {
             }
             match acquired {
                 None => continue,
-                Some(Ok(Some(held))) => return Ok(Some(held)),
-                Some(Ok(None)) => return Ok(None),
-                Some(Err(e)) => return Err(e),
+                Some(result) => return result,
             }
         }
     }
@@ -322,10 +375,16 @@ impl<C: Codec> NodeInner<C> {
         self: &Arc<Self>,
         sid: &SessionId,
         deadline: Instant,
-    ) -> Result<Option<Arc<Held>>, SessionError> {
-        loop {
+    ) -> Result<Option<Admission>, SessionError> {
+        // Counted before the check, so shutdown either sees this grant coming or we
+        // see shutdown (it sets its flag before it waits for grants).
+        let _granting = self.granting();
+        if self.is_shutting_down() {
+            return Err(SessionError::ShuttingDown);
+        }
+        let result = loop {
             let sent = Instant::now();
-            match self
+            let reply = self
                 .store
                 .acquire(
                     sid,
@@ -333,11 +392,11 @@ impl<C: Codec> NodeInner<C> {
                     self.config.lease,
                     self.config.queue_wait(),
                 )
-                .await?
-            {
+                .await;
+            match reply? {
                 AcquireReply::Granted(grant) => {
                     count!(self.stats, grants);
-                    let until = sent + grant.lease.saturating_sub(self.config.lease_margin);
+                    let until = self.lease_until(sent, grant.lease);
                     let held = Arc::new(Held::new(
                         sid.clone(),
                         grant.fence,
@@ -345,45 +404,48 @@ impl<C: Codec> NodeInner<C> {
                         grant.snapshot,
                         sent,
                     ));
-                    held.admit(Instant::now());
-                    self.install(held.clone());
-                    lock(&self.grant_waiters).remove(sid);
-                    return Ok(Some(held));
+                    let admission = held.try_admit(Instant::now());
+                    self.install(held);
+                    break Ok(admission);
                 }
-                AcquireReply::NotFound => {
-                    lock(&self.grant_waiters).remove(sid);
-                    return Ok(None);
-                }
+                AcquireReply::NotFound => break Ok(None),
                 AcquireReply::Queued { retry_after, .. } => {
                     count!(self.stats, queued);
+                    if self.is_shutting_down() {
+                        break Err(SessionError::ShuttingDown);
+                    }
                     let now = Instant::now();
                     if now >= deadline {
-                        lock(&self.grant_waiters).remove(sid);
-                        return Err(SessionError::AcquireTimeout(self.config.acquire_timeout));
+                        break Err(SessionError::AcquireTimeout(self.config.acquire_timeout));
                     }
                     let notify = lock(&self.grant_waiters)
                         .entry(sid.clone())
                         .or_default()
                         .clone();
                     let wait = retry_after
-                        .clamp(std::time::Duration::from_millis(1), self.config.max_poll);
-                    let until = (now + wait).min(deadline);
+                        .min(self.config.max_poll)
+                        .max(Duration::from_millis(1));
+                    let until = deadline_after(now, wait).min(deadline);
                     let _ = tokio::time::timeout_at(until, notify.notified()).await;
                 }
-                _ => {
-                    return Err(
-                        tenure_store::StoreError::Protocol("unknown acquire reply".into()).into(),
-                    )
-                }
+                _ => break Err(StoreError::Protocol("unknown acquire reply".into()).into()),
             }
-        }
+        };
+        lock(&self.grant_waiters).remove(sid);
+        result
+    }
+
+    /// When the node must consider a lease granted or renewed at `sent` ended.
+    pub(crate) fn lease_until(&self, sent: Instant, lease: Duration) -> Instant {
+        deadline_after(sent, lease.saturating_sub(self.config.lease_margin))
     }
 
     /// Puts a newly held session in the table and keeps the table within `max_held`.
+    /// A grant that lands after shutdown began is released at once.
     pub(crate) fn install(self: &Arc<Self>, held: Arc<Held>) {
         let victim = {
             let mut table = lock(&self.table);
-            table.insert(held.sid(), held);
+            table.insert(held.sid(), held.clone());
             if table.len() <= self.config.max_held {
                 None
             } else {
@@ -394,6 +456,9 @@ impl<C: Codec> NodeInner<C> {
                     .map(|(_, h)| h)
             }
         };
+        if self.is_shutting_down() {
+            tokio::spawn(self.clone().release(held, ReleaseReason::Shutdown));
+        }
         if let Some(victim) = victim {
             tokio::spawn(self.clone().release(victim, ReleaseReason::Evict));
         }
@@ -408,13 +473,15 @@ impl<C: Codec> NodeInner<C> {
         }
     }
 
-    /// Re-keys a held session after `rotate_id`.
+    /// Re-keys a held session after `rotate_id`. A copy that is gone stays out.
     pub(crate) fn rekey(&self, old: &SessionId, held: &Arc<Held>) {
         let mut table = lock(&self.table);
         if table.get(old).is_some_and(|h| Arc::ptr_eq(h, held)) {
             table.remove(old);
         }
-        table.insert(held.sid(), held.clone());
+        if !matches!(held.phase(), Phase::Gone(_)) {
+            table.insert(held.sid(), held.clone());
+        }
     }
 
     /// The tenure is lost: drop the copy, never write it (I8).
@@ -429,14 +496,17 @@ impl<C: Codec> NodeInner<C> {
         self.uninstall(held);
     }
 
-    /// The session was deleted at the store by this node.
+    /// The session no longer exists at the store (deleted by this node, or found gone).
     pub(crate) fn forget(&self, held: &Arc<Held>) {
         held.set_gone(GoneReason::Deleted);
         self.uninstall(held);
     }
 
     /// Confirms one held session's lease with the store. Ok(false): lost.
-    async fn renew_one(self: &Arc<Self>, held: &Arc<Held>) -> Result<bool, SessionError> {
+    pub(crate) async fn confirm_lease(
+        self: &Arc<Self>,
+        held: &Arc<Held>,
+    ) -> Result<bool, SessionError> {
         let item = Renewal {
             sid: held.sid(),
             fence: held.fence(),
@@ -447,21 +517,35 @@ impl<C: Codec> NodeInner<C> {
             .store
             .renew(&self.owner, self.config.lease, std::slice::from_ref(&item))
             .await?;
-        Ok(self.apply_renewal(held, outcomes.first().copied(), sent))
+        Ok(self.apply_renewal(held, &item, outcomes.first().copied(), sent))
     }
 
     /// Applies one renewal outcome. True if the session is still held.
+    ///
+    /// A renewal only speaks for the tenure it named: if the session was rotated (new
+    /// id, new fence) or released since, its answer is ignored. And while a fenced
+    /// call is under way for the session (a commit, a release, a rotation), that
+    /// call's own reply decides: a `Lost` sent before it cannot tell whether the call
+    /// applied, and acting on it would report "nothing applied" for a change that was.
     pub(crate) fn apply_renewal(
         self: &Arc<Self>,
         held: &Arc<Held>,
+        item: &Renewal,
         outcome: Option<RenewOutcome>,
         sent: Instant,
     ) -> bool {
+        let Ok(_serial) = held.flush_lock.try_lock() else {
+            return true;
+        };
+        if matches!(held.phase(), Phase::Gone(_)) {
+            return false;
+        }
+        if held.sid() != item.sid || held.fence() != item.fence {
+            return true;
+        }
         match outcome {
             Some(RenewOutcome::Renewed { recall }) => {
-                held.set_lease_until(
-                    sent + self.config.lease.saturating_sub(self.config.lease_margin),
-                );
+                held.set_lease_until(self.lease_until(sent, self.config.lease));
                 if recall {
                     self.spawn_release(held.clone(), ReleaseReason::Recall);
                 }
@@ -482,6 +566,7 @@ impl<C: Codec> NodeInner<C> {
 
     /// Gives a held session back: (after the minimum hold, for a recall) stop
     /// admitting, drain in-flight requests, then write and release in one commit.
+    /// Runs in a task of its own: once draining has begun, only this finishes it.
     pub(crate) async fn release(
         self: Arc<Self>,
         held: Arc<Held>,
@@ -496,7 +581,17 @@ impl<C: Codec> NodeInner<C> {
         }
         held.begin_drain();
         held.drained().await;
-        let result = self.flush(&held, true).await;
+        let result = loop {
+            match self.flush(&held, true).await {
+                // The store could not be reached. While the lease runs, the changes
+                // can still be written: try again; after that, they cannot.
+                Err(SessionError::Store(e)) if held.lease_valid(Instant::now()) => {
+                    tracing::warn!(session = held.sid().prefix(), error = %e, "release failed; retrying");
+                    tokio::time::sleep(self.config.max_poll).await;
+                }
+                other => break other,
+            }
+        };
         match &result {
             Ok(()) => match reason {
                 ReleaseReason::Recall => count!(self.stats, recalls),
@@ -504,10 +599,8 @@ impl<C: Codec> NodeInner<C> {
                 ReleaseReason::Evict => count!(self.stats, evictions),
                 ReleaseReason::Shutdown => count!(self.stats, shutdown_releases),
             },
-            Err(SessionError::TenureLost) => {}
+            Err(SessionError::TenureLost | SessionError::Gone) => {}
             Err(e) => {
-                // The store could not be reached: the changes cannot be written, and
-                // the lease will run out. Drop the copy rather than serve it unleased.
                 tracing::warn!(session = held.sid().prefix(), error = %e, "release failed; dropping copy");
                 self.lose(&held);
             }
@@ -525,16 +618,23 @@ impl<C: Codec> NodeInner<C> {
             Phase::Gone(GoneReason::Released) => return Ok(()),
             Phase::Active | Phase::Draining => {}
         }
-        let (sid, fence, delta, collected) = held.collect();
+        let (sid, fence, delta, collected, counts) = held.collect();
         if delta.is_empty() && !release {
             return Ok(());
         }
         let bytes = delta.payload_bytes() as u64;
-        match self
+        let reply = match self
             .store
             .commit(&sid, &self.owner, fence, delta, release)
-            .await?
+            .await
         {
+            Ok(reply) => reply,
+            Err(e) => {
+                held.restore_counts(counts);
+                return Err(e.into());
+            }
+        };
+        match reply {
             CommitReply::Committed { .. } => {
                 held.mark_clean(&collected, Instant::now());
                 count!(self.stats, commits);
@@ -549,7 +649,7 @@ impl<C: Codec> NodeInner<C> {
                 self.lose(held);
                 Err(SessionError::TenureLost)
             }
-            _ => Err(tenure_store::StoreError::Protocol("unknown commit reply".into()).into()),
+            _ => Err(StoreError::Protocol("unknown commit reply".into()).into()),
         }
     }
 
@@ -565,7 +665,7 @@ impl<C: Codec> NodeInner<C> {
         let held = held.clone();
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep_until(held.last_write() + interval).await;
+                tokio::time::sleep_until(deadline_after(held.last_write(), interval)).await;
                 let Some(node) = node.upgrade() else { return };
                 if held.due(&node.config.write_policy, Instant::now()) {
                     if let Err(e) = node.flush(&held, false).await {
@@ -575,7 +675,7 @@ impl<C: Codec> NodeInner<C> {
                 if held.disarm_timer_if_clean() {
                     return;
                 }
-                if held.last_write() + interval <= Instant::now() {
+                if deadline_after(held.last_write(), interval) <= Instant::now() {
                     // The write failed; try again after a pause instead of spinning.
                     tokio::time::sleep(node.config.max_poll).await;
                 }
@@ -589,4 +689,10 @@ impl<C: Codec> NodeInner<C> {
             n.notify_one();
         }
     }
+}
+
+/// `now + d`, saturating far in the future instead of overflowing.
+pub(crate) fn deadline_after(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }

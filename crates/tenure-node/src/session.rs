@@ -13,7 +13,7 @@ use tenure_core::{
 use tenure_store::{CreateReply, OptimisticReply, RotateReply, StoreError};
 use tokio::time::Instant;
 
-use crate::held::{GoneReason, Held, Phase};
+use crate::held::{Admission, GoneReason, Held, Phase};
 use crate::locks::{LockStep, Mode, ReqId};
 use crate::node::NodeInner;
 use crate::slot::{MutSlot, Slot};
@@ -71,8 +71,8 @@ pub struct Session<C: Codec = MessagePack> {
     slots: BTreeMap<String, Box<dyn MutSlot<C>>>,
     /// Attributes locked (or queued for) in the held session's lock table.
     locked: Vec<String>,
-    /// Counted in the held session's in-flight requests.
-    admitted: bool,
+    /// This request's admission to the held session (leaves it when dropped).
+    admission: Option<Admission>,
     finished: bool,
 }
 
@@ -102,7 +102,7 @@ impl<C: Codec> Session<C> {
             tracker: Tracker::default(),
             slots: BTreeMap::new(),
             locked: Vec::new(),
-            admitted: false,
+            admission: None,
             finished: false,
         }
     }
@@ -273,7 +273,10 @@ impl<C: Codec> Session<C> {
                             break;
                         }
                         RotateReply::Exists => continue,
-                        RotateReply::NotFound => return Err(SessionError::Gone),
+                        RotateReply::NotFound => {
+                            node.forget(held);
+                            return Err(SessionError::Gone);
+                        }
                         _ => {
                             node.lose(held);
                             return Err(SessionError::TenureLost);
@@ -343,9 +346,20 @@ impl<C: Codec> Session<C> {
         let Attached::Held(held) = &self.attached else {
             return Ok(());
         };
-        if !self.admitted {
+        if self.admission.is_none() {
             return Err(SessionError::Ended);
         }
+        if !held.lease_valid(Instant::now()) {
+            // A long request outlived the local lease: confirm it before reading more
+            // from the cache (I9).
+            let held = held.clone();
+            if !self.node.confirm_lease(&held).await? {
+                return Err(SessionError::TenureLost);
+            }
+        }
+        let Attached::Held(held) = &self.attached else {
+            return Ok(());
+        };
         let step = crate::locks_guard(&held.locks).lock(self.req, name, mode);
         if !self.locked.iter().any(|n| n == name) {
             // Recorded before waiting, so a cancelled wait is still released.
@@ -377,8 +391,9 @@ impl<C: Codec> Session<C> {
         };
         self.attached = match self.node.config.consistency {
             Consistency::Exclusive => match self.node.attach(&sid).await? {
-                Some(held) => {
-                    self.admitted = true;
+                Some(admission) => {
+                    let held = admission.held().clone();
+                    self.admission = Some(admission);
                     Attached::Held(held)
                 }
                 None => Attached::New,
@@ -453,9 +468,11 @@ impl<C: Codec> Session<C> {
         }
         let scope = self.node.config.write_scope;
         let mut changes = self.tracker.changes(scope, |name| reencoded.remove(name));
+        // A held session's whole-scope write marks every attribute dirty at apply time
+        // instead (copying values here could overwrite a concurrent request's newer one).
         if scope == WriteScope::Whole {
             let all = match &self.attached {
-                Attached::Held(held) => held.values(),
+                Attached::Held(_) => Vec::new(),
                 Attached::Loaded(s) => s
                     .attrs
                     .iter()
@@ -520,9 +537,9 @@ impl<C: Codec> Session<C> {
             Phase::Gone(GoneReason::Deleted) => return Err(SessionError::Gone),
             _ => {}
         }
-        held.check_limits(&changes, &self.node.config.limits)?;
         let wrote = !changes.is_empty();
-        held.apply(changes);
+        let whole = self.node.config.write_scope == WriteScope::Whole;
+        held.apply_checked(changes, &self.node.config.limits, whole)?;
         if wrote && held.phase() == Phase::Draining {
             // Recalled: the release commit carries these changes, one round trip
             // instead of two. Complete only once it has.
@@ -561,6 +578,9 @@ impl<C: Codec> Session<C> {
         let size = attrs.iter().map(|(k, v)| k.len() + v.len()).sum();
         node.config.limits.check_session(attrs.len(), size)?;
         let exclusive = node.config.consistency == Consistency::Exclusive;
+        // Counted before the check, so shutdown either sees this grant coming or we
+        // see shutdown (it sets its flag before it waits for grants).
+        let _granting = node.granting();
         if exclusive && node.is_shutting_down() {
             return Err(SessionError::ShuttingDown);
         }
@@ -578,8 +598,7 @@ impl<C: Codec> Session<C> {
                     count!(node.stats, commit_bytes, size as u64);
                     if let Some(fence) = fence {
                         count!(node.stats, grants);
-                        let until =
-                            sent + node.config.lease.saturating_sub(node.config.lease_margin);
+                        let until = node.lease_until(sent, node.config.lease);
                         let held =
                             Held::new(sid.clone(), fence, until, Snapshot::new(1, attrs), sent);
                         node.install(Arc::new(held));
@@ -600,6 +619,18 @@ impl<C: Codec> Session<C> {
         changes: Vec<(String, Option<Bytes>)>,
     ) -> Result<(), SessionError> {
         let node = &self.node;
+        let (mut count, mut size) = (snapshot.attrs.len(), snapshot.size_bytes());
+        for (name, value) in &changes {
+            if let Some(old) = snapshot.value(name) {
+                count -= 1;
+                size -= name.len() + old.len();
+            }
+            if let Some(v) = value {
+                count += 1;
+                size += name.len() + v.len();
+            }
+        }
+        node.config.limits.check_session(count, size)?;
         let Some(sid) = &self.id else {
             return Err(SessionError::Gone);
         };
@@ -653,13 +684,10 @@ impl<C: Codec> Session<C> {
     /// Releases the request's attribute locks and its admission to a held session.
     /// Idempotent: a request leaves a held session once.
     fn detach(&mut self) {
-        if let Attached::Held(held) = &self.attached {
-            if self.admitted {
-                crate::locks_guard(&held.locks)
-                    .release_all(self.req, self.locked.iter().map(String::as_str));
-                held.leave(Instant::now());
-                self.admitted = false;
-            }
+        if let Some(admission) = self.admission.take() {
+            crate::locks_guard(&admission.held().locks)
+                .release_all(self.req, self.locked.iter().map(String::as_str));
+            drop(admission);
         }
         self.locked.clear();
     }

@@ -59,13 +59,9 @@ async fn tick<C: Codec>(node: &Arc<NodeInner<C>>) {
             .await
         {
             Ok(outcomes) => {
-                for (h, outcome) in held.iter().zip(
-                    outcomes
-                        .into_iter()
-                        .map(Some)
-                        .chain(std::iter::repeat(None)),
-                ) {
-                    node.apply_renewal(h, outcome, sent);
+                let mut outcomes = outcomes.into_iter();
+                for (h, item) in held.iter().zip(&items) {
+                    node.apply_renewal(h, item, outcomes.next(), sent);
                 }
             }
             Err(e) => tracing::warn!(error = %e, sessions = items.len(), "lease renewal failed"),

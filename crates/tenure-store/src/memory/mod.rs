@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use crate::protocol::*;
 use crate::StoreError;
-use state::{Entry, Lock, State};
+use state::{deadline, Entry, Lock, State};
 
 /// Hints buffered per owner before new ones are dropped (hints may be lost).
 const HINT_BUFFER: usize = 1024;
@@ -91,7 +91,7 @@ impl Store for MemoryStore {
         entry.last_access = now;
         entry.tidy(now);
         if let Some(lock) = entry.lock.as_mut().filter(|l| &l.owner == owner) {
-            lock.deadline = now + lease;
+            lock.deadline = deadline(now, lease);
             let grant = Grant {
                 fence: lock.fence,
                 lease,
@@ -109,7 +109,7 @@ impl Store for MemoryStore {
             entry.lock = Some(Lock {
                 owner: owner.clone(),
                 fence,
-                deadline: now + lease,
+                deadline: deadline(now, lease),
             });
             let grant = Grant {
                 fence,
@@ -121,7 +121,7 @@ impl Store for MemoryStore {
             }
             return Ok(AcquireReply::Granted(grant));
         }
-        let position = entry.enqueue(owner, now + wait);
+        let position = entry.enqueue(owner, deadline(now, wait));
         let (to, hint, until) = match &entry.lock {
             Some(lock) => (lock.owner.clone(), Hint::Recall(sid.clone()), lock.deadline),
             // Free but reserved for the head waiter: nudge it again, the first hint may be lost.
@@ -155,7 +155,7 @@ impl Store for MemoryStore {
                 let recall = !entry.queue.is_empty();
                 match entry.lock.as_mut() {
                     Some(lock) if &lock.owner == owner && lock.fence == item.fence => {
-                        lock.deadline = now + lease;
+                        lock.deadline = deadline(now, lease);
                         if item.touch {
                             entry.last_access = now;
                         }
@@ -252,7 +252,7 @@ impl Store for MemoryStore {
             entry.lock = Some(Lock {
                 owner: owner.clone(),
                 fence,
-                deadline: now + lease,
+                deadline: deadline(now, lease),
             });
             fence
         });

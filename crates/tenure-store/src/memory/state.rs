@@ -2,8 +2,10 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use std::time::Duration;
 use tenure_core::{OwnerId, SessionId, Snapshot};
 use tokio::sync::mpsc;
+
 use tokio::time::Instant;
 
 use crate::protocol::{Expiry, Fence, Hint};
@@ -96,13 +98,16 @@ impl Entry {
     }
 
     fn expired(&self, now: Instant) -> bool {
+        // A timeout too long for the clock never expires.
+        let past =
+            |since: Instant, after: Duration| since.checked_add(after).is_some_and(|at| now >= at);
         self.expiry
             .idle
-            .is_some_and(|idle| now >= self.last_access + idle)
+            .is_some_and(|idle| past(self.last_access, idle))
             || self
                 .expiry
                 .absolute
-                .is_some_and(|abs| now >= self.created + abs)
+                .is_some_and(|abs| past(self.created, abs))
     }
 
     /// Drops an expired lock and dead waiters: what every operation sees first.
@@ -149,4 +154,10 @@ impl Hints {
             let _ = tx.try_send(hint);
         }
     }
+}
+
+/// `now + d`, saturating far in the future instead of overflowing the clock.
+pub(super) fn deadline(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
