@@ -114,6 +114,10 @@ pub enum SessionError {
     /// The node is shutting down and takes no new work.
     #[error("node is shutting down")]
     ShuttingDown,
+    /// The session handle is in use: a guard from `get_mut` is still alive in the
+    /// same request. Drop it before the next call.
+    #[error("the session is in use by a live guard from get_mut; drop it first")]
+    Busy,
     /// The request already ended, or was deleted.
     #[error("the session was already ended or deleted in this request")]
     Ended,

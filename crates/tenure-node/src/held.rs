@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tenure_core::{Bytes, Delta, LimitError, Limits, SessionId, Snapshot};
-use tenure_store::Fence;
+use tenure_store::{Expiry, Fence};
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
@@ -62,6 +62,10 @@ struct HeldState {
     fence: Fence,
     lease_until: Instant,
     acquired_at: Instant,
+    /// The session's timeouts, and when it was created (by this node's clock, no later
+    /// than the store's): the node tells expiry on its own while it holds the session.
+    expiry: Expiry,
+    created_at: Instant,
     last_access: Instant,
     last_write: Instant,
     attrs: HashMap<String, CachedAttr>,
@@ -104,6 +108,8 @@ impl Held {
         lease_until: Instant,
         snapshot: Snapshot,
         now: Instant,
+        expiry: Expiry,
+        created_at: Instant,
     ) -> Self {
         let size_bytes = snapshot.size_bytes();
         let attrs = snapshot
@@ -125,6 +131,8 @@ impl Held {
             fence,
             lease_until,
             acquired_at: now,
+            expiry,
+            created_at,
             last_access: now,
             last_write: now,
             attrs,
@@ -178,6 +186,22 @@ impl Held {
         if st.in_flight == 0 {
             self.drained.notify_waiters();
         }
+    }
+
+    /// Whether the session's idle or absolute timeout has passed. The node is the
+    /// only one using a session it holds, so its last access is the session's; the
+    /// store's view lags by up to a renewal interval and so expires no earlier.
+    pub(crate) fn expired(&self, now: Instant) -> bool {
+        let st = lock(&self.state);
+        let past =
+            |since: Instant, after: Duration| since.checked_add(after).is_some_and(|at| now >= at);
+        st.expiry
+            .idle
+            .is_some_and(|idle| st.in_flight == 0 && past(st.last_access, idle))
+            || st
+                .expiry
+                .absolute
+                .is_some_and(|abs| past(st.created_at, abs))
     }
 
     pub(crate) fn lease_valid(&self, now: Instant) -> bool {

@@ -322,6 +322,12 @@ impl<C: Codec> NodeInner<C> {
                     continue;
                 }
                 let now = Instant::now();
+                if held.expired(now) {
+                    // Expired: the request starts a new session, as it would at the
+                    // store. Delete it there too, so no one is served from it.
+                    self.expire(&held);
+                    return Ok(None);
+                }
                 if let Some(admission) = held.try_admit(now) {
                     if held.lease_valid(now) {
                         count!(self.stats, cache_hits);
@@ -397,12 +403,15 @@ impl<C: Codec> NodeInner<C> {
                 AcquireReply::Granted(grant) => {
                     count!(self.stats, grants);
                     let until = self.lease_until(sent, grant.lease);
+                    let created_at = sent.checked_sub(grant.age).unwrap_or(sent);
                     let held = Arc::new(Held::new(
                         sid.clone(),
                         grant.fence,
                         until,
                         grant.snapshot,
                         sent,
+                        grant.expiry,
+                        created_at,
                     ));
                     let admission = held.try_admit(Instant::now());
                     self.install(held);
@@ -494,6 +503,21 @@ impl<C: Codec> NodeInner<C> {
             );
         }
         self.uninstall(held);
+    }
+
+    /// The session passed its idle or absolute timeout while this node held it: drop
+    /// the copy and delete the session at the store.
+    pub(crate) fn expire(self: &Arc<Self>, held: &Arc<Held>) {
+        if !held.set_gone(GoneReason::Deleted) {
+            return;
+        }
+        self.uninstall(held);
+        let (store, sid) = (self.store.clone(), held.sid());
+        tokio::spawn(async move {
+            if let Err(e) = store.delete(&sid).await {
+                tracing::warn!(session = sid.prefix(), error = %e, "could not delete an expired session");
+            }
+        });
     }
 
     /// The session no longer exists at the store (deleted by this node, or found gone).

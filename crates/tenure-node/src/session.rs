@@ -196,6 +196,14 @@ impl<C: Codec> Session<C> {
         }
     }
 
+    /// The value this request already took with [`get_mut`](Self::get_mut) (or
+    /// [`get_mut_or_insert_with`](Self::get_mut_or_insert_with)), without waiting.
+    /// `None` if it took none under that name and type, or the attribute is absent.
+    #[allow(clippy::needless_pass_by_value)] // takes keys like every other accessor
+    pub fn taken_mut<T: 'static>(&mut self, key: impl AsKey<T>) -> Option<&mut T> {
+        self.slot_mut::<T>(key.name()).and_then(|s| s.0.as_mut())
+    }
+
     /// Sets an attribute.
     pub async fn insert<T: Serialize>(
         &mut self,
@@ -599,8 +607,15 @@ impl<C: Codec> Session<C> {
                     if let Some(fence) = fence {
                         count!(node.stats, grants);
                         let until = node.lease_until(sent, node.config.lease);
-                        let held =
-                            Held::new(sid.clone(), fence, until, Snapshot::new(1, attrs), sent);
+                        let held = Held::new(
+                            sid.clone(),
+                            fence,
+                            until,
+                            Snapshot::new(1, attrs),
+                            sent,
+                            node.config.expiry,
+                            sent,
+                        );
                         node.install(Arc::new(held));
                     }
                     return Ok(sid);

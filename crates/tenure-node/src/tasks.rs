@@ -69,7 +69,9 @@ async fn tick<C: Codec>(node: &Arc<NodeInner<C>>) {
     }
     let now = Instant::now();
     for h in node.all_held() {
-        if h.idle_for(node.config.idle_release, now) {
+        if h.expired(now) {
+            node.expire(&h);
+        } else if h.idle_for(node.config.idle_release, now) {
             node.spawn_release(h, ReleaseReason::Idle);
         }
     }

@@ -127,3 +127,34 @@ async fn idle_expiry_at_the_store_slides_with_use_and_ends_unused_sessions() {
     assert_eq!(s.get::<u64>("counter").await.unwrap(), None);
     assert!(s.is_new());
 }
+
+/// Regression: the node served a held session from its near cache after the store's
+/// absolute timeout, and the request then failed on a stale commit. A held session
+/// past its timeout now behaves as a new one, without asking the store.
+#[tokio::test(start_paused = true)]
+async fn a_held_session_past_its_absolute_timeout_is_new_again() {
+    let (_, store) = support::memory();
+    let mut config = support::config();
+    config.expiry = Expiry {
+        idle: None,
+        absolute: Some(Duration::from_secs(60)),
+    };
+    let nodes = support::nodes(store.clone(), 1, &config).await;
+    let id = support::new_counter_session(&nodes[0]).await;
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_secs(11)).await;
+        let mut s = nodes[0].session(Some(id.clone()));
+        *s.get_mut::<u64>("counter").await.unwrap().unwrap() += 1;
+        s.end().await.unwrap();
+    }
+    assert!(nodes[0].holds(&id), "busy, so still held at 55 s");
+    tokio::time::sleep(Duration::from_secs(6)).await; // 61 s
+    let mut s = nodes[0].session(Some(id.clone()));
+    assert_eq!(s.get::<u64>("counter").await.unwrap(), None);
+    assert!(s.is_new());
+    s.insert("counter", 1u64).await.unwrap();
+    let report = s.end().await.unwrap();
+    assert!(report.created && report.id != Some(id.clone()));
+    support::settle().await;
+    assert!(store.load(&id).await.unwrap().is_none());
+}

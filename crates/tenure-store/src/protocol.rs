@@ -41,6 +41,11 @@ pub struct Grant {
     pub lease: Duration,
     /// The session's attributes at the time of the grant.
     pub snapshot: Snapshot,
+    /// The session's timeouts, so the holder can tell on its own, between store
+    /// calls, when the session has expired.
+    pub expiry: Expiry,
+    /// How long ago the session was created, by the store's clock.
+    pub age: Duration,
 }
 
 /// The answer to [`Store::acquire`].

@@ -96,6 +96,8 @@ impl Store for MemoryStore {
                 fence: lock.fence,
                 lease,
                 snapshot: entry.snapshot.clone(),
+                expiry: entry.expiry(),
+                age: entry.age(now),
             };
             return Ok(AcquireReply::Granted(grant));
         }
@@ -115,6 +117,8 @@ impl Store for MemoryStore {
                 fence,
                 lease,
                 snapshot: entry.snapshot.clone(),
+                expiry: entry.expiry(),
+                age: entry.age(now),
             };
             if !entry.queue.is_empty() {
                 hints.send(owner, Hint::Recall(sid.clone()));

@@ -97,6 +97,14 @@ impl Entry {
         }
     }
 
+    pub(super) fn expiry(&self) -> Expiry {
+        self.expiry
+    }
+
+    pub(super) fn age(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.created)
+    }
+
     fn expired(&self, now: Instant) -> bool {
         // A timeout too long for the clock never expires.
         let past =

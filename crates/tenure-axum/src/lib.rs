@@ -1,0 +1,24 @@
+//! Tenure sessions for axum (and any tower service with axum bodies).
+//!
+//! | item | what it is |
+//! |---|---|
+//! | [`SessionLayer`] | the tower layer: cookie in, lazily loaded session, write policy applied after the handler, cookie out |
+//! | [`Session`] | the extractor: `get`, `get_mut`, `insert`, `remove`, `rotate_id`, `delete` |
+//! | [`CookieConfig`] | cookie name and attributes (secure by default), plain, signed or encrypted values with key rotation |
+//! | [`SessionFailure`] | a session error as a response: 503 when the store is unreachable, 409 on a conflict |
+//!
+//! A missing, malformed, forged, oversized or unknown cookie starts a new session;
+//! it is never an error.
+#![doc(test(attr(deny(warnings))))]
+
+mod cookies;
+mod extract;
+mod failure;
+mod layer;
+
+pub use cookie::{Key, SameSite};
+pub use cookies::{CookieConfig, Protection};
+pub use extract::{AttrMut, Session};
+pub use failure::{MissingSessionLayer, SessionFailure};
+pub use layer::{SessionLayer, SessionService};
+pub use tenure_node::SessionError;
