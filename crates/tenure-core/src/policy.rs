@@ -135,3 +135,27 @@ impl WritePolicy {
             || self.after_requests.is_some_and(|n| requests >= n)
     }
 }
+
+impl std::fmt::Display for WritePolicy {
+    /// `end-of-request`, `manual`, or conditions joined by `+`, such as
+    /// `every=5s+updates=20`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if self.end_of_request {
+            parts.push("end-of-request".to_string());
+        }
+        if let Some(t) = self.every {
+            parts.push(format!("every={t:?}"));
+        }
+        if let Some(n) = self.after_updates {
+            parts.push(format!("updates={n}"));
+        }
+        if let Some(n) = self.after_requests {
+            parts.push(format!("requests={n}"));
+        }
+        if parts.is_empty() {
+            parts.push("manual".to_string());
+        }
+        f.write_str(&parts.join("+"))
+    }
+}

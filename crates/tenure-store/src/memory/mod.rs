@@ -67,6 +67,18 @@ impl MemoryStore {
         state.sessions.len()
     }
 
+    /// Every live session with its data: for inspection and tests. Touches nothing.
+    pub fn sessions(&self) -> Vec<(SessionId, Snapshot)> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        state.purge_expired(now);
+        state
+            .sessions
+            .iter()
+            .map(|(id, e)| (id.clone(), e.snapshot.clone()))
+            .collect()
+    }
+
     /// True if the store holds no live session.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -1,0 +1,215 @@
+//! The built-in workload: simulated users, several concurrent requests per user (tabs),
+//! each through the front router.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tenure_core::Bytes;
+
+use super::app::NODE_HEADER;
+
+/// How much work to do.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    /// Simulated users, each with one session.
+    pub users: usize,
+    /// Requests after each user's first.
+    pub requests: usize,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Seed of the random choices.
+    pub seed: u64,
+}
+
+/// What the workload saw.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Requests sent, the users' first ones included.
+    pub requests: u64,
+    /// Wall time of the whole run.
+    pub elapsed: Duration,
+    /// Responses per status code.
+    pub statuses: BTreeMap<u16, u64>,
+    /// Responses per serving node.
+    pub per_node: BTreeMap<String, u64>,
+    /// Increments answered 200, per user.
+    pub acknowledged: Vec<u64>,
+    /// Each user's counter read back at the end.
+    pub final_counters: Vec<u64>,
+}
+
+impl Outcome {
+    /// Acknowledged increments that the final counters do not show.
+    pub fn lost(&self) -> u64 {
+        self.acknowledged
+            .iter()
+            .zip(&self.final_counters)
+            .map(|(a, f)| a.saturating_sub(*f))
+            .sum()
+    }
+}
+
+struct Http {
+    client: Client<HttpConnector, Full<Bytes>>,
+    front: SocketAddr,
+}
+
+struct Reply {
+    status: StatusCode,
+    node: Option<String>,
+    cookie: Option<String>,
+    body: String,
+}
+
+impl Http {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        cookie: Option<&str>,
+        json: Option<String>,
+    ) -> Option<Reply> {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("http://{}{path}", self.front));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        if json.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        let body = Full::new(Bytes::from(json.unwrap_or_default()));
+        let res = self.client.request(req.body(body).ok()?).await.ok()?;
+        let (parts, body) = res.into_parts();
+        let body = body.collect().await.ok()?.to_bytes();
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        Some(Reply {
+            status: parts.status,
+            node: header(NODE_HEADER),
+            cookie: header("set-cookie").and_then(|c| c.split(';').next().map(str::to_string)),
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    sent: AtomicU64,
+    statuses: Mutex<BTreeMap<u16, u64>>,
+    per_node: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Tally {
+    fn record(&self, reply: &Option<Reply>) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        let status = reply.as_ref().map_or(0, |r| r.status.as_u16());
+        *lock(&self.statuses).entry(status).or_default() += 1;
+        if let Some(node) = reply.as_ref().and_then(|r| r.node.clone()) {
+            *lock(&self.per_node).entry(node).or_default() += 1;
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs `plan` against the front router at `front`.
+pub async fn run(front: SocketAddr, plan: Plan) -> Outcome {
+    let http = Arc::new(Http {
+        client: Client::builder(TokioExecutor::new()).build_http(),
+        front,
+    });
+    let tally = Arc::new(Tally::default());
+    let started = Instant::now();
+
+    // Each user's first request creates its session.
+    let mut cookies = Vec::new();
+    let acknowledged: Arc<Vec<AtomicU64>> =
+        Arc::new((0..plan.users).map(|_| AtomicU64::new(0)).collect());
+    for user in 0..plan.users {
+        let reply = http.send(Method::POST, "/counter", None, None).await;
+        tally.record(&reply);
+        if reply.as_ref().is_some_and(|r| r.status == StatusCode::OK) {
+            acknowledged[user].fetch_add(1, Ordering::Relaxed);
+        }
+        cookies.push(reply.and_then(|r| r.cookie));
+    }
+    let cookies = Arc::new(cookies);
+
+    let remaining = Arc::new(AtomicUsize::new(plan.requests));
+    let mut workers = Vec::new();
+    for w in 0..plan.concurrency.max(1) {
+        let (http, tally, cookies, acknowledged, remaining) = (
+            http.clone(),
+            tally.clone(),
+            cookies.clone(),
+            acknowledged.clone(),
+            remaining.clone(),
+        );
+        let mut rng = StdRng::seed_from_u64(plan.seed.wrapping_add(w as u64));
+        workers.push(tokio::spawn(async move {
+            while remaining
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                let user = rng.random_range(0..cookies.len().max(1));
+                let cookie = cookies.get(user).and_then(|c| c.as_deref());
+                let roll: f64 = rng.random();
+                let reply = if roll < 0.7 {
+                    let reply = http.send(Method::POST, "/counter", cookie, None).await;
+                    if reply.as_ref().is_some_and(|r| r.status == StatusCode::OK) {
+                        acknowledged[user].fetch_add(1, Ordering::Relaxed);
+                    }
+                    reply
+                } else if roll < 0.9 {
+                    let item = format!("{{\"item\":\"item-{}\"}}", rng.random_range(0..1000));
+                    http.send(Method::POST, "/cart", cookie, Some(item)).await
+                } else {
+                    http.send(Method::GET, "/counter", cookie, None).await
+                };
+                tally.record(&reply);
+            }
+        }));
+    }
+    for w in workers {
+        let _ = w.await;
+    }
+    let elapsed = started.elapsed();
+
+    let mut final_counters = Vec::new();
+    for cookie in cookies.iter() {
+        let reply = http
+            .send(Method::GET, "/counter", cookie.as_deref(), None)
+            .await;
+        final_counters.push(reply.and_then(|r| r.body.trim().parse().ok()).unwrap_or(0));
+    }
+    let tally = Arc::try_unwrap(tally).unwrap_or_default();
+    Outcome {
+        requests: tally.sent.into_inner(),
+        elapsed,
+        statuses: tally.statuses.into_inner().unwrap_or_default(),
+        per_node: tally.per_node.into_inner().unwrap_or_default(),
+        acknowledged: acknowledged
+            .iter()
+            .map(|a| a.load(Ordering::Relaxed))
+            .collect(),
+        final_counters,
+    }
+}

@@ -1,0 +1,159 @@
+//! `tenure`: run `tenure demo --help` for the demo's options.
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tenure_cli::demo::{Demo, Plan, Setup};
+use tenure_core::{Consistency, WritePolicy};
+
+#[derive(Parser)]
+#[command(
+    name = "tenure",
+    version,
+    about = "Distributed session state for Rust web services"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start app-server nodes on one embedded store behind a front router, run a
+    /// concurrent workload through it, and print a summary.
+    Demo(DemoArgs),
+}
+
+#[derive(clap::Args)]
+struct DemoArgs {
+    /// App-server nodes, each with its own near cache.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=32))]
+    nodes: u16,
+    /// Simulated users (one session each).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    users: u32,
+    /// Requests after each user's first.
+    #[arg(long, default_value_t = 3000)]
+    requests: usize,
+    /// Requests in flight at once (so one user often has several: tabs).
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    concurrency: u32,
+    /// Probability that a session's next request goes to the node that served its last.
+    #[arg(long, default_value_t = 0.8, value_parser = parse_probability)]
+    affinity: f64,
+    /// Consistency mode of the nodes.
+    #[arg(long, value_enum, default_value_t = Mode::Exclusive)]
+    mode: Mode,
+    /// Write policy: end-of-request, manual, every=<duration> (e.g. every=2s,
+    /// every=500ms), updates=<n>, requests=<n>; combine with '+', e.g. every=5s+updates=20.
+    #[arg(long, default_value = "end-of-request", value_parser = parse_policy)]
+    policy: WritePolicy,
+    /// Keep the servers running after the workload, until Ctrl-C.
+    #[arg(long)]
+    serve: bool,
+    /// Port of the front router (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Seed of the workload's and router's random choices.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Mode {
+    /// Cached tenure: no lost updates.
+    Exclusive,
+    /// Per-attribute compare-and-set: conflicts answer 409.
+    Optimistic,
+    /// Whole-session writes, last writer wins: what other libraries do.
+    LastWriterWins,
+}
+
+fn parse_probability(s: &str) -> Result<f64, String> {
+    let p: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if (0.0..=1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err("must be between 0 and 1".into())
+    }
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (number, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, "s"), |i| s.split_at(i));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("`{s}`: use ms, s or m")),
+    }
+}
+
+fn parse_policy(s: &str) -> Result<WritePolicy, String> {
+    let mut policy = WritePolicy::manual();
+    for part in s.split('+') {
+        policy = match part.split_once('=') {
+            None if part == "end-of-request" => WritePolicy::end_of_request(),
+            None if part == "manual" => policy,
+            Some(("every", d)) => policy.or_every(parse_duration(d)?),
+            Some(("updates", n)) => {
+                policy.or_after_updates(n.parse().map_err(|_| format!("`{n}` is not a count"))?)
+            }
+            Some(("requests", n)) => {
+                policy.or_after_requests(n.parse().map_err(|_| format!("`{n}` is not a count"))?)
+            }
+            _ => return Err(format!("unknown policy `{part}`")),
+        };
+    }
+    Ok(policy)
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let Command::Demo(args) = Cli::parse().command;
+    let setup = Setup {
+        nodes: args.nodes.into(),
+        affinity: args.affinity,
+        mode: match args.mode {
+            Mode::Exclusive => Consistency::Exclusive,
+            Mode::Optimistic => Consistency::Optimistic,
+            Mode::LastWriterWins => Consistency::LastWriterWins,
+        },
+        policy: args.policy,
+        plan: Plan {
+            users: args.users as usize,
+            requests: args.requests,
+            concurrency: args.concurrency as usize,
+            seed: args.seed,
+        },
+        port: args.port,
+    };
+    let demo = match Demo::start(setup).await {
+        Ok(demo) => demo,
+        Err(e) => {
+            eprintln!("tenure demo: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "front router on http://{}, nodes on {:?}; running the workload…",
+        demo.front,
+        demo.node_addrs()
+    );
+    let mut report = demo.run_workload().await;
+    if args.serve {
+        print!("{report}");
+        println!(
+            "\nServing at http://{}/ (try it in a browser or with curl). Ctrl-C to stop.",
+            demo.front
+        );
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    demo.shutdown(&mut report).await;
+    print!("{report}");
+    std::process::ExitCode::SUCCESS
+}

@@ -1,0 +1,100 @@
+//! The demo end to end, in process: nodes, front router, workload, summary.
+
+use std::time::Duration;
+
+use tenure_cli::demo::{Demo, Plan, Report, Setup};
+use tenure_core::{Consistency, WritePolicy};
+
+async fn run(mode: Consistency, policy: WritePolicy) -> Report {
+    let setup = Setup {
+        nodes: 3,
+        affinity: 0.5,
+        mode,
+        policy,
+        plan: Plan {
+            users: 6,
+            requests: 400,
+            concurrency: 16,
+            seed: 7,
+        },
+        port: 0,
+    };
+    let demo = Demo::start(setup).await.expect("demo starts");
+    let mut report = demo.run_workload().await;
+    demo.shutdown(&mut report).await;
+    println!("{report}");
+    report
+}
+
+fn acknowledged(report: &Report) -> u64 {
+    report.outcome.acknowledged.iter().sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exclusive_mode_loses_nothing_and_hands_sessions_between_nodes() {
+    for policy in [
+        WritePolicy::end_of_request(),
+        WritePolicy::every(Duration::from_millis(100)).or_after_updates(5),
+    ] {
+        let report = run(Consistency::Exclusive, policy).await;
+        assert_eq!(report.outcome.requests, 406);
+        assert_eq!(
+            report.outcome.statuses.get(&200),
+            Some(&406),
+            "{policy}: {:?}",
+            report.outcome.statuses
+        );
+        assert_eq!(report.lost(), 0, "{policy}");
+        assert_eq!(
+            report.stored_after_shutdown,
+            Some(acknowledged(&report)),
+            "{policy}: the store has every increment"
+        );
+        assert_eq!(report.outcome.per_node.len(), 3, "every node served");
+        assert!(
+            report.stats.iter().map(|s| s.recalls).sum::<u64>() > 0,
+            "sessions moved between nodes"
+        );
+        assert!(report.to_string().contains(" 0 lost"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn optimistic_mode_answers_conflicts_and_loses_nothing() {
+    let report = run(Consistency::Optimistic, WritePolicy::end_of_request()).await;
+    let ok = report.outcome.statuses.get(&200).copied().unwrap_or(0);
+    let conflicts = report.outcome.statuses.get(&409).copied().unwrap_or(0);
+    assert_eq!(ok + conflicts, 406, "{:?}", report.outcome.statuses);
+    assert_eq!(report.lost(), 0);
+    assert_eq!(report.stored_after_shutdown, Some(acknowledged(&report)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_writer_wins_reports_what_it_lost() {
+    let report = run(Consistency::LastWriterWins, WritePolicy::end_of_request()).await;
+    let stored = report.stored_after_shutdown.unwrap();
+    assert_eq!(
+        acknowledged(&report) - stored,
+        report.lost(),
+        "lost = acknowledged - stored"
+    );
+}
+
+#[tokio::test]
+async fn write_behind_needs_the_exclusive_mode() {
+    let setup = Setup {
+        nodes: 1,
+        affinity: 1.0,
+        mode: Consistency::Optimistic,
+        policy: WritePolicy::manual(),
+        plan: Plan {
+            users: 1,
+            requests: 1,
+            concurrency: 1,
+            seed: 1,
+        },
+        port: 0,
+    };
+    let err = Demo::start(setup).await.unwrap_err();
+    assert!(err.to_string().contains("exclusive"), "{err}");
+}
