@@ -44,8 +44,8 @@ struct DemoArgs {
     /// Consistency mode of the nodes.
     #[arg(long, value_enum, default_value_t = Mode::Exclusive)]
     mode: Mode,
-    /// Write policy: end-of-request, manual, every=<duration> (e.g. every=2s,
-    /// every=500ms), updates=<n>, requests=<n>; combine with '+', e.g. every=5s+updates=20.
+    /// Write policy: end-of-request, manual, every=DURATION (e.g. every=2s,
+    /// every=500ms), updates=N, requests=N; combine with '+', e.g. every=5s+updates=20.
     #[arg(long, default_value = "end-of-request", value_parser = parse_policy)]
     policy: WritePolicy,
     /// Keep the servers running after the workload, until Ctrl-C.

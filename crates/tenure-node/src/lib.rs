@@ -38,11 +38,6 @@ pub use session::{EndReport, Session};
 pub use stats::NodeStats;
 pub use tenure_core::{Consistency, Key, WritePolicy, WriteScope};
 
-/// The README's examples compile and run as doc tests.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeDoctests;
-
 fn locks_guard(
     m: &std::sync::Mutex<locks::LockTable>,
 ) -> std::sync::MutexGuard<'_, locks::LockTable> {
