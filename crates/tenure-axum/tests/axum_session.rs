@@ -290,3 +290,58 @@ async fn a_live_guard_makes_other_calls_busy_instead_of_hanging() {
     let mut browser = Browser::new(serve(app).await);
     assert_eq!(browser.post("/").await.body, "true/Some(1)");
 }
+
+#[tokio::test]
+async fn idle_timeout_slides_with_reads_served_from_the_near_cache() {
+    let store = CountingStore::new(MemoryStore::new());
+    let mut config = NodeConfig::default();
+    config.expiry = Expiry {
+        idle: Some(Duration::from_millis(1500)),
+        absolute: None,
+    };
+    config.renew_interval = Duration::from_millis(300);
+    let (node, mut browser) = start(Arc::new(store.clone()), config).await;
+    browser.post("/counter").await;
+    let id =
+        tenure_core::SessionId::parse(browser.cookie.as_ref().unwrap().split_once('=').unwrap().1)
+            .unwrap();
+    // Reads only, for twice the idle timeout, all from memory: the renewals tell the
+    // store the session is in use.
+    let before = store.counts();
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_millis(3000) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            browser.get("/counter").await.body,
+            "1",
+            "still the same session"
+        );
+    }
+    let calls = store.counts() - before;
+    assert_eq!(
+        (calls.acquire, calls.load, calls.commit),
+        (0, 0, 0),
+        "served from the near cache: {calls:?}"
+    );
+    assert!(calls.renew > 0);
+    assert!(node.holds(&id));
+    assert!(
+        store.inner().sessions().iter().any(|(sid, _)| sid == &id),
+        "the store kept the session alive for 3 s of reads with a 1.5 s idle timeout"
+    );
+    // Then idle: the session ends, and the next request starts a new one.
+    tenure_test::wait_until(
+        Duration::from_secs(10),
+        "the session to expire at the store",
+        || {
+            let (store, id) = (store.clone(), id.clone());
+            async move { store.inner().sessions().iter().all(|(sid, _)| sid != &id) }
+        },
+    )
+    .await;
+    assert_eq!(
+        browser.post("/counter").await.body,
+        "1",
+        "a new session after the idle timeout"
+    );
+}

@@ -54,3 +54,66 @@ fn bad_arguments_are_refused_with_a_message() {
         assert!(!out.stderr.is_empty(), "{args:?}: no message");
     }
 }
+
+#[test]
+fn demo_serve_keeps_serving_until_interrupted() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let mut child = tenure()
+        .args(["demo", "--serve", "--requests", "20", "--users", "2"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let url = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("the demo announces its URL");
+        if let Some(rest) = line.strip_prefix("Serving at http://") {
+            break rest.split('/').next().unwrap().to_string();
+        }
+    };
+
+    let mut conn = std::net::TcpStream::connect(&url).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        conn,
+        "GET / HTTP/1.1\r\nHost: {url}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    conn.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response
+            .to_ascii_lowercase()
+            .contains("x-tenure-node: node-"),
+        "{response}"
+    );
+    assert!(response.contains("Tenure demo"));
+
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut rest = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
+        rest.push(line);
+    }
+    assert!(child.wait().unwrap().success());
+    assert!(
+        rest.iter().any(|l| l.contains("after shutdown")),
+        "{rest:?}"
+    );
+}

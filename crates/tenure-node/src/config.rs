@@ -133,6 +133,16 @@ impl NodeConfig {
                 return Err(ConfigError::OutOfRange { field, value });
             }
         }
+        // Reads served from the near cache reach the store only with the next renewal:
+        // an idle timeout shorter than two renewals would expire sessions in use.
+        if let Some(idle) = self.expiry.idle {
+            if idle <= self.renew_interval * 2 {
+                return Err(ConfigError::IdleTimeout {
+                    idle,
+                    renew: self.renew_interval,
+                });
+            }
+        }
         if self.max_held == 0 {
             return Err(ConfigError::MaxHeld);
         }

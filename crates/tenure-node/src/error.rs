@@ -41,6 +41,15 @@ pub enum ConfigError {
         /// Its value.
         value: Duration,
     },
+    /// Uses of a held session reach the store with the renewals; a shorter idle
+    /// timeout would expire sessions that are in use.
+    #[error("idle timeout {idle:?} must exceed twice the renew interval {renew:?}")]
+    IdleTimeout {
+        /// The idle timeout.
+        idle: Duration,
+        /// The renewal interval.
+        renew: Duration,
+    },
     /// A node must be able to hold at least one session.
     #[error("max_held must be at least 1")]
     MaxHeld,
