@@ -109,15 +109,7 @@ impl<C: Codec> Session<C> {
     where
         T: Serialize + DeserializeOwned + Send + Sync + 'static,
     {
-        let name = key.name().to_string();
-        let mut guard = self.lock()?;
-        let Some(session) = guard.as_mut() else {
-            return Err(SessionError::Ended);
-        };
-        if session.get_mut::<T>(name.as_str()).await?.is_none() {
-            return Ok(None);
-        }
-        Ok(OwnedMutexGuard::try_map(guard, |s| s.as_mut()?.taken_mut::<T>(name.as_str())).ok())
+        self.take_mut(key.name(), None::<fn() -> T>).await
     }
 
     /// Takes an attribute for in-place mutation, inserting `init()` if absent.
@@ -129,16 +121,36 @@ impl<C: Codec> Session<C> {
     where
         T: Serialize + DeserializeOwned + Send + Sync + 'static,
     {
-        let name = key.name().to_string();
+        self.take_mut(key.name(), Some(init))
+            .await?
+            .ok_or(SessionError::Ended)
+    }
+
+    /// Takes `name` mutably in the node session (inserting `init()` if given and
+    /// absent), then narrows the lock on the node session to that value.
+    async fn take_mut<T>(
+        &self,
+        name: &str,
+        init: Option<impl FnOnce() -> T>,
+    ) -> Result<Option<AttrMut<T, C>>, SessionError>
+    where
+        T: Serialize + DeserializeOwned + Send + Sync + 'static,
+    {
         let mut guard = self.lock()?;
         let Some(session) = guard.as_mut() else {
             return Err(SessionError::Ended);
         };
-        session
-            .get_mut_or_insert_with::<T>(name.as_str(), init)
-            .await?;
-        OwnedMutexGuard::try_map(guard, |s| s.as_mut()?.taken_mut::<T>(name.as_str()))
-            .map_err(|_| SessionError::Ended)
+        match init {
+            Some(init) => {
+                session.get_mut_or_insert_with::<T>(name, init).await?;
+            }
+            None => {
+                if session.get_mut::<T>(name).await?.is_none() {
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(OwnedMutexGuard::try_map(guard, |s| s.as_mut()?.taken_mut::<T>(name)).ok())
     }
 
     /// Sets an attribute.

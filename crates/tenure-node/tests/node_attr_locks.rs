@@ -20,33 +20,23 @@ async fn setup() -> (Node, tenure_core::SessionId) {
 }
 
 /// Request 1 takes `a` mutably, increments it, and waits for `go` before it ends.
-fn hold_a(
+async fn hold_a(
     node: &Node,
     id: &tenure_core::SessionId,
-) -> (
-    oneshot::Receiver<()>,
-    oneshot::Sender<()>,
-    tokio::task::JoinHandle<()>,
-) {
-    let (holding_tx, holding_rx) = oneshot::channel();
-    let (go_tx, go_rx) = oneshot::channel::<()>();
-    let node = node.clone();
-    let id = id.clone();
-    let task = tokio::spawn(async move {
-        let mut s = node.session(Some(id));
-        *s.get_mut::<u64>("a").await.unwrap().unwrap() += 1;
-        holding_tx.send(()).unwrap();
-        go_rx.await.unwrap();
-        s.end().await.unwrap();
-    });
-    (holding_rx, go_tx, task)
+) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let (go, task) = support::in_flight(node, id, "a", |v| *v += 1).await;
+    (
+        go,
+        tokio::spawn(async move {
+            task.await.unwrap().unwrap();
+        }),
+    )
 }
 
 #[tokio::test]
 async fn different_attributes_overlap() {
     let (node, id) = setup().await;
-    let (holding, go, r1) = hold_a(&node, &id);
-    holding.await.unwrap();
+    let (go, r1) = hold_a(&node, &id).await;
 
     // Request 2 on `b` runs from start to end while request 1 is inside its request.
     let mut s = node.session(Some(id.clone()));
@@ -72,8 +62,7 @@ async fn different_attributes_overlap() {
 #[tokio::test]
 async fn same_attribute_serializes() {
     let (node, id) = setup().await;
-    let (holding, go, r1) = hold_a(&node, &id);
-    holding.await.unwrap();
+    let (go, r1) = hold_a(&node, &id).await;
 
     // Request 3 wants `a` too: it must not get it while request 1 holds it.
     let (node3, id3) = (node.clone(), id.clone());

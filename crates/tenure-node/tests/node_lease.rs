@@ -10,7 +10,6 @@ use std::time::Duration;
 use tenure_node::{Node, SessionError};
 use tenure_store::{MemoryStore, Store};
 use tenure_test::FaultyStore;
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 #[tokio::test(start_paused = true)]
@@ -26,17 +25,7 @@ async fn stalled_node_loses_tenure_and_its_late_commit_applies_nothing() {
     let id = support::new_counter_session(&a).await;
 
     // A request on A is in flight when A stalls: no renewals, no hints.
-    let (holding_tx, holding) = oneshot::channel();
-    let (go, go_rx) = oneshot::channel::<()>();
-    let (a2, id2) = (a.clone(), id.clone());
-    let stalled = tokio::spawn(async move {
-        let mut s = a2.session(Some(id2));
-        *s.get_mut::<u64>("counter").await.unwrap().unwrap() = 999;
-        holding_tx.send(()).unwrap();
-        go_rx.await.unwrap();
-        s.end().await
-    });
-    holding.await.unwrap();
+    let (go, stalled) = support::in_flight(&a, &id, "counter", |v| *v = 999).await;
     faulty.fail_renew_for(a.owner(), true);
     faulty.drop_hints_for(a.owner(), true);
     let stalled_at = Instant::now();

@@ -10,7 +10,6 @@ use std::time::Duration;
 use tenure_node::Node;
 use tenure_store::{MemoryStore, Store};
 use tenure_test::{CountingStore, FaultyStore};
-use tokio::sync::oneshot;
 
 #[tokio::test(start_paused = true)]
 async fn recall_drains_in_flight_request_then_flushes_and_releases_in_one_commit() {
@@ -22,17 +21,7 @@ async fn recall_drains_in_flight_request_then_flushes_and_releases_in_one_commit
     let id = support::new_counter_session(&a).await;
 
     // A request on A takes the counter and stays in flight.
-    let (holding_tx, holding) = oneshot::channel();
-    let (go, go_rx) = oneshot::channel::<()>();
-    let (a2, id2) = (a.clone(), id.clone());
-    let in_flight = tokio::spawn(async move {
-        let mut s = a2.session(Some(id2));
-        *s.get_mut::<u64>("counter").await.unwrap().unwrap() = 41;
-        holding_tx.send(()).unwrap();
-        go_rx.await.unwrap();
-        s.end().await
-    });
-    holding.await.unwrap();
+    let (go, in_flight) = support::in_flight(&a, &id, "counter", |v| *v = 41).await;
 
     // B asks for the session: it queues at the store and A is recalled.
     let (b2, id3) = (b.clone(), id.clone());

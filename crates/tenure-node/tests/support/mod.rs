@@ -5,8 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tenure_core::{Codec, MessagePack, SessionId};
-use tenure_node::{Node, NodeConfig};
+use tenure_node::{EndReport, Node, NodeConfig, SessionError};
 use tenure_store::{MemoryStore, Store};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 /// A configuration with the given policy-independent defaults, quick enough for tests.
 pub fn config() -> NodeConfig {
@@ -60,3 +62,29 @@ pub async fn settle() {
 }
 
 pub const SECOND: Duration = Duration::from_secs(1);
+
+/// Starts a request on `node` that takes `attr` mutably, applies `change`, and stays
+/// in flight (holding the attribute's lock) until the returned sender fires. Returns
+/// once the request holds the attribute; the task answers the request's `end()`.
+pub async fn in_flight(
+    node: &Node,
+    id: &SessionId,
+    attr: &'static str,
+    change: impl FnOnce(&mut u64) + Send + 'static,
+) -> (
+    oneshot::Sender<()>,
+    JoinHandle<Result<EndReport, SessionError>>,
+) {
+    let (holding_tx, holding) = oneshot::channel();
+    let (go, go_rx) = oneshot::channel::<()>();
+    let (node, id) = (node.clone(), id.clone());
+    let task = tokio::spawn(async move {
+        let mut s = node.session(Some(id));
+        change(s.get_mut::<u64>(attr).await?.expect("attribute exists"));
+        let _ = holding_tx.send(());
+        let _ = go_rx.await;
+        s.end().await
+    });
+    holding.await.expect("the request took the attribute");
+    (go, task)
+}
