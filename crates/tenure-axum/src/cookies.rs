@@ -12,7 +12,6 @@ use cookie::{Cookie, CookieJar, Key, SameSite};
 use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue};
 use tenure_core::SessionId;
-use tenure_node::EndReport;
 
 /// A `Cookie` header value longer than this is ignored (browsers send at most a few
 /// KiB; anything larger is not ours to parse).
@@ -109,6 +108,12 @@ impl CookieConfig {
 
     /// The session id a request presents, if any valid one.
     pub fn read(&self, headers: &HeaderMap) -> Option<SessionId> {
+        self.read_presented(headers).map(|p| p.id)
+    }
+
+    /// The presented id, and whether it verified with a key other than the current
+    /// one (then the cookie is re-issued under the current key).
+    pub(crate) fn read_presented(&self, headers: &HeaderMap) -> Option<Presented> {
         let name = self.cookie_name();
         let value = headers
             .get_all(COOKIE)
@@ -118,26 +123,40 @@ impl CookieConfig {
             .flat_map(Cookie::split_parse)
             .filter_map(Result::ok)
             .find(|c| c.name() == name && c.value().len() <= MAX_VALUE)?;
-        let id = match &self.protection {
-            Protection::Plain => value.value().to_string(),
-            Protection::Signed(keys) => {
+        let (id, key_index) = match &self.protection {
+            Protection::Plain => (value.value().to_string(), 0),
+            Protection::Signed(keys) | Protection::Private(keys) => {
                 let mut jar = CookieJar::new();
                 jar.add_original(value.into_owned());
-                keys.iter()
-                    .find_map(|k| jar.signed(k).get(&name))?
-                    .value()
-                    .to_string()
-            }
-            Protection::Private(keys) => {
-                let mut jar = CookieJar::new();
-                jar.add_original(value.into_owned());
-                keys.iter()
-                    .find_map(|k| jar.private(k).get(&name))?
-                    .value()
-                    .to_string()
+                keys.iter().enumerate().find_map(|(i, k)| {
+                    let opened = match &self.protection {
+                        Protection::Signed(_) => jar.signed(k).get(&name),
+                        _ => jar.private(k).get(&name),
+                    };
+                    opened.map(|c| (c.value().to_string(), i))
+                })?
             }
         };
-        SessionId::parse(&id).ok()
+        let id = SessionId::parse(&id).ok()?;
+        Some(Presented {
+            id,
+            reissue: key_index > 0,
+        })
+    }
+
+    /// Checks the settings: the name must be a cookie token, and signed or private
+    /// cookies need at least one key.
+    pub fn validate(&self) -> Result<(), CookieConfigError> {
+        let token = |c: char| c.is_ascii_graphic() && !"()<>@,;:\\\"/[]?={}".contains(c);
+        if self.name.is_empty() || self.name.len() > 64 || !self.name.chars().all(token) {
+            return Err(CookieConfigError::Name(self.name.clone()));
+        }
+        match &self.protection {
+            Protection::Signed(keys) | Protection::Private(keys) if keys.is_empty() => {
+                Err(CookieConfigError::NoKey)
+            }
+            _ => Ok(()),
+        }
     }
 
     fn base(&self, value: String) -> Cookie<'static> {
@@ -165,7 +184,7 @@ impl CookieConfig {
             Protection::Signed(keys) | Protection::Private(keys) => keys,
         };
         let Some(key) = keys.first() else {
-            // No key configured: refuse to hand out an unprotected id instead.
+            // Ruled out by `validate`; never hand out an unprotected id.
             return self.removal();
         };
         let mut jar = CookieJar::new();
@@ -186,17 +205,22 @@ impl CookieConfig {
         cookie
     }
 
-    /// Sets or clears the cookie on a response after the request ended: a new or
-    /// rotated id is handed out (and a persistent cookie refreshed); an id that no
-    /// longer names a session is cleared.
-    pub fn apply(
+    /// Sets or clears the cookie on a response: hands out the id that names the
+    /// session after the request (`after`) when it differs from the presented one (new,
+    /// rotated), clears it when no session is left, and, for a request that `used` the
+    /// session, refreshes a sliding cookie or re-issues one verified by an old key.
+    pub(crate) fn apply(
         &self,
         headers: &mut HeaderMap,
-        presented: Option<&SessionId>,
-        report: &EndReport,
+        presented: Option<&Presented>,
+        after: Option<&SessionId>,
+        used: bool,
     ) {
-        let cookie = match (&report.id, presented) {
-            (Some(id), p) if p != Some(id) || self.max_age.is_some() => self.cookie_for(id),
+        let cookie = match (after, presented) {
+            (Some(id), p) if p.map(|p| &p.id) != Some(id) => self.cookie_for(id),
+            (Some(id), Some(p)) if used && (self.max_age.is_some() || p.reissue) => {
+                self.cookie_for(id)
+            }
             (None, Some(_)) => self.removal(),
             _ => return,
         };
@@ -204,6 +228,26 @@ impl CookieConfig {
             headers.append(SET_COOKIE, value);
         }
     }
+}
+
+/// A session id as the request presented it.
+#[derive(Debug, Clone)]
+pub(crate) struct Presented {
+    pub(crate) id: SessionId,
+    /// Verified with an older key: re-issue under the current one.
+    pub(crate) reissue: bool,
+}
+
+/// Cookie settings that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CookieConfigError {
+    /// The name is empty, longer than 64 bytes, or not a cookie token.
+    #[error("cookie name {0:?} is not a valid cookie token")]
+    Name(String),
+    /// Signed or private cookies were asked for without a key.
+    #[error("signed or private cookies need at least one key")]
+    NoKey,
 }
 
 #[cfg(test)]
@@ -299,6 +343,23 @@ mod tests {
             assert_eq!(config.read(&h), None, "{bad:?}");
         }
         assert_eq!(config.read(&headers(&format!("{name}={good}"))), Some(good));
+    }
+
+    #[test]
+    fn invalid_settings_are_refused() {
+        assert!(CookieConfig::default().validate().is_ok());
+        for name in ["", "a b", "a;b", "é", "a=b"] {
+            let c = CookieConfig {
+                name: name.into(),
+                ..Default::default()
+            };
+            assert_eq!(c.validate(), Err(CookieConfigError::Name(name.into())));
+        }
+        let c = CookieConfig {
+            protection: Protection::Private(vec![]),
+            ..Default::default()
+        };
+        assert_eq!(c.validate(), Err(CookieConfigError::NoKey));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! How session errors become HTTP responses.
 
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, IntoResponseParts, Response, ResponseParts};
 use http::{header, HeaderValue, StatusCode};
 use tenure_node::SessionError;
 
@@ -42,13 +42,32 @@ impl IntoResponse for SessionFailure {
             StatusCode::SERVICE_UNAVAILABLE => "session store unavailable; retry shortly",
             _ => "session error",
         };
-        let mut response = (status, body).into_response();
+        // The request failed on its session: what it changed must not be stored (a
+        // client told to retry would otherwise apply it twice).
+        let mut response = (status, DiscardSession, body).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
+    }
+}
+
+/// Part of a response that tells the [`SessionLayer`](crate::SessionLayer) to store
+/// nothing of this request's session changes (as if the request had not run):
+/// `(StatusCode::BAD_REQUEST, DiscardSession, "try again")`. A rotation or deletion
+/// already done at the store stands, and the response still carries its cookie.
+/// [`SessionFailure`] responses carry it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DiscardSession;
+
+impl IntoResponseParts for DiscardSession {
+    type Error = std::convert::Infallible;
+
+    fn into_response_parts(self, mut res: ResponseParts) -> Result<ResponseParts, Self::Error> {
+        res.extensions_mut().insert(self);
+        Ok(res)
     }
 }
 

@@ -17,9 +17,9 @@ mod failure;
 mod layer;
 
 pub use cookie::{Key, SameSite};
-pub use cookies::{CookieConfig, Protection};
+pub use cookies::{CookieConfig, CookieConfigError, Protection};
 pub use extract::{AttrMut, Session};
-pub use failure::{MissingSessionLayer, SessionFailure};
+pub use failure::{DiscardSession, MissingSessionLayer, SessionFailure};
 pub use layer::{SessionLayer, SessionService};
 pub use tenure_node::SessionError;
 

@@ -20,9 +20,11 @@ async fn bump(session: Session) -> Result<String, SessionFailure> {
 async fn app(node: &Node, protection: Protection) -> Browser {
     let mut cookies = CookieConfig::default();
     cookies.protection = protection;
-    let app = Router::new()
-        .route("/counter", post(bump))
-        .layer(SessionLayer::new(node.clone()).with_cookies(cookies));
+    let app = Router::new().route("/counter", post(bump)).layer(
+        SessionLayer::new(node.clone())
+            .with_cookies(cookies)
+            .expect("valid cookie settings"),
+    );
     Browser::new(serve(app).await)
 }
 

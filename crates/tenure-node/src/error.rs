@@ -123,9 +123,12 @@ pub enum SessionError {
     /// The node is shutting down and takes no new work.
     #[error("node is shutting down")]
     ShuttingDown,
-    /// The session handle is in use: a guard from `get_mut` is still alive in the
-    /// same request. Drop it before the next call.
-    #[error("the session is in use by a live guard from get_mut; drop it first")]
+    /// The session handle is in use by something else in the same request: a live
+    /// guard from `get_mut`, or another call running concurrently. Drop the guard (or
+    /// await the other call) first.
+    #[error(
+        "the session is in use (a live get_mut guard, or a concurrent call in the same request)"
+    )]
     Busy,
     /// The request already ended, or was deleted.
     #[error("the session was already ended or deleted in this request")]

@@ -48,6 +48,9 @@ pub struct EndReport {
     pub changed: usize,
     /// The request's changes reached the store before `end` returned.
     pub written: bool,
+    /// The request used the session at all (a handle never used asks nothing of the
+    /// store, and its `id` is only the presented one, unchecked).
+    pub used: bool,
 }
 
 /// One request's handle on one session.
@@ -505,6 +508,7 @@ impl<C: Codec> Session<C> {
         if matches!(self.attached, Attached::No) {
             return Ok(report);
         }
+        report.used = true;
         let changes = self.changes()?;
         report.changed = changes.len();
         if let Attached::Held(held) = &self.attached {

@@ -6,7 +6,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::Deserialize;
-use tenure_axum::{CookieConfig, Session, SessionFailure, SessionLayer};
+use tenure_axum::{CookieConfig, CookieConfigError, Session, SessionFailure, SessionLayer};
 use tenure_core::Key;
 use tenure_node::Node;
 
@@ -32,16 +32,17 @@ struct AppState {
 
 /// The demo app for one node called `name`. `cookies` sets the session cookie (the
 /// demo runs over plain HTTP, so it is not `Secure`).
-pub fn app(node: Node, name: &str, cookies: CookieConfig) -> Router {
+pub fn app(node: Node, name: &str, cookies: CookieConfig) -> Result<Router, CookieConfigError> {
     let header = HeaderValue::from_str(name).unwrap_or(HeaderValue::from_static("node"));
-    Router::new()
+    let sessions = SessionLayer::new(node).with_cookies(cookies)?;
+    Ok(Router::new()
         .route("/", get(page))
         .route("/counter", get(counter).post(increment))
         .route("/cart", get(cart).post(add_to_cart))
         .route("/session", get(show_session))
         .route("/login", post(login))
         .route("/logout", post(logout))
-        .layer(SessionLayer::new(node).with_cookies(cookies))
+        .layer(sessions)
         .layer(axum::middleware::map_response(move |mut res: Response| {
             let header = header.clone();
             async move {
@@ -51,7 +52,7 @@ pub fn app(node: Node, name: &str, cookies: CookieConfig) -> Router {
         }))
         .with_state(AppState {
             name: name.to_string(),
-        })
+        }))
 }
 
 async fn counter(session: Session) -> Result<String, SessionFailure> {

@@ -41,6 +41,9 @@ pub enum DemoError {
     /// has no held copy).
     #[error("node configuration: {0}")]
     Node(#[from] tenure_node::StartError),
+    /// The cookie settings cannot work.
+    #[error("cookie settings: {0}")]
+    Cookies(#[from] tenure_axum::CookieConfigError),
     /// A port could not be bound.
     #[error("could not listen: {0}")]
     Listen(#[from] std::io::Error),
@@ -92,7 +95,7 @@ impl Demo {
             config.consistency = setup.mode;
             config.write_policy = setup.policy;
             let node = Node::start(shared.clone(), config).await?;
-            node_addrs.push(serve(app::app(node.clone(), &name, cookies.clone()), 0).await?);
+            node_addrs.push(serve(app::app(node.clone(), &name, cookies.clone())?, 0).await?);
             nodes.push(node);
         }
         let router = front::router(
