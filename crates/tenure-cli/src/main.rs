@@ -85,27 +85,47 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     let n: u64 = number
         .parse()
         .map_err(|_| format!("`{s}` is not a duration"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        _ => Err(format!("`{s}`: use ms, s or m")),
+    let secs = |factor: u64| {
+        n.checked_mul(factor)
+            .map(Duration::from_secs)
+            .ok_or(format!("`{s}` is too long"))
+    };
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => secs(1)?,
+        "m" => secs(60)?,
+        _ => return Err(format!("`{s}`: use ms, s or m")),
+    };
+    if d > tenure_node::MAX_TIMING {
+        return Err(format!(
+            "`{s}` is longer than {:?}",
+            tenure_node::MAX_TIMING
+        ));
     }
+    Ok(d)
+}
+
+fn parse_count(n: &str) -> Result<u32, String> {
+    n.parse().map_err(|_| format!("`{n}` is not a count"))
 }
 
 fn parse_policy(s: &str) -> Result<WritePolicy, String> {
+    if s == "end-of-request" {
+        return Ok(WritePolicy::end_of_request());
+    }
     let mut policy = WritePolicy::manual();
     for part in s.split('+') {
         policy = match part.split_once('=') {
-            None if part == "end-of-request" => WritePolicy::end_of_request(),
             None if part == "manual" => policy,
+            None if part == "end-of-request" => {
+                return Err(
+                    "end-of-request writes at every request already; it combines with nothing"
+                        .into(),
+                )
+            }
             Some(("every", d)) => policy.or_every(parse_duration(d)?),
-            Some(("updates", n)) => {
-                policy.or_after_updates(n.parse().map_err(|_| format!("`{n}` is not a count"))?)
-            }
-            Some(("requests", n)) => {
-                policy.or_after_requests(n.parse().map_err(|_| format!("`{n}` is not a count"))?)
-            }
+            Some(("updates", n)) => policy.or_after_updates(parse_count(n)?),
+            Some(("requests", n)) => policy.or_after_requests(parse_count(n)?),
             _ => return Err(format!("unknown policy `{part}`")),
         };
     }
@@ -152,8 +172,13 @@ async fn main() -> std::process::ExitCode {
             demo.front
         );
         let _ = tokio::signal::ctrl_c().await;
+        demo.shutdown(&mut report).await;
+        if let Some(stored) = report.stored_after_shutdown {
+            println!("after shutdown: {stored} increments in the store (your requests while serving included)");
+        }
+    } else {
+        demo.shutdown(&mut report).await;
+        print!("{report}");
     }
-    demo.shutdown(&mut report).await;
-    print!("{report}");
     std::process::ExitCode::SUCCESS
 }

@@ -117,3 +117,26 @@ fn demo_serve_keeps_serving_until_interrupted() {
         "{rest:?}"
     );
 }
+
+#[test]
+fn policy_arguments_parse_or_explain() {
+    for (arg, ok) in [
+        ("every=2s+updates=20", true),
+        ("requests=5+every=500ms", true),
+        ("manual", true),
+        ("every=2s+end-of-request", false),
+        ("every=307445734561825861m", false),
+        ("every=-1s", false),
+    ] {
+        let out = tenure()
+            .args(["demo", "--requests", "0", "--users", "1", "--policy", arg])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.success(),
+            ok,
+            "{arg}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, StatusCode, Uri};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -18,6 +18,34 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+/// Most sessions the router remembers; beyond it, it forgets them all (the demo's
+/// workload has far fewer, but `--serve` faces whatever a client sends).
+const MAX_REMEMBERED: usize = 100_000;
+
+/// Headers that concern one connection only, never forwarded by a proxy (RFC 9110).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<String> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|n| n.trim().to_ascii_lowercase()))
+        .collect();
+    for name in HOP_BY_HOP.iter().map(|n| n.to_string()).chain(named) {
+        headers.remove(name.as_str());
+    }
+}
 
 struct Front {
     backends: Vec<SocketAddr>,
@@ -79,13 +107,16 @@ async fn proxy(State(front): State<Arc<Front>>, mut req: Request) -> Response {
         return (StatusCode::BAD_REQUEST, "bad request target").into_response();
     };
     *req.uri_mut() = uri;
+    strip_hop_by_hop(req.headers_mut());
     match front.client.request(req).await {
-        Ok(res) => {
+        Ok(mut res) => {
+            strip_hop_by_hop(res.headers_mut());
             let mut last = lock(&front.last);
-            if let Some(s) = session {
-                last.insert(s, i);
+            // Only sessions a node handed out are remembered; a client's made-up
+            // cookies are not.
+            if let Some(previous) = session.and_then(|s| last.get_mut(&s)) {
+                *previous = i;
             }
-            // A new or rotated session follows the node that created it.
             for v in res
                 .headers()
                 .get_all(header::SET_COOKIE)
@@ -93,11 +124,17 @@ async fn proxy(State(front): State<Arc<Front>>, mut req: Request) -> Response {
                 .filter_map(|v| v.to_str().ok())
             {
                 if let Some(s) = front.session_of(v) {
+                    if last.len() >= MAX_REMEMBERED {
+                        last.clear();
+                    }
                     last.insert(s, i);
                 }
             }
             res.map(Body::new)
         }
-        Err(e) => (StatusCode::BAD_GATEWAY, format!("node unreachable: {e}")).into_response(),
+        Err(e) => {
+            tracing::warn!(node = %front.backends[i], error = %e, "node unreachable");
+            (StatusCode::BAD_GATEWAY, "node unreachable").into_response()
+        }
     }
 }

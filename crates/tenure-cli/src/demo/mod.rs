@@ -119,14 +119,19 @@ impl Demo {
         &self.node_addrs
     }
 
-    /// Runs the workload through the front router.
+    /// Runs the workload through the front router, then reads every counter back.
+    /// Store calls and node counters are taken before the read-back, so the ratios
+    /// are per workload request.
     pub async fn run_workload(&self) -> Report {
-        let outcome = workload::run(self.front, self.setup.plan).await;
+        let before = self.store.counts();
+        let mut outcome = workload::run(self.front, self.setup.plan).await;
+        let store_calls = self.store.counts() - before;
         let stats = self.nodes.iter().map(Node::stats).collect();
+        workload::read_back(self.front, &mut outcome).await;
         Report {
             setup: self.setup.clone(),
             outcome,
-            store_calls: self.store.counts(),
+            store_calls,
             stats,
             stored_after_shutdown: None,
         }
@@ -186,8 +191,7 @@ impl fmt::Display for Report {
         let s = &self.setup;
         let secs = o.elapsed.as_secs_f64().max(1e-9);
         let requests = o.requests.max(1) as f64;
-        let acked: u64 = o.acknowledged.iter().sum();
-        let finals: u64 = o.final_counters.iter().sum();
+        let (acked, finals) = o.totals();
         writeln!(
             f,
             "Tenure demo: {} nodes, mode {:?}, policy {}, affinity {:.2}",
@@ -222,8 +226,16 @@ impl fmt::Display for Report {
         writeln!(f, "  served by         {}", nodes.join(", "))?;
         writeln!(
             f,
-            "  increments        {acked} acknowledged, {finals} in the final counters, {} lost",
-            self.lost()
+            "  increments        {acked} acknowledged, {finals} in the final counters, {} lost{}{}",
+            self.lost(),
+            match o.unacknowledged_stored() {
+                0 => String::new(),
+                n => format!(", {n} stored but unacknowledged"),
+            },
+            match o.unknown() {
+                0 => String::new(),
+                n => format!(" ({n} users unreadable, left out)"),
+            },
         )?;
         if let Some(stored) = self.stored_after_shutdown {
             writeln!(f, "  after shutdown    {stored} in the store")?;

@@ -38,24 +38,47 @@ pub struct Outcome {
     pub requests: u64,
     /// Wall time of the whole run.
     pub elapsed: Duration,
-    /// Responses per status code.
+    /// Responses per status code (0: no response).
     pub statuses: BTreeMap<u16, u64>,
     /// Responses per serving node.
     pub per_node: BTreeMap<String, u64>,
     /// Increments answered 200, per user.
     pub acknowledged: Vec<u64>,
-    /// Each user's counter read back at the end.
-    pub final_counters: Vec<u64>,
+    /// Each user's counter read back at the end; `None` if it could not be read (or
+    /// the user's session was never created), so it counts neither as lost nor kept.
+    pub final_counters: Vec<Option<u64>>,
+    /// Each user's session cookie, if its first request created one.
+    cookies: Vec<Option<String>>,
 }
 
 impl Outcome {
-    /// Acknowledged increments that the final counters do not show.
-    pub fn lost(&self) -> u64 {
+    fn known(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         self.acknowledged
             .iter()
             .zip(&self.final_counters)
-            .map(|(a, f)| a.saturating_sub(*f))
-            .sum()
+            .filter_map(|(a, f)| f.map(|f| (*a, f)))
+    }
+
+    /// Acknowledged increments that the final counters do not show.
+    pub fn lost(&self) -> u64 {
+        self.known().map(|(a, f)| a.saturating_sub(f)).sum()
+    }
+
+    /// Increments in the final counters that were never acknowledged (stored, but
+    /// their response failed); reported apart, never netted against losses.
+    pub fn unacknowledged_stored(&self) -> u64 {
+        self.known().map(|(a, f)| f.saturating_sub(a)).sum()
+    }
+
+    /// Users whose final counter could not be read.
+    pub fn unknown(&self) -> usize {
+        self.final_counters.iter().filter(|f| f.is_none()).count()
+    }
+
+    /// Acknowledged increments and final counters, summed over the users whose
+    /// counter was read.
+    pub fn totals(&self) -> (u64, u64) {
+        self.known().fold((0, 0), |(a, f), (x, y)| (a + x, f + y))
     }
 }
 
@@ -170,7 +193,12 @@ pub async fn run(front: SocketAddr, plan: Plan) -> Outcome {
                 .is_ok()
             {
                 let user = rng.random_range(0..cookies.len().max(1));
-                let cookie = cookies.get(user).and_then(|c| c.as_deref());
+                let Some(cookie) = cookies.get(user).and_then(|c| c.as_deref()) else {
+                    // Its session was never created: every request would start anew.
+                    tally.record(&None);
+                    continue;
+                };
+                let cookie = Some(cookie);
                 let roll: f64 = rng.random();
                 let reply = if roll < 0.7 {
                     let reply = http.send(Method::POST, "/counter", cookie, None).await;
@@ -193,13 +221,6 @@ pub async fn run(front: SocketAddr, plan: Plan) -> Outcome {
     }
     let elapsed = started.elapsed();
 
-    let mut final_counters = Vec::new();
-    for cookie in cookies.iter() {
-        let reply = http
-            .send(Method::GET, "/counter", cookie.as_deref(), None)
-            .await;
-        final_counters.push(reply.and_then(|r| r.body.trim().parse().ok()).unwrap_or(0));
-    }
     let tally = Arc::try_unwrap(tally).unwrap_or_default();
     Outcome {
         requests: tally.sent.into_inner(),
@@ -210,6 +231,32 @@ pub async fn run(front: SocketAddr, plan: Plan) -> Outcome {
             .iter()
             .map(|a| a.load(Ordering::Relaxed))
             .collect(),
-        final_counters,
+        final_counters: Vec::new(),
+        cookies: Arc::try_unwrap(cookies).unwrap_or_default(),
     }
+}
+
+/// Reads every user's counter back through the router (a few tries each).
+pub async fn read_back(front: SocketAddr, outcome: &mut Outcome) {
+    let http = Http {
+        client: Client::builder(TokioExecutor::new()).build_http(),
+        front,
+    };
+    let mut finals = Vec::new();
+    for cookie in &outcome.cookies {
+        let mut value = None;
+        if let Some(cookie) = cookie {
+            for _ in 0..3 {
+                let reply = http.send(Method::GET, "/counter", Some(cookie), None).await;
+                value = reply
+                    .filter(|r| r.status == StatusCode::OK)
+                    .and_then(|r| r.body.trim().parse().ok());
+                if value.is_some() {
+                    break;
+                }
+            }
+        }
+        finals.push(value);
+    }
+    outcome.final_counters = finals;
 }
