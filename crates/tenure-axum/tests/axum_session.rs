@@ -71,12 +71,18 @@ async fn routes_that_do_not_use_the_session_cost_nothing() {
     let store = CountingStore::new(MemoryStore::new());
     let (_node, mut browser) = start(Arc::new(store.clone()), NodeConfig::default()).await;
     let before = store.counts();
-    for path in ["/plain", "/unused"] {
+    for path in ["/plain", "/unused", "/counter"] {
         let reply = browser.get(path).await;
         assert_eq!(reply.status, StatusCode::OK);
-        assert_eq!(reply.set_cookie(), None, "{path}: no session, no cookie");
+        assert_eq!(
+            reply.set_cookie(),
+            None,
+            "{path}: nothing written, no session, no cookie"
+        );
     }
     assert_eq!((store.counts() - before).total(), 0);
+    // The first write creates the session and hands out the cookie.
+    assert!(browser.post("/counter").await.set_cookie().is_some());
 }
 
 #[tokio::test]
@@ -344,4 +350,37 @@ async fn idle_timeout_slides_with_reads_served_from_the_near_cache() {
         "1",
         "a new session after the idle timeout"
     );
+}
+
+#[tokio::test]
+async fn cookie_attributes_follow_the_configuration() {
+    let node = Node::start(Arc::new(MemoryStore::new()), NodeConfig::default())
+        .await
+        .unwrap();
+    let mut cookies = tenure_axum::CookieConfig::default();
+    cookies.name = "sid".into();
+    cookies.domain = Some("example.test".into());
+    cookies.path = "/app".into();
+    cookies.max_age = Some(Duration::from_secs(3600));
+    cookies.same_site = tenure_axum::SameSite::Strict;
+    cookies.http_only = false;
+    let layer = SessionLayer::new(node).with_cookies(cookies).unwrap();
+    let app = Router::new().route("/app/counter", post(bump)).layer(layer);
+    let mut browser = Browser::new(serve(app).await);
+    let set = browser.post("/app/counter").await.set_cookie().unwrap();
+    for part in [
+        "sid=",
+        "Domain=example.test",
+        "Path=/app",
+        "Max-Age=3600",
+        "SameSite=Strict",
+        "Secure",
+    ] {
+        assert!(set.contains(part), "{set} lacks {part}");
+    }
+    assert!(
+        !set.contains("__Host-"),
+        "no __Host- prefix with a domain or a path: {set}"
+    );
+    assert!(!set.contains("HttpOnly"), "{set}");
 }

@@ -101,6 +101,14 @@ fn demo_serve_keeps_serving_until_interrupted() {
         "{response}"
     );
     assert!(response.contains("Tenure demo"));
+    assert!(
+        response.contains("Served by <b>node-"),
+        "the page shows the serving node: {response}"
+    );
+    assert!(
+        response.contains("Counter: <b>0</b>"),
+        "the page shows the counter: {response}"
+    );
 
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
