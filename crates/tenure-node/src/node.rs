@@ -707,6 +707,13 @@ impl<C: Codec> NodeInner<C> {
         });
     }
 
+    /// Wakes every queued acquisition, so each asks the store again.
+    pub(crate) fn wake_all_waiters(&self) {
+        for n in lock(&self.grant_waiters).values() {
+            n.notify_one();
+        }
+    }
+
     /// Wakes the queued acquisition of `sid`, if any.
     pub(crate) fn grant_hint(&self, sid: &SessionId) {
         if let Some(n) = lock(&self.grant_waiters).get(sid) {

@@ -21,6 +21,11 @@ pub(crate) async fn listen_hints<C: Codec>(node: Weak<NodeInner<C>>, mut hints: 
                 }
             }
             Hint::Grant(sid) => node.grant_hint(&sid),
+            Hint::Resync => {
+                node.wake_all_waiters();
+                let node = node.clone();
+                tokio::spawn(async move { tick(&node).await });
+            }
             _ => {}
         }
     }

@@ -166,6 +166,10 @@ pub enum Hint {
     Recall(SessionId),
     /// The session you wait for may be free for you now: call `acquire`.
     Grant(SessionId),
+    /// Hints may have been lost (the backend's hint connection was re-established):
+    /// re-read the state of every session you hold (renew them) or wait for (call
+    /// `acquire` again).
+    Resync,
 }
 
 /// The stream of hints for one owner. A backend drops hints rather than block when the

@@ -106,11 +106,46 @@ pub async fn recall_clears_when_waiters_die(store: Arc<dyn Store>) {
     }
 }
 
-/// A commit with `release` delivers `Hint::Grant` to the head waiter, queueing
-/// delivers `Hint::Recall` to the holder, a later `hints` call for the same owner
-/// replaces the earlier stream, and the head waiter's next `acquire` is granted with
-/// the released data.
-pub async fn release_hints_head_waiter(store: Arc<dyn Store>) {
+/// A commit with `release` frees the lock for the head waiter only: the second waiter
+/// stays queued behind it, and the head waiter's next `acquire` is granted with the
+/// released data. Needs no hint.
+pub async fn release_grants_head_waiter(store: Arc<dyn Store>) {
+    let s = &*store;
+    let sid = sid();
+    create(s, &sid, &[]).await;
+    let (h, w1, w2) = (owner("holder"), owner("w1"), owner("w2"));
+    let f = granted(s, &sid, &h, LONG, "first acquire").await.fence;
+    queued(s, &sid, &w1, LONG, "first waiter").await;
+    queued(s, &sid, &w2, LONG, "second waiter").await;
+    let v = committed(
+        s,
+        &sid,
+        &h,
+        f,
+        sets(&[("a", "1")]),
+        true,
+        "commit and release",
+    )
+    .await;
+    assert_eq!(
+        queued(s, &sid, &w2, LONG, "second waiter after release").await,
+        2,
+        "I3: the released lock is reserved for the head waiter"
+    );
+    let grant = granted(s, &sid, &w1, LONG, "head waiter after the release").await;
+    assert!(grant.fence > f);
+    assert_eq!(
+        grant.snapshot.version, v,
+        "the grant must carry the released commit"
+    );
+    assert_eq!(value(&grant.snapshot, "a").as_deref(), Some("1"));
+}
+
+/// Hints arrive: queueing delivers `Hint::Recall` to the holder, a commit with
+/// `release` delivers `Hint::Grant` to the head waiter, and a later `hints` call for the
+/// same owner replaces the earlier stream. The one case a store that drops hints (on
+/// purpose, in a test) leaves out.
+pub async fn hints_delivered(store: Arc<dyn Store>) {
     let s = &*store;
     let sid = sid();
     create(s, &sid, &[]).await;
@@ -128,7 +163,7 @@ pub async fn release_hints_head_waiter(store: Arc<dyn Store>) {
     )
     .await;
     queued(s, &sid, &w2, LONG, "second waiter").await;
-    let v = committed(
+    committed(
         s,
         &sid,
         &h,
@@ -148,17 +183,7 @@ pub async fn release_hints_head_waiter(store: Arc<dyn Store>) {
         w1_old.try_recv().is_err(),
         "a later hints() call for the same owner must replace the earlier stream"
     );
-    assert_eq!(
-        queued(s, &sid, &w2, LONG, "second waiter after release").await,
-        2
-    );
-    let grant = granted(s, &sid, &w1, LONG, "head waiter after its grant hint").await;
-    assert!(grant.fence > f);
-    assert_eq!(
-        grant.snapshot.version, v,
-        "the grant must carry the released commit"
-    );
-    assert_eq!(value(&grant.snapshot, "a").as_deref(), Some("1"));
+    granted(s, &sid, &w1, LONG, "head waiter after its grant hint").await;
 }
 
 /// A store drops hints rather than block when a receiver falls behind: 1500 queued

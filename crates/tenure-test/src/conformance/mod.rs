@@ -130,6 +130,15 @@ where
 /// The tests are named after the cases; to check two backends in one file, put each
 /// invocation in its own module.
 ///
+/// Two optional settings follow the factory:
+///
+/// - `hints = lossy` leaves out the cases that need hints delivered
+///   ([`hints_delivered`]), for a store whose hints are being dropped on purpose: every
+///   other case must pass without a single hint.
+/// - `enabled = <bool expression>`: when false, each test prints that it was skipped
+///   and passes (for a backend that is not configured on this machine; make that an
+///   error where the backend is required, e.g. in CI).
+///
 /// ```no_run
 /// // tests/conformance.rs of a backend
 /// tenure_test::store_conformance!(|| async { tenure_store::MemoryStore::new() });
@@ -137,12 +146,19 @@ where
 /// ```
 #[macro_export]
 macro_rules! store_conformance {
-    ($factory:expr $(,)?) => {
-        $crate::__tenure_test_cases!(@tests $factory);
+    ($factory:expr $(, enabled = $on:expr)? $(,)?) => {
+        $crate::__tenure_test_cases!(@tests [$factory] [true $(&& $on)?] delivered);
+    };
+    ($factory:expr, hints = delivered $(, enabled = $on:expr)? $(,)?) => {
+        $crate::__tenure_test_cases!(@tests [$factory] [true $(&& $on)?] delivered);
+    };
+    ($factory:expr, hints = lossy $(, enabled = $on:expr)? $(,)?) => {
+        $crate::__tenure_test_cases!(@tests [$factory] [true $(&& $on)?] lossy);
     };
 }
 
-/// The list of cases, once, for the macro and for [`CASES`].
+/// The list of cases, once, for the macro and for [`CASES`]: first those that hold
+/// without hints, then those about hint delivery.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __tenure_test_cases {
@@ -160,7 +176,7 @@ macro_rules! __tenure_test_cases {
             renew_batch_in_order,
             recall_via_renew_without_hints,
             recall_clears_when_waiters_die,
-            release_hints_head_waiter,
+            release_grants_head_waiter,
             hints_never_block_store,
             optimistic_conflicts_per_attribute,
             optimistic_locked_while_held,
@@ -173,18 +189,33 @@ macro_rules! __tenure_test_cases {
             idle_expiry_ignores_untouched_renew,
             absolute_expiry_while_active,
             rotate_id_keeps_expiry,
+        ] [
+            hints_delivered,
         ] $($args)*}
     };
-    (@@expand table [$($case:ident),* $(,)?]) => {
+    (@@expand table [$($case:ident),* $(,)?] [$($hcase:ident),* $(,)?]) => {
         &[$($crate::conformance::Case {
             name: ::core::stringify!($case),
             run: |store| ::std::boxed::Box::pin($crate::conformance::$case(store)),
-        }),*]
+        },)* $($crate::conformance::Case {
+            name: ::core::stringify!($hcase),
+            run: |store| ::std::boxed::Box::pin($crate::conformance::$hcase(store)),
+        },)*]
     };
-    (@@expand tests [$($case:ident),* $(,)?] $factory:expr) => {
+    (@@expand tests [$($case:ident),* $(,)?] [$($hcase:ident),* $(,)?] [$factory:expr] [$on:expr] delivered) => {
+        $crate::__tenure_test_cases!(@@one [$factory] [$on] $($case)* $($hcase)*);
+    };
+    (@@expand tests [$($case:ident),* $(,)?] [$($hcase:ident),* $(,)?] [$factory:expr] [$on:expr] lossy) => {
+        $crate::__tenure_test_cases!(@@one [$factory] [$on] $($case)*);
+    };
+    (@@one [$factory:expr] [$on:expr] $($case:ident)*) => {
         $(
             #[test]
             fn $case() {
+                if !($on) {
+                    ::std::eprintln!("skipped: the backend is not configured here");
+                    return;
+                }
                 $crate::conformance::run_case(
                     $factory,
                     ::core::stringify!($case),

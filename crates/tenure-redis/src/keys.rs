@@ -1,0 +1,117 @@
+//! The key layout: every key of one session carries the session id as its hash tag,
+//! so a session lives in one cluster slot and one script can touch all of it.
+
+use tenure_core::{OwnerId, SessionId};
+
+/// The keys of one session, in the order the scripts take them.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionKeys {
+    /// Meta hash: version, timestamps, expiry, lock and queue.
+    pub(crate) meta: String,
+    /// Attribute values, one hash field per attribute.
+    pub(crate) attrs: String,
+    /// Attribute versions, one hash field per attribute.
+    pub(crate) versions: String,
+    /// The last fence, kept for a while after the session is deleted or rotated away.
+    pub(crate) fence: String,
+}
+
+impl SessionKeys {
+    pub(crate) fn new(prefix: &str, sid: &SessionId) -> Self {
+        let base = format!("{prefix}:{{{}}}", sid.as_str());
+        Self {
+            meta: format!("{base}:m"),
+            attrs: format!("{base}:a"),
+            versions: format!("{base}:v"),
+            fence: format!("{base}:f"),
+        }
+    }
+
+    /// Meta, attributes, versions: the keys most scripts take.
+    pub(crate) fn three(&self) -> Vec<String> {
+        vec![self.meta.clone(), self.attrs.clone(), self.versions.clone()]
+    }
+
+    /// All four keys.
+    pub(crate) fn four(&self) -> Vec<String> {
+        vec![
+            self.meta.clone(),
+            self.attrs.clone(),
+            self.versions.clone(),
+            self.fence.clone(),
+        ]
+    }
+}
+
+/// The pub/sub channel that carries hints for `owner`.
+pub(crate) fn hint_channel(prefix: &str, owner: &OwnerId) -> String {
+    format!("{prefix}:hints:{{{}}}", owner.as_str())
+}
+
+/// The owner a hint channel belongs to, if `channel` is one of this prefix's.
+pub(crate) fn channel_owner(prefix: &str, channel: &str) -> Option<OwnerId> {
+    let rest = channel.strip_prefix(prefix)?.strip_prefix(":hints:{")?;
+    OwnerId::new(rest.strip_suffix('}')?).ok()
+}
+
+/// The pattern matching every session's meta key under `prefix`, for `SCAN`.
+pub(crate) fn meta_pattern(prefix: &str) -> String {
+    let mut escaped = String::with_capacity(prefix.len());
+    for c in prefix.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    format!("{escaped}:{{*}}:m")
+}
+
+/// The session id in a meta key, if it is one of this prefix's.
+pub(crate) fn meta_key_session(prefix: &str, key: &str) -> Option<SessionId> {
+    let rest = key.strip_prefix(prefix)?.strip_prefix(":{")?;
+    SessionId::parse(rest.strip_suffix("}:m")?).ok()
+}
+
+/// Checks a key prefix: 1 to 64 printable ASCII characters without braces (which
+/// would change the hash tag) or whitespace.
+pub(crate) fn valid_prefix(prefix: &str) -> bool {
+    (1..=64).contains(&prefix.len())
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'{' && b != b'}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_share_the_session_hash_tag() {
+        let sid = SessionId::generate().unwrap();
+        let keys = SessionKeys::new("app", &sid);
+        let slot = |k: &str| fred::util::redis_keyslot(k.as_bytes());
+        let s = slot(&keys.meta);
+        assert!(keys.four().iter().all(|k| slot(k) == s));
+        assert_eq!(meta_key_session("app", &keys.meta), Some(sid.clone()));
+        assert_eq!(meta_key_session("other", &keys.meta), None);
+    }
+
+    #[test]
+    fn hint_channels_round_trip() {
+        let owner = OwnerId::generate("web").unwrap();
+        let ch = hint_channel("app", &owner);
+        assert_eq!(channel_owner("app", &ch), Some(owner));
+        assert_eq!(channel_owner("app2", &ch), None);
+    }
+
+    #[test]
+    fn prefixes_are_checked() {
+        assert!(valid_prefix("tenure"));
+        assert!(valid_prefix("app:v2"));
+        assert!(!valid_prefix(""));
+        assert!(!valid_prefix("a{b}"));
+        assert!(!valid_prefix("has space"));
+        assert!(!valid_prefix(&"x".repeat(65)));
+        assert_eq!(meta_pattern("a*b"), "a\\*b:{*}:m");
+    }
+}

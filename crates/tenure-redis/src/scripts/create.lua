@@ -1,0 +1,34 @@
+-- KEYS: m a v f.  ARGV: idle ms (0 none), absolute ms (0 none), owner ('' no tenure),
+-- lease ms, count, (name, value) per attribute.
+-- Reply: {'E'} | {'C', fence (0 none)}
+local idle = num(ARGV[1], 'idle')
+local absolute = num(ARGV[2], 'absolute')
+local owner = ARGV[3]
+local lease = num(ARGV[4], 'lease')
+local n = num(ARGV[5], 'attribute count')
+if owner == nil or #ARGV ~= 5 + 2 * n then error('tenure: bad create') end
+local now, now_us = clock()
+if redis.call('EXISTS', KEYS[1]) == 1 then return { 'E' } end
+-- Leftovers of an earlier session with this id (their TTL not yet run out).
+redis.call('DEL', KEYS[2], KEYS[3])
+local lf = tonumber(redis.call('GET', KEYS[4]) or '0') or 0
+local m = { v = 1, c = now, i = idle, x = absolute, la = now, lf = lf, o = '', q = {} }
+local fence = 0
+if owner ~= '' then
+  m.o, m.f, m.u = owner, new_fence(m, now_us), now + lease
+  fence = m.f
+end
+if n > 0 then
+  local sets, vers = {}, {}
+  for k = 0, n - 1 do
+    sets[#sets + 1] = ARGV[6 + 2 * k]
+    sets[#sets + 1] = ARGV[7 + 2 * k]
+    vers[#vers + 1] = ARGV[6 + 2 * k]
+    vers[#vers + 1] = '1'
+  end
+  chunked('HSET', KEYS[2], sets, 2000)
+  chunked('HSET', KEYS[3], vers, 2000)
+end
+save_meta(KEYS[1], m)
+apply_ttl(KEYS[1], KEYS[2], KEYS[3], m)
+return { 'C', fence }

@@ -1,0 +1,13 @@
+-- KEYS: m a v f.  ARGV: fence linger ms.
+-- Reply: {0} | {1, waiting owners...}
+local linger = num(ARGV[1], 'linger')
+if #ARGV ~= 1 then error('tenure: bad delete') end
+local now = clock()
+local m = read_meta(KEYS[1])
+if m == nil then return { 0 } end
+tidy(m, now)
+local out = { 1 }
+for _, w in ipairs(m.q) do out[#out + 1] = w[1] end
+redis.call('SET', KEYS[4], fmt(m.lf), 'PX', fmt(linger))
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+return out

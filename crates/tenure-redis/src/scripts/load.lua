@@ -1,0 +1,9 @@
+-- KEYS: m a v.  Reply: {'N'} | {'L', version, attrs...}
+if #ARGV ~= 0 then error('tenure: bad load') end
+local now = clock()
+local m = read_meta(KEYS[1])
+if m == nil then return { 'N' } end
+m.la = now
+redis.call('HSET', KEYS[1], 'la', fmt(now))
+apply_ttl(KEYS[1], KEYS[2], KEYS[3], m)
+return push_attrs({ 'L', m.v }, KEYS[2], KEYS[3])

@@ -1,0 +1,33 @@
+-- KEYS: m a v.  ARGV: replace all 0|1, ops with expectations (see read_ops).
+-- Reply: {'N'} | {'L'} | {'X', conflicting names...} | {'C', version}
+local replace_all = flag(ARGV[1], 'replace all')
+local order, final, expects = read_ops(2, true)
+local now = clock()
+local m = read_meta(KEYS[1])
+if m == nil then return { 'N' } end
+tidy(m, now)
+if m.o ~= '' then return { 'L' } end
+local conflicts = {}
+for _, e in ipairs(expects) do
+  local name, kind, want = e[1], e[2], e[3]
+  local bad = false
+  if kind ~= 'any' then
+    local current = redis.call('HGET', KEYS[3], name)
+    if kind == 'absent' then
+      bad = current ~= false
+    else
+      bad = current == false or tonumber(current) ~= want
+    end
+  end
+  if bad and conflicts[#conflicts] ~= name then conflicts[#conflicts + 1] = name end
+end
+if #conflicts > 0 then
+  local out = { 'X' }
+  for _, name in ipairs(conflicts) do out[#out + 1] = name end
+  return out
+end
+apply_ops(KEYS[2], KEYS[3], m, replace_all, order, final)
+m.la = now
+save_meta(KEYS[1], m)
+apply_ttl(KEYS[1], KEYS[2], KEYS[3], m)
+return { 'C', m.v }

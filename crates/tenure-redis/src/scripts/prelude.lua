@@ -1,0 +1,191 @@
+-- Shared by every Tenure script (prepended by the Rust side).
+--
+-- A session is four keys with one hash tag, so they live in one cluster slot:
+--   m  meta hash: v version, c created ms, i idle ms (0 none), x absolute ms (0 none),
+--      la last access ms, lf last fence granted, o lock owner ('' none), f lock fence,
+--      u lock lease end ms, q waiter queue (JSON [[owner, deadline ms], ...] or '')
+--   a  attribute values hash;  v  attribute versions hash
+--   f  the last fence, kept for a while after delete or rotation
+-- Times are the server's (TIME). Every script checks its input and the stored state
+-- before its first write: a Lua error does not roll back what was already written.
+
+local function clock()
+  local t = redis.call('TIME')
+  local s, us = tonumber(t[1]), tonumber(t[2])
+  return s * 1000 + math.floor(us / 1000), s * 1000000 + us
+end
+
+-- Exact decimal text of an integer below 2^53 (tostring would round it).
+local function fmt(n)
+  return string.format('%d', n)
+end
+
+local function num(s, what)
+  local n = tonumber(s)
+  if n == nil or n ~= n or n < 0 or n ~= math.floor(n) then
+    error('tenure: bad ' .. what)
+  end
+  return n
+end
+
+local function flag(s, what)
+  if s == '1' then return true elseif s == '0' then return false end
+  error('tenure: bad ' .. what)
+end
+
+local function read_meta(key)
+  local flat = redis.call('HGETALL', key)
+  if #flat == 0 then return nil end
+  local m = {}
+  for i = 1, #flat, 2 do m[flat[i]] = flat[i + 1] end
+  m.v = num(m.v, 'stored version')
+  m.c = num(m.c, 'stored creation time')
+  m.i = num(m.i, 'stored idle timeout')
+  m.x = num(m.x, 'stored absolute timeout')
+  m.la = num(m.la, 'stored access time')
+  m.lf = num(m.lf, 'stored fence')
+  m.o = m.o or ''
+  if m.o ~= '' then
+    m.f = num(m.f, 'stored lock fence')
+    m.u = num(m.u, 'stored lease')
+  end
+  if m.q == nil or m.q == '' then
+    m.q = {}
+  else
+    local ok, q = pcall(cjson.decode, m.q)
+    if not ok or type(q) ~= 'table' then error('tenure: bad stored queue') end
+    for _, w in ipairs(q) do w[2] = num(w[2], 'stored waiter deadline') end
+    m.q = q
+  end
+  return m
+end
+
+-- Drops an expired lock and dead waiters: what every operation sees first.
+local function tidy(m, now)
+  if m.o ~= '' and m.u <= now then
+    m.o, m.f, m.u = '', nil, nil
+  end
+  local live = {}
+  for _, w in ipairs(m.q) do
+    if w[2] > now then live[#live + 1] = w end
+  end
+  m.q = live
+end
+
+local function save_meta(key, m)
+  local q = ''
+  if #m.q > 0 then
+    local out = {}
+    for i, w in ipairs(m.q) do out[i] = { w[1], fmt(w[2]) } end
+    q = cjson.encode(out)
+  end
+  local f, u = '', ''
+  if m.o ~= '' then f, u = fmt(m.f), fmt(m.u) end
+  redis.call('HSET', key, 'v', fmt(m.v), 'c', fmt(m.c), 'i', fmt(m.i), 'x', fmt(m.x),
+    'la', fmt(m.la), 'lf', fmt(m.lf), 'o', m.o, 'f', f, 'u', u, 'q', q)
+end
+
+-- The instant the session expires, in ms, or nil if it never does.
+local function expires_at(m)
+  local at = nil
+  if m.i > 0 then at = m.la + m.i end
+  if m.x > 0 then
+    local abs = m.c + m.x
+    if at == nil or abs < at then at = abs end
+  end
+  return at
+end
+
+-- Sets the keys' TTLs from the session's expiry (after an access, or a write that may
+-- have created a key without one).
+local function apply_ttl(km, ka, kv, m)
+  local at = expires_at(m)
+  if at ~= nil then
+    redis.call('PEXPIREAT', km, fmt(at))
+    redis.call('PEXPIREAT', ka, fmt(at))
+    redis.call('PEXPIREAT', kv, fmt(at))
+  end
+end
+
+-- A fence above every fence this id was granted, and at least the server's clock in
+-- microseconds, so it cannot go back even if the stored one was lost with the keys.
+local function new_fence(m, now_us)
+  local fence = m.lf + 1
+  if now_us > fence then fence = now_us end
+  m.lf = fence
+  return fence
+end
+
+-- Reads ops from ARGV starting at index `at`: count, then (name, kind 's'|'r', value)
+-- per op. Answers the final change per name in first-seen order: the last op on a
+-- name wins, as in Delta::apply_to.
+local function read_ops(at, with_expect)
+  local n = num(ARGV[at], 'op count')
+  local width = 3
+  if with_expect then width = 5 end
+  if #ARGV ~= at + n * width then error('tenure: bad op list') end
+  local order, final, expects = {}, {}, {}
+  for k = 0, n - 1 do
+    local base = at + 1 + k * width
+    local name, kind, value = ARGV[base], ARGV[base + 1], ARGV[base + 2]
+    if kind ~= 's' and kind ~= 'r' then error('tenure: bad op kind') end
+    if final[name] == nil then order[#order + 1] = name end
+    final[name] = { kind, value }
+    if with_expect then
+      local ek, ev = ARGV[base + 3], ARGV[base + 4]
+      if ek ~= 'any' and ek ~= 'absent' and ek ~= 'ver' then error('tenure: bad expectation') end
+      if ek == 'ver' then ev = num(ev, 'expected version') end
+      expects[#expects + 1] = { name, ek, ev }
+    end
+  end
+  return order, final, expects
+end
+
+-- Calls `cmd key ...items` in chunks, so long lists stay within Lua's stack.
+local function chunked(cmd, key, items, step)
+  for i = 1, #items, step do
+    local last = math.min(i + step - 1, #items)
+    redis.call(cmd, key, unpack(items, i, last))
+  end
+end
+
+-- Applies ops as one new session version (none: the version stays).
+local function apply_ops(ka, kv, m, replace_all, order, final)
+  if #order == 0 and not replace_all then return end
+  m.v = m.v + 1
+  if replace_all then redis.call('DEL', ka, kv) end
+  local sets, vers, dels = {}, {}, {}
+  for _, name in ipairs(order) do
+    local change = final[name]
+    if change[1] == 's' then
+      sets[#sets + 1] = name
+      sets[#sets + 1] = change[2]
+      vers[#vers + 1] = name
+      vers[#vers + 1] = fmt(m.v)
+    else
+      dels[#dels + 1] = name
+    end
+  end
+  if #sets > 0 then
+    chunked('HSET', ka, sets, 2000)
+    chunked('HSET', kv, vers, 2000)
+  end
+  if #dels > 0 and not replace_all then
+    chunked('HDEL', ka, dels, 2000)
+    chunked('HDEL', kv, dels, 2000)
+  end
+end
+
+-- Appends the attributes as (name, value, version) triples to `out`.
+local function push_attrs(out, ka, kv)
+  local values = redis.call('HGETALL', ka)
+  local vers = redis.call('HGETALL', kv)
+  local ver = {}
+  for i = 1, #vers, 2 do ver[vers[i]] = vers[i + 1] end
+  for i = 1, #values, 2 do
+    out[#out + 1] = values[i]
+    out[#out + 1] = values[i + 1]
+    out[#out + 1] = tonumber(ver[values[i]] or '0')
+  end
+  return out
+end

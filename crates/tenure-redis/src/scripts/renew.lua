@@ -1,0 +1,31 @@
+-- KEYS: (m a v) per session.  ARGV: owner, lease ms, then (fence, touch 0|1) per session.
+-- Reply: one integer per session: 0 lost, 1 renewed, 2 renewed and recalled.
+local owner = ARGV[1]
+local lease = num(ARGV[2], 'lease')
+local n = #KEYS / 3
+if owner == nil or owner == '' or n ~= math.floor(n) or #ARGV ~= 2 + 2 * n then
+  error('tenure: bad renew')
+end
+local fences, touches = {}, {}
+for j = 1, n do
+  fences[j] = num(ARGV[1 + 2 * j], 'fence')
+  touches[j] = flag(ARGV[2 + 2 * j], 'touch')
+end
+local now = clock()
+local out = {}
+for j = 1, n do
+  local km, ka, kv = KEYS[3 * j - 2], KEYS[3 * j - 1], KEYS[3 * j]
+  local m = read_meta(km)
+  out[j] = 0
+  if m ~= nil then
+    tidy(m, now)
+    if m.o == owner and m.f == fences[j] then
+      m.u = now + lease
+      if touches[j] then m.la = now end
+      save_meta(km, m)
+      if touches[j] then apply_ttl(km, ka, kv, m) end
+      if #m.q > 0 then out[j] = 2 else out[j] = 1 end
+    end
+  end
+end
+return out

@@ -1,0 +1,23 @@
+-- First step of rotate_id, on the old id. KEYS: m a v.
+-- ARGV: holder owner ('' none), holder fence (0 none), rotation owner, rotation lease ms.
+-- If the caller holds the lock, it stays; if nobody does, the rotation takes it, so
+-- the data cannot change until the rotation finishes or its lease runs out.
+-- Reply: {'N'} | {'S'} | {'O', lock owner, lock fence, lease left ms, version, idle,
+--         absolute, age, attrs...}
+local holder = ARGV[1]
+local hfence = num(ARGV[2], 'fence')
+local rot = ARGV[3]
+local rlease = num(ARGV[4], 'rotation lease')
+if holder == nil or rot == nil or rot == '' or #ARGV ~= 4 then error('tenure: bad rotate') end
+local now, now_us = clock()
+local m = read_meta(KEYS[1])
+if m == nil then return { 'N' } end
+tidy(m, now)
+if m.o == '' and holder == '' then
+  m.o, m.f, m.u = rot, new_fence(m, now_us), now + rlease
+  save_meta(KEYS[1], m)
+elseif m.o == '' or m.o ~= holder or m.f ~= hfence then
+  return { 'S' }
+end
+local out = { 'O', m.o, m.f, m.u - now, m.v, m.i, m.x, now - m.c }
+return push_attrs(out, KEYS[2], KEYS[3])
