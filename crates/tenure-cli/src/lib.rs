@@ -4,6 +4,15 @@
 //! and near cache) on one embedded store, a front router that spreads requests over
 //! them with configurable stickiness, runs a concurrent workload through the router
 //! and prints what happened: acknowledged versus stored increments (lost updates),
-//! store calls and bytes committed per request, lock handoffs.
+//! store calls and bytes committed per request, lock handoffs. With
+//! `--store redis://...` the nodes share Redis instead, and the summary adds what the
+//! Redis servers counted (commands and bytes per request).
+//!
+//! `tenure serve` runs one node as its own process and `tenure route` the front
+//! router, so several processes can share sessions through Redis. `tenure inspect`
+//! lists, shows and deletes sessions in Redis.
 
 pub mod demo;
+pub mod inspect;
+pub mod serve;
+pub mod stores;

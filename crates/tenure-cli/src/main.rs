@@ -1,10 +1,17 @@
-//! `tenure`: run `tenure demo --help` for the demo's options.
+//! `tenure`: run `tenure --help` for the commands, `tenure demo --help` for the
+//! demo's options.
 
+use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use tenure_cli::demo::{Demo, Plan, Setup};
-use tenure_core::{Consistency, WritePolicy};
+use tenure_cli::inspect::{self, Action};
+use tenure_cli::serve::{serve_node, serve_router, NodeSetup};
+use tenure_cli::stores::{Backend, StoreUrl};
+use tenure_core::{Consistency, SessionId, WritePolicy};
+use tenure_redis::Inspector;
 
 #[derive(Parser)]
 #[command(
@@ -19,9 +26,91 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Start app-server nodes on one embedded store behind a front router, run a
-    /// concurrent workload through it, and print a summary.
+    /// Start app-server nodes on one store behind a front router, run a concurrent
+    /// workload through it, and print a summary.
     Demo(DemoArgs),
+    /// Run one app-server node (the demo app) as its own process.
+    Serve(ServeArgs),
+    /// Run the front router over nodes started with `tenure serve`.
+    Route(RouteArgs),
+    /// List, show or delete sessions in a Redis store.
+    Inspect(InspectArgs),
+}
+
+#[derive(clap::Args)]
+struct StoreArgs {
+    /// Where sessions live: `memory` (in this process), `redis://host:port`, or
+    /// `redis-cluster://host:port[?node=host:port...]`.
+    #[arg(long, default_value = "memory")]
+    store: StoreUrl,
+    /// Key prefix in Redis, so several apps (or demo runs) can share one server.
+    #[arg(long)]
+    prefix: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The node's name (shown in the `X-Tenure-Node` header).
+    #[arg(long, default_value = "node")]
+    name: String,
+    /// Port to listen on, on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Consistency mode.
+    #[arg(long, value_enum, default_value_t = Mode::Exclusive)]
+    mode: Mode,
+    /// Write policy (as for `demo`).
+    #[arg(long, default_value = "end-of-request", value_parser = parse_policy)]
+    policy: WritePolicy,
+    /// Lease asked of the store (e.g. 3s); renewals run every sixth of it.
+    #[arg(long, value_parser = parse_duration)]
+    lease: Option<Duration>,
+}
+
+#[derive(clap::Args)]
+struct RouteArgs {
+    /// A node's address (host:port); repeat for each node.
+    #[arg(long = "backend", required = true)]
+    backends: Vec<SocketAddr>,
+    /// Probability that a session's next request goes to the node that served its last.
+    #[arg(long, default_value_t = 0.8, value_parser = parse_probability)]
+    affinity: f64,
+    /// Port to listen on, on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Seed of the router's random choices.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+#[derive(clap::Args)]
+struct InspectArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(subcommand)]
+    action: InspectAction,
+}
+
+#[derive(Subcommand)]
+enum InspectAction {
+    /// List session ids.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Show one session: attributes (names, sizes, versions, values), lock, queue.
+    Show {
+        /// The session id.
+        id: String,
+    },
+    /// Delete one session.
+    Delete {
+        /// The session id.
+        id: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -57,6 +146,18 @@ struct DemoArgs {
     /// Seed of the workload's and router's random choices.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+impl From<Mode> for Consistency {
+    fn from(mode: Mode) -> Self {
+        match mode {
+            Mode::Exclusive => Consistency::Exclusive,
+            Mode::Optimistic => Consistency::Optimistic,
+            Mode::LastWriterWins => Consistency::LastWriterWins,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -133,16 +234,95 @@ fn parse_policy(s: &str) -> Result<WritePolicy, String> {
 }
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
-    let Command::Demo(args) = Cli::parse().command;
+async fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Demo(args) => demo(args).await,
+        Command::Serve(args) => {
+            let setup = NodeSetup {
+                prefix: args.store.prefix.unwrap_or_else(|| "tenure".into()),
+                store: args.store.store,
+                name: args.name,
+                mode: args.mode.into(),
+                policy: args.policy,
+                lease: args.lease,
+                port: args.port,
+            };
+            report("tenure serve", serve_node(setup).await)
+        }
+        Command::Route(args) => report(
+            "tenure route",
+            serve_router(args.backends, args.affinity, args.port, args.seed).await,
+        ),
+        Command::Inspect(args) => inspect_store(args).await,
+    }
+}
+
+fn report<E: std::fmt::Display>(what: &str, result: Result<(), E>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{what}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn inspect_store(args: InspectArgs) -> ExitCode {
+    if args.store.store == StoreUrl::Memory {
+        eprintln!("tenure inspect: give --store redis://host:port (the memory store lives inside its own process)");
+        return ExitCode::FAILURE;
+    }
+    let prefix = args.store.prefix.unwrap_or_else(|| "tenure".into());
+    let id = |text: &str| {
+        SessionId::parse(text).map_err(|e| format!("`{text}` is not a session id: {e}"))
+    };
+    let action = match &args.action {
+        InspectAction::List { limit } => Ok(Action::List(*limit)),
+        InspectAction::Show { id: text } => id(text).map(Action::Show),
+        InspectAction::Delete { id: text } => id(text).map(Action::Delete),
+    };
+    let action = match action {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("tenure inspect: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let backend = match Backend::open(&args.store.store, &prefix).await {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("tenure inspect: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(redis) = backend.redis() else {
+        return ExitCode::FAILURE;
+    };
+    let result = inspect::run(&Inspector::new(redis.clone()), &action).await;
+    redis.quit().await;
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("tenure inspect: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn demo(args: DemoArgs) -> ExitCode {
+    let prefix = args.store.prefix.clone().unwrap_or_else(|| {
+        // Each run its own prefix, so its counts are its own; printed for `inspect`.
+        let mut raw = [0u8; 4];
+        let _ = getrandom::fill(&mut raw);
+        format!("tenure-demo-{:08x}", u32::from_le_bytes(raw))
+    });
     let setup = Setup {
         nodes: args.nodes.into(),
         affinity: args.affinity,
-        mode: match args.mode {
-            Mode::Exclusive => Consistency::Exclusive,
-            Mode::Optimistic => Consistency::Optimistic,
-            Mode::LastWriterWins => Consistency::LastWriterWins,
-        },
+        mode: args.mode.into(),
         policy: args.policy,
         plan: Plan {
             users: args.users as usize,
@@ -151,14 +331,19 @@ async fn main() -> std::process::ExitCode {
             seed: args.seed,
         },
         port: args.port,
+        store: args.store.store.clone(),
+        prefix: prefix.clone(),
     };
     let demo = match Demo::start(setup).await {
         Ok(demo) => demo,
         Err(e) => {
             eprintln!("tenure demo: {e}");
-            return std::process::ExitCode::FAILURE;
+            return ExitCode::FAILURE;
         }
     };
+    if let StoreUrl::Redis(url) = &args.store.store {
+        println!("store: {url}, key prefix {prefix}");
+    }
     println!(
         "front router on http://{}, nodes on {:?}; running the workload…",
         demo.front,
@@ -180,5 +365,5 @@ async fn main() -> std::process::ExitCode {
         demo.shutdown(&mut report).await;
         print!("{report}");
     }
-    std::process::ExitCode::SUCCESS
+    ExitCode::SUCCESS
 }

@@ -84,6 +84,8 @@ async fn the_demo_api_works_through_the_router() {
             seed: 3,
         },
         port: 0,
+        store: tenure_cli::stores::StoreUrl::Memory,
+        prefix: "tenure".into(),
     };
     let demo = Demo::start(setup).await.unwrap();
     let mut tab = Tab {

@@ -29,6 +29,8 @@ async fn hammer(affinity: f64) {
             seed: 11,
         },
         port: 0,
+        store: tenure_cli::stores::StoreUrl::Memory,
+        prefix: "tenure".into(),
     };
     let demo = Demo::start(setup).await.unwrap();
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();

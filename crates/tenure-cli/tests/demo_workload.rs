@@ -18,6 +18,8 @@ async fn run(mode: Consistency, policy: WritePolicy) -> Report {
             seed: 7,
         },
         port: 0,
+        store: tenure_cli::stores::StoreUrl::Memory,
+        prefix: "tenure".into(),
     };
     let demo = Demo::start(setup).await.expect("demo starts");
     let mut report = demo.run_workload().await;
@@ -94,6 +96,8 @@ async fn write_behind_needs_the_exclusive_mode() {
             seed: 1,
         },
         port: 0,
+        store: tenure_cli::stores::StoreUrl::Memory,
+        prefix: "tenure".into(),
     };
     let err = Demo::start(setup).await.unwrap_err();
     assert!(err.to_string().contains("exclusive"), "{err}");

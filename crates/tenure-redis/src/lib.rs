@@ -13,6 +13,7 @@
 //! | [`RedisStore`] | the store |
 //! | [`RedisConfig`] | URL, key prefix, timeouts |
 //! | [`Inspector`] | lists, shows and deletes sessions, for operators (`tenure inspect`) |
+//! | [`ServerStats`] | commands and bytes the servers counted (`INFO`), for measuring |
 //! | [`ConnectError`] | why connecting failed |
 //!
 //! The client is [`fred`]: async, cluster-aware (slot routing, redirections,
@@ -25,11 +26,17 @@ mod inspect;
 mod keys;
 mod reply;
 mod scripts;
+mod stats;
 mod store;
 
 pub use config::RedisConfig;
 pub use inspect::{AttrInfo, Inspector, LockInfo, SessionInfo};
+pub use stats::ServerStats;
 pub use store::RedisStore;
+
+/// The Redis client this crate is built on, for callers that need it directly
+/// ([`RedisStore::client`]).
+pub use fred;
 
 /// Why [`RedisStore::connect`] failed.
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,6 @@
-//! `tenure demo`: several app-server nodes sharing one embedded store behind a front
-//! router, a concurrent workload through the router, and a summary of what happened.
+//! `tenure demo`: several app-server nodes sharing one store (embedded, or Redis)
+//! behind a front router, a concurrent workload through the router, and a summary of
+//! what happened.
 
 pub mod app;
 pub mod front;
@@ -12,8 +13,11 @@ use std::sync::Arc;
 use tenure_axum::CookieConfig;
 use tenure_core::{Codec, Consistency, MessagePack, WritePolicy};
 use tenure_node::{Node, NodeConfig, NodeStats};
-use tenure_store::{MemoryStore, Store};
+use tenure_redis::{Inspector, ServerStats};
+use tenure_store::Store;
 use tenure_test::{CallCounts, CountingStore};
+
+use crate::stores::{Backend, StoreUrl};
 
 pub use workload::{Outcome, Plan};
 
@@ -32,6 +36,10 @@ pub struct Setup {
     pub plan: Plan,
     /// Port of the front router (0: any free port).
     pub port: u16,
+    /// Where the sessions live.
+    pub store: StoreUrl,
+    /// The Redis key prefix.
+    pub prefix: String,
 }
 
 /// Why the demo could not run.
@@ -47,12 +55,16 @@ pub enum DemoError {
     /// A port could not be bound.
     #[error("could not listen: {0}")]
     Listen(#[from] std::io::Error),
+    /// The store could not be reached.
+    #[error("store: {0}")]
+    Store(#[from] tenure_redis::ConnectError),
 }
 
 /// A running demo: nodes and servers up, workload not yet run.
 pub struct Demo {
     setup: Setup,
-    store: CountingStore<MemoryStore>,
+    backend: Backend,
+    store: CountingStore<Arc<dyn Store>>,
     nodes: Vec<Node>,
     node_addrs: Vec<SocketAddr>,
     /// The front router's address.
@@ -82,7 +94,8 @@ async fn serve(app: axum::Router, port: u16) -> Result<SocketAddr, std::io::Erro
 impl Demo {
     /// Starts the nodes, their servers and the front router.
     pub async fn start(setup: Setup) -> Result<Self, DemoError> {
-        let store = CountingStore::new(MemoryStore::new());
+        let backend = Backend::open(&setup.store, &setup.prefix).await?;
+        let store = CountingStore::new(backend.shared());
         let shared: Arc<dyn Store> = Arc::new(store.clone());
         let mut cookies = CookieConfig::default();
         cookies.secure = false; // the demo speaks plain HTTP on loopback
@@ -107,6 +120,7 @@ impl Demo {
         let front = serve(router, setup.port).await?;
         Ok(Self {
             setup,
+            backend,
             store,
             nodes,
             node_addrs,
@@ -124,17 +138,40 @@ impl Demo {
     /// are per workload request.
     pub async fn run_workload(&self) -> Report {
         let before = self.store.counts();
+        let redis_before = self.server_stats().await;
         let mut outcome = workload::run(self.front, self.setup.plan).await;
         let store_calls = self.store.counts() - before;
+        let redis = match (redis_before, self.server_stats().await) {
+            (Some(before), Some(after)) => Some(&after - &before),
+            _ => None,
+        };
         let stats = self.nodes.iter().map(Node::stats).collect();
         workload::read_back(self.front, &mut outcome).await;
         Report {
             setup: self.setup.clone(),
             outcome,
             store_calls,
+            redis,
             stats,
             stored_after_shutdown: None,
         }
+    }
+
+    /// The Redis servers' counters, when the store is Redis.
+    async fn server_stats(&self) -> Option<ServerStats> {
+        let redis = self.backend.redis()?;
+        match redis.server_stats().await {
+            Ok(stats) => Some(stats),
+            Err(e) => {
+                eprintln!("could not read Redis INFO: {e}");
+                None
+            }
+        }
+    }
+
+    /// The store the nodes share.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
     }
 
     /// Shuts every node down (writing what they hold) and adds the stored counters to
@@ -145,18 +182,38 @@ impl Demo {
                 eprintln!("shutdown of {}: {e}", node.owner());
             }
         }
-        report.stored_after_shutdown = Some(stored_counters(self.store.inner()).await);
+        report.stored_after_shutdown = stored_counters(&self.backend).await;
     }
 }
 
-/// The sum of every stored session's counter.
-async fn stored_counters(store: &MemoryStore) -> u64 {
-    store
-        .sessions()
-        .iter()
-        .filter_map(|(_, snap)| snap.value(app::COUNTER.name()))
-        .filter_map(|bytes| MessagePack.decode::<u64>(bytes).ok())
-        .sum()
+/// The sum of every stored session's counter (under the demo's prefix, on Redis).
+async fn stored_counters(backend: &Backend) -> Option<u64> {
+    let counter = |bytes: &tenure_core::Bytes| MessagePack.decode::<u64>(bytes).ok();
+    match backend {
+        Backend::Memory(store) => Some(
+            store
+                .sessions()
+                .iter()
+                .filter_map(|(_, snap)| snap.value(app::COUNTER.name()))
+                .filter_map(counter)
+                .sum(),
+        ),
+        Backend::Redis(store) => {
+            let inspector = Inspector::new(store.clone());
+            let mut sum = 0;
+            for sid in inspector.list(usize::MAX).await.ok()? {
+                if let Some(info) = inspector.show(&sid).await.ok()? {
+                    sum += info
+                        .attrs
+                        .iter()
+                        .filter(|a| a.name == app::COUNTER.name())
+                        .filter_map(|a| counter(&a.value))
+                        .sum::<u64>();
+                }
+            }
+            Some(sum)
+        }
+    }
 }
 
 /// What the demo measured.
@@ -168,6 +225,8 @@ pub struct Report {
     pub outcome: Outcome,
     /// Store calls made by all nodes.
     pub store_calls: CallCounts,
+    /// What the Redis servers counted during the workload, when the store is Redis.
+    pub redis: Option<ServerStats>,
     /// Each node's counters.
     pub stats: Vec<NodeStats>,
     /// The counters' sum in the store after shutdown, if shut down.
@@ -251,6 +310,17 @@ impl fmt::Display for Report {
             "  bytes committed   {:.1} per request",
             self.sum(|n| n.commit_bytes) as f64 / requests
         )?;
+        if let Some(r) = &self.redis {
+            writeln!(
+                f,
+                "  redis             {:.3} commands per request sent ({:.2} run inside scripts), {:.0} bytes per request ({:.0} in, {:.0} out)",
+                r.client_commands() as f64 / requests,
+                r.script_commands() as f64 / requests,
+                r.net_bytes() as f64 / requests,
+                r.net_input_bytes as f64 / requests,
+                r.net_output_bytes as f64 / requests,
+            )?;
+        }
         writeln!(
             f,
             "  lock handoffs     {} (recalls), cache hits {}, conflicts {}, tenures lost {}",

@@ -48,6 +48,8 @@ local function read_meta(key)
   if m.o ~= '' then
     m.f = num(m.f, 'stored lock fence')
     m.u = num(m.u, 'stored lease')
+  else
+    m.f, m.u = nil, nil
   end
   if m.q == nil or m.q == '' then
     m.q = {}
