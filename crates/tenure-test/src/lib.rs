@@ -7,6 +7,7 @@
 //! | [`conformance`] | the cases as `async fn`s, [`conformance::run_all`] and the case table |
 //! | [`CountingStore`] | counts calls per method ([`CallCounts`]) and the size of each committed delta ([`CommitPayload`]) |
 //! | [`FaultyStore`] | injects failures, lost replies, failing renewals, lost hints and delays, switched at run time |
+//! | [`backend`] | where a backend's tests find their server, and when they may skip |
 //! | [`wait_until`], [`wait_for`], [`Poll`] | bounded polling, so tests wait for a condition instead of sleeping and hoping |
 //!
 //! A backend checks itself with one line:
@@ -29,6 +30,7 @@
 //! cannot be paused: do not run it under a paused tokio clock.
 #![doc(test(attr(deny(warnings))))]
 
+pub mod backend;
 pub mod conformance;
 mod counting;
 mod faulty;

@@ -1,39 +1,23 @@
-//! Where the tests find Redis: `TENURE_REDIS_URL` (one server) and
-//! `TENURE_REDIS_CLUSTER_URL` (a cluster), defaulting to the local server on 6379 for
-//! the first. Without a reachable server a test prints "skipped", unless
-//! `TENURE_REQUIRE_BACKENDS=1` (as in `scripts/test`), which makes it a failure.
+//! Where the tests find Redis: `TENURE_REDIS_URL` (one server, default the local one
+//! on 6379) and `TENURE_REDIS_CLUSTER_URL` (a cluster). Without a reachable server a
+//! test prints "skipped", unless `TENURE_REQUIRE_BACKENDS=1` (as in `scripts/test`),
+//! which makes it a failure.
 #![allow(dead_code, unreachable_pub)]
 
 use tenure_redis::{RedisConfig, RedisStore};
-
-fn required() -> bool {
-    std::env::var("TENURE_REQUIRE_BACKENDS").is_ok_and(|v| v == "1")
-}
-
-fn url(var: &str, default: Option<&str>) -> Option<String> {
-    match std::env::var(var) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            let url = default.map(str::to_string);
-            if url.is_none() && required() {
-                panic!("{var} is not set, and TENURE_REQUIRE_BACKENDS=1");
-            }
-            url
-        }
-    }
-}
+use tenure_test::backend::{backend_url, backends_required};
 
 /// The single-server URL, if tests should run against one.
 pub fn single_url() -> Option<String> {
-    url("TENURE_REDIS_URL", Some("redis://127.0.0.1:6379"))
+    backend_url("TENURE_REDIS_URL", Some("redis://127.0.0.1:6379"))
 }
 
 /// The cluster URL, if tests should run against one.
 pub fn cluster_url() -> Option<String> {
-    url("TENURE_REDIS_CLUSTER_URL", None)
+    backend_url("TENURE_REDIS_CLUSTER_URL", None)
 }
 
-/// True if a server answers at `url` (checked once per test: cheap on loopback).
+/// True if a server answers at `url`.
 pub fn reachable(url: Option<String>) -> bool {
     let Some(url) = url else { return false };
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -47,9 +31,10 @@ pub fn reachable(url: Option<String>) -> bool {
                 true
             }
             Err(e) => {
-                if required() {
-                    panic!("Redis at {url} is required (TENURE_REQUIRE_BACKENDS=1): {e}");
-                }
+                assert!(
+                    !backends_required(),
+                    "Redis at {url} is required (TENURE_REQUIRE_BACKENDS=1): {e}"
+                );
                 false
             }
         }
