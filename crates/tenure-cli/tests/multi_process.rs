@@ -186,7 +186,7 @@ async fn killed_holder_hands_over_within_its_lease() {
             b.send("POST", addr, "/counter").await
         }));
     }
-    let queued = tenure_test::wait_for(Duration::from_secs(10), "two nodes queued", || {
+    tenure_test::wait_for(Duration::from_secs(10), "two nodes queued", || {
         let inspector = inspector.clone();
         let sid = sid.clone();
         async move {
@@ -195,7 +195,6 @@ async fn killed_holder_hands_over_within_its_lease() {
         }
     })
     .await;
-    let _ = queued;
     let killed = Instant::now();
     nodes[0].child.start_kill().unwrap();
     nodes[0].child.wait().await.unwrap();
