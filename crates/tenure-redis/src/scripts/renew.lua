@@ -15,9 +15,11 @@ local now = clock()
 local out = {}
 for j = 1, n do
   local km, ka, kv = KEYS[3 * j - 2], KEYS[3 * j - 1], KEYS[3 * j]
-  local m = read_meta(km)
+  -- A session whose stored state does not parse is lost to its holder, without
+  -- failing the others' renewals (some of which are already written).
+  local parsed, m = pcall(read_meta, km)
   out[j] = 0
-  if m ~= nil then
+  if parsed and m ~= nil then
     tidy(m, now)
     if m.o == owner and m.f == fences[j] then
       m.u = now + lease

@@ -1,0 +1,84 @@
+//! `tenure inspect` against a live node on Redis: lists the session, shows its
+//! attributes (decoded), holder, fence and queue, deletes it; bad input fails clearly.
+
+mod support;
+
+use std::process::Output;
+
+use http::StatusCode;
+use support::*;
+
+fn inspect(url: &str, prefix: &str, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tenure"))
+        .args(["inspect", "--store", url, "--prefix", prefix])
+        .args(args)
+        .output()
+        .expect("run tenure inspect")
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "tenure inspect failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspect_lists_shows_and_deletes_a_live_session() {
+    let prefix = unique_prefix("inspect");
+    let Some(store) = redis(single_url(), &prefix).await else {
+        return;
+    };
+    let url = single_url().unwrap();
+    let node = NodeProcess::start(&url, &prefix, "node-a", None).await;
+    let mut browser = Browser::new();
+    for _ in 0..3 {
+        assert_eq!(
+            browser.send("POST", node.addr, "/counter").await.0,
+            StatusCode::OK
+        );
+    }
+    let (status, _) = browser.send("POST", node.addr, "/cart?item=tea").await;
+    assert!(status.is_success() || status.is_client_error());
+    let cookie = browser.cookie.clone().unwrap();
+    let sid = cookie.split_once('=').unwrap().1.to_string();
+
+    let listed = stdout(&inspect(&url, &prefix, &["list"]));
+    assert!(listed.contains(&sid), "list shows the session:\n{listed}");
+    assert!(listed.contains("1 session(s)"), "{listed}");
+
+    let shown = stdout(&inspect(&url, &prefix, &["show", &sid]));
+    assert!(shown.contains(&format!("session   {sid}")), "{shown}");
+    assert!(shown.contains("held by node-a"), "the holder:\n{shown}");
+    assert!(shown.contains("with fence"), "{shown}");
+    assert!(shown.contains("queue     empty"), "{shown}");
+    let counter_line = shown
+        .lines()
+        .find(|l| l.trim_start().starts_with("counter"))
+        .unwrap_or_else(|| panic!("no counter attribute:\n{shown}"));
+    assert!(
+        counter_line.trim_end().ends_with(" 3"),
+        "decoded value: {counter_line}"
+    );
+
+    let bad = inspect(&url, &prefix, &["show", "not-a-session-id"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a session id"));
+
+    node.stop().await;
+    let deleted = stdout(&inspect(&url, &prefix, &["delete", &sid]));
+    assert!(deleted.contains("deleted"), "{deleted}");
+    let gone = stdout(&inspect(&url, &prefix, &["show", &sid]));
+    assert!(gone.contains("no session"), "{gone}");
+    let listed = stdout(&inspect(&url, &prefix, &["list"]));
+    assert!(listed.contains("0 session(s)"), "{listed}");
+
+    let memory = std::process::Command::new(env!("CARGO_BIN_EXE_tenure"))
+        .args(["inspect", "list"])
+        .output()
+        .unwrap();
+    assert!(!memory.status.success(), "inspect needs a Redis store");
+    store.quit().await;
+}
