@@ -69,18 +69,19 @@ impl RedisConfig {
         self
     }
 
-    /// How long a deleted or rotated-away session's last fence is kept (default 1 h).
+    /// How long a deleted or rotated-away session's last fence is kept (default 1 h,
+    /// at least 1 ms).
     /// Fences also never fall below the server clock in microseconds, so this only
     /// guards against a server clock that steps back.
     pub fn fence_linger(mut self, linger: Duration) -> Self {
-        self.fence_linger = linger;
+        self.fence_linger = linger.max(Duration::from_millis(1));
         self
     }
 
     /// How long `rotate_id` of an unlocked session may keep it locked while it copies
-    /// the data, should the caller die midway (default 10 s).
+    /// the data, should the caller die midway (default 10 s, at least 100 ms).
     pub fn rotation_lease(mut self, lease: Duration) -> Self {
-        self.rotation_lease = lease;
+        self.rotation_lease = lease.max(Duration::from_millis(100));
         self
     }
 

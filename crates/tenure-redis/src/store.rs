@@ -536,8 +536,16 @@ impl Store for RedisStore {
             ];
             self.run("rotate_end", |s| &s.rotate_end, old_keys.four(), args)
         };
+        let abort = || async {
+            let mut ended = end(false).await?;
+            ended.int("finished")?;
+            for waiter in ended.owners()? {
+                self.send_hint(&waiter, &Hint::Grant(old.clone()));
+            }
+            Ok::<_, StoreError>(())
+        };
         if old == new {
-            end(false).await?;
+            abort().await?;
             return Ok(RotateReply::Exists);
         }
         let mut args = vec![
@@ -560,19 +568,38 @@ impl Store for RedisStore {
             .await?;
         let fence = match created.text("status")?.as_str() {
             "E" => {
-                end(false).await?;
+                abort().await?;
                 return Ok(RotateReply::Exists);
             }
             "R" => created.int("fence")?,
             other => return Err(bad("rotate_in", &format!("unknown status {other:?}"))),
         };
-        let mut ended = end(true).await?;
+        let undo_new = || async {
+            let args = vec![ms(self.inner.config.fence_linger)];
+            self.run("delete", |s| &s.delete, new_keys.four(), args)
+                .await
+        };
+        let mut ended = match end(true).await {
+            Ok(ended) => ended,
+            Err(e) => {
+                // Unknown whether the old id was deleted. If it still exists under
+                // this rotation's lock, take the copy back (and unlock it if the
+                // rotation locked it); if it is gone, the copy is all there is.
+                if let Ok(mut check) = end(false).await {
+                    if check.int("finished").ok() == Some(1) {
+                        let _ = undo_new().await;
+                        for waiter in check.owners().unwrap_or_default() {
+                            self.send_hint(&waiter, &Hint::Grant(old.clone()));
+                        }
+                    }
+                }
+                return Err(e);
+            }
+        };
         if ended.int("finished")? != 1 {
             // The old id's lock ran out meanwhile: someone else may have written it.
             // Take the copy back; the old id stays as it is.
-            let args = vec![ms(self.inner.config.fence_linger)];
-            self.run("delete", |s| &s.delete, new_keys.four(), args)
-                .await?;
+            undo_new().await?;
             return Ok(RotateReply::Stale);
         }
         for waiter in ended.owners()? {

@@ -6,14 +6,14 @@ local lease = num(ARGV[2], 'lease')
 local wait = num(ARGV[3], 'wait')
 if owner == nil or owner == '' or #ARGV ~= 3 then error('tenure: bad acquire') end
 local now, now_us = clock()
-local m = read_meta(KEYS[1])
+local m = read_meta(KEYS[1], now)
 if m == nil then return { 'N' } end
 tidy(m, now)
 m.la = now
 local function granted(hk, ht)
   save_meta(KEYS[1], m)
   apply_ttl(KEYS[1], KEYS[2], KEYS[3], m)
-  local out = { 'G', hk, ht, m.f, m.v, m.i, m.x, now - m.c }
+  local out = { 'G', hk, ht, m.f, m.v, m.i, m.x, math.max(0, now - m.c) }
   return push_attrs(out, KEYS[2], KEYS[3])
 end
 if m.o == owner then

@@ -6,7 +6,7 @@ local release = flag(ARGV[3], 'release')
 local replace_all = flag(ARGV[4], 'replace all')
 local order, final = read_ops(5, false)
 local now = clock()
-local m = read_meta(KEYS[1])
+local m = read_meta(KEYS[1], now)
 if m == nil then return { 'S' } end
 tidy(m, now)
 if m.o == '' or m.o ~= owner or m.f ~= fence then return { 'S' } end

@@ -8,9 +8,9 @@ local lease = num(ARGV[4], 'lease')
 local n = num(ARGV[5], 'attribute count')
 if owner == nil or #ARGV ~= 5 + 2 * n then error('tenure: bad create') end
 local now, now_us = clock()
-if redis.call('EXISTS', KEYS[1]) == 1 then return { 'E' } end
--- Leftovers of an earlier session with this id (their TTL not yet run out).
-redis.call('DEL', KEYS[2], KEYS[3])
+if read_meta(KEYS[1], now) ~= nil then return { 'E' } end
+-- Leftovers of an earlier session with this id (expired, or their TTL not yet run out).
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 local lf = tonumber(redis.call('GET', KEYS[4]) or '0') or 0
 local m = { v = 1, c = now, i = idle, x = absolute, la = now, lf = lf, o = '', q = {} }
 local fence = 0

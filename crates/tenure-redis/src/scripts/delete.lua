@@ -3,11 +3,11 @@
 local linger = num(ARGV[1], 'linger')
 if #ARGV ~= 1 then error('tenure: bad delete') end
 local now = clock()
-local m = read_meta(KEYS[1])
+local m = read_meta(KEYS[1], now)
 if m == nil then return { 0 } end
 tidy(m, now)
 local out = { 1 }
 for _, w in ipairs(m.q) do out[#out + 1] = w[1] end
-redis.call('SET', KEYS[4], fmt(m.lf), 'PX', fmt(linger))
+if linger > 0 then redis.call('SET', KEYS[4], fmt(m.lf), 'PX', fmt(linger)) end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 return out

@@ -3,7 +3,7 @@
 --         fence, lock owner, lock fence, lease end, queue JSON, attrs...}
 if #ARGV ~= 0 then error('tenure: bad inspect') end
 local now = clock()
-local m = read_meta(KEYS[1])
+local m = read_meta(KEYS[1], now)
 if m == nil then return { 'N' } end
 local q = {}
 for i, w in ipairs(m.q) do q[i] = { w[1], fmt(w[2]) } end

@@ -1,7 +1,7 @@
 -- KEYS: m a v.  Reply: {'N'} | {'L', version, attrs...}
 if #ARGV ~= 0 then error('tenure: bad load') end
 local now = clock()
-local m = read_meta(KEYS[1])
+local m = read_meta(KEYS[1], now)
 if m == nil then return { 'N' } end
 m.la = now
 redis.call('HSET', KEYS[1], 'la', fmt(now))

@@ -3,7 +3,7 @@
 local replace_all = flag(ARGV[1], 'replace all')
 local order, final, expects = read_ops(2, true)
 local now = clock()
-local m = read_meta(KEYS[1])
+local m = read_meta(KEYS[1], now)
 if m == nil then return { 'N' } end
 tidy(m, now)
 if m.o ~= '' then return { 'L' } end

@@ -9,10 +9,13 @@
 -- Times are the server's (TIME). Every script checks its input and the stored state
 -- before its first write: a Lua error does not roll back what was already written.
 
+-- The script's time in ms (kept for apply_ttl) and in µs.
+local script_now = nil
 local function clock()
   local t = redis.call('TIME')
   local s, us = tonumber(t[1]), tonumber(t[2])
-  return s * 1000 + math.floor(us / 1000), s * 1000000 + us
+  script_now = s * 1000 + math.floor(us / 1000)
+  return script_now, s * 1000000 + us
 end
 
 -- Exact decimal text of an integer below 2^53 (tostring would round it).
@@ -33,7 +36,11 @@ local function flag(s, what)
   error('tenure: bad ' .. what)
 end
 
-local function read_meta(key)
+local expires_at
+
+-- The session's meta as a table, or nil if there is none or it has expired by `now`
+-- (Redis keeps a key through the millisecond of its deadline; the protocol does not).
+local function read_meta(key, now)
   local flat = redis.call('HGETALL', key)
   if #flat == 0 then return nil end
   local m = {}
@@ -59,6 +66,8 @@ local function read_meta(key)
     for _, w in ipairs(q) do w[2] = num(w[2], 'stored waiter deadline') end
     m.q = q
   end
+  local at = expires_at(m)
+  if at ~= nil and now >= at then return nil end
   return m
 end
 
@@ -88,7 +97,7 @@ local function save_meta(key, m)
 end
 
 -- The instant the session expires, in ms, or nil if it never does.
-local function expires_at(m)
+expires_at = function(m)
   local at = nil
   if m.i > 0 then at = m.la + m.i end
   if m.x > 0 then
@@ -99,13 +108,18 @@ local function expires_at(m)
 end
 
 -- Sets the keys' TTLs from the session's expiry (after an access, or a write that may
--- have created a key without one).
+-- have created a key without one). Relative (PEXPIRE), because TIME inside a script
+-- can lag the clock PEXPIREAT compares with: an absolute deadline a millisecond
+-- ahead of the script's clock could delete the keys on the spot, mid-script. A live
+-- session (read_meta checked) has at least 1 ms left.
 local function apply_ttl(km, ka, kv, m)
   local at = expires_at(m)
   if at ~= nil then
-    redis.call('PEXPIREAT', km, fmt(at))
-    redis.call('PEXPIREAT', ka, fmt(at))
-    redis.call('PEXPIREAT', kv, fmt(at))
+    local ttl = at - script_now
+    if ttl < 1 then ttl = 1 end
+    redis.call('PEXPIRE', km, fmt(ttl))
+    redis.call('PEXPIRE', ka, fmt(ttl))
+    redis.call('PEXPIRE', kv, fmt(ttl))
   end
 end
 

@@ -17,7 +17,7 @@ for j = 1, n do
   local km, ka, kv = KEYS[3 * j - 2], KEYS[3 * j - 1], KEYS[3 * j]
   -- A session whose stored state does not parse is lost to its holder, without
   -- failing the others' renewals (some of which are already written).
-  local parsed, m = pcall(read_meta, km)
+  local parsed, m = pcall(read_meta, km, now)
   out[j] = 0
   if parsed and m ~= nil then
     tidy(m, now)

@@ -16,8 +16,8 @@ for k = 0, n - 1 do
   vers[#vers + 1] = fmt(num(ARGV[10 + 3 * k], 'attribute version'))
 end
 local now, now_us = clock()
-if redis.call('EXISTS', KEYS[1]) == 1 then return { 'E' } end
-redis.call('DEL', KEYS[2], KEYS[3])
+if read_meta(KEYS[1], now) ~= nil then return { 'E' } end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 local lf = tonumber(redis.call('GET', KEYS[4]) or '0') or 0
 local m = { v = version, c = now - age, i = idle, x = absolute, la = now, lf = lf, o = '', q = {} }
 local fence = 0

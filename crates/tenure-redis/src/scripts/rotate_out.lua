@@ -10,7 +10,7 @@ local rot = ARGV[3]
 local rlease = num(ARGV[4], 'rotation lease')
 if holder == nil or rot == nil or rot == '' or #ARGV ~= 4 then error('tenure: bad rotate') end
 local now, now_us = clock()
-local m = read_meta(KEYS[1])
+local m = read_meta(KEYS[1], now)
 if m == nil then return { 'N' } end
 tidy(m, now)
 if m.o == '' and holder == '' then
@@ -19,5 +19,5 @@ if m.o == '' and holder == '' then
 elseif m.o == '' or m.o ~= holder or m.f ~= hfence then
   return { 'S' }
 end
-local out = { 'O', m.o, m.f, m.u - now, m.v, m.i, m.x, now - m.c }
+local out = { 'O', m.o, m.f, math.max(0, m.u - now), m.v, m.i, m.x, math.max(0, now - m.c) }
 return push_attrs(out, KEYS[2], KEYS[3])
