@@ -109,6 +109,7 @@ where
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
+        // Runs inside a #[test]: a panic is how a test reports it could not start.
         .expect("a tokio runtime for the conformance case");
     runtime.block_on(async {
         let store: Arc<dyn Store> = Arc::new(factory().await);

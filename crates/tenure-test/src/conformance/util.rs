@@ -28,6 +28,8 @@ pub(super) const EXPIRY: Expiry = Expiry {
     absolute: Some(Duration::from_secs(600)),
 };
 
+// The cases report failures by panicking (they run as tests), so a broken random
+// source panics too, naming the call.
 pub(super) fn sid() -> SessionId {
     SessionId::generate().expect("SessionId::generate")
 }
