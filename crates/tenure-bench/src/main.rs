@@ -1,0 +1,190 @@
+//! `tenure-bench`: runs every system on every workload and prints (and optionally
+//! writes) the report.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tenure_bench::report::{self, Provenance};
+use tenure_bench::{plot, Options, Profile, RunReport, System};
+
+/// Side-by-side load harness: Tenure, tower-sessions and actix-session on one Redis.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    /// Load time per system and workload: quick (2 s, the run in under 2 minutes)
+    /// or full (15 s, under 15 minutes).
+    #[arg(long, value_enum, default_value_t = Profile::Full)]
+    profile: Profile,
+    /// Shorthand for `--profile quick`.
+    #[arg(long)]
+    quick: bool,
+    /// Systems to run, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',')]
+    systems: Vec<System>,
+    /// Workloads to run by id (a to e), comma-separated (default: all).
+    #[arg(long, value_delimiter = ',')]
+    workloads: Vec<String>,
+    /// App nodes per system.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=16))]
+    nodes: u16,
+    /// Overrides every workload's affinity (0 to 1).
+    #[arg(long, value_parser = parse_probability)]
+    affinity: Option<f64>,
+    /// The redis-server binary to start (a private server on a free port).
+    #[arg(long, default_value = "redis-server")]
+    redis_server: PathBuf,
+    /// Seed of the client's choices.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Markdown file whose generated section to replace, e.g. docs/BENCHMARKS.md;
+    /// results.json and the plots go to a `bench/` folder beside it.
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+fn parse_probability(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("`{s}` is not a probability between 0 and 1")),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let workloads_known = ["a", "b", "c", "d", "e"];
+    if let Some(w) = cli.workloads.iter().find(|w| !workloads_known.contains(&w.as_str())) {
+        eprintln!("unknown workload `{w}`; one of a, b, c, d, e");
+        return ExitCode::from(2);
+    }
+    let options = Options {
+        profile: if cli.quick { Profile::Quick } else { cli.profile },
+        systems: if cli.systems.is_empty() {
+            System::ALL.to_vec()
+        } else {
+            cli.systems.clone()
+        },
+        workloads: cli.workloads.clone(),
+        nodes: usize::from(cli.nodes),
+        affinity: cli.affinity,
+        redis_server: cli.redis_server.clone(),
+        seed: cli.seed,
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(tenure_bench::run(&options, |w, m| {
+        println!(
+            "({}) {:<18} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>8.2} ms  {:>6.3} cmds/req  {:>9.0} B/req  errors {}  lost {}/{}  stale {}/{}",
+            w.id,
+            m.system,
+            m.throughput,
+            m.p50_ms,
+            m.p99_ms,
+            m.commands_per_request,
+            m.bytes_per_request,
+            m.errors,
+            m.lost_updates,
+            m.acked_increments,
+            m.stale_reads,
+            m.reads,
+        );
+    }));
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tenure-bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("whole run: {:.0} s", report.seconds);
+    if let Some(path) = &cli.report {
+        if let Err(e) = write_report(&report, path) {
+            eprintln!("tenure-bench: {e}");
+            return ExitCode::FAILURE;
+        }
+        println!("report written to {}", path.display());
+    }
+    ExitCode::SUCCESS
+}
+
+fn write_report(report: &RunReport, path: &std::path::Path) -> Result<(), tenure_bench::BenchError> {
+    let dir = path
+        .parent()
+        .map(|p| p.join("bench"))
+        .unwrap_or_else(|| PathBuf::from("bench"));
+    std::fs::create_dir_all(&dir)?;
+    let json = serde_json::to_string_pretty(report)
+        .map_err(|e| tenure_bench::BenchError::Report(e.to_string()))?;
+    std::fs::write(dir.join("results.json"), json + "\n")?;
+    plot::grouped_bars(
+        report,
+        &dir.join("throughput.svg"),
+        "Throughput per workload (higher is better)",
+        "requests/s",
+        false,
+        |m| m.throughput,
+    )?;
+    plot::grouped_bars(
+        report,
+        &dir.join("bytes.svg"),
+        "Bytes to and from Redis per request (log scale, lower is better)",
+        "bytes/request",
+        true,
+        |m| m.bytes_per_request,
+    )?;
+    let provenance = Provenance {
+        commit: run(&["git", "describe", "--always", "--dirty"]),
+        command: format!(
+            "cargo run --release -p tenure-bench -- {}",
+            std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+        ),
+        date: run(&["date", "-u", "+%Y-%m-%d %H:%M UTC"]),
+        machine: machine(),
+    };
+    let section = report::section(
+        report,
+        &provenance,
+        &[
+            ("bench/throughput.svg", "throughput per workload and system"),
+            ("bench/bytes.svg", "bytes to and from Redis per request"),
+        ],
+    );
+    report::write_into(path, &section)
+}
+
+/// A command's trimmed output, or `unknown`.
+fn run(cmd: &[&str]) -> String {
+    std::process::Command::new(cmd[0])
+        .args(&cmd[1..])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("unknown CPU".to_string(), |(_, v)| v.trim().to_string());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let gib = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or("?".to_string(), |kb| format!("{:.0}", kb / 1024.0 / 1024.0));
+    format!(
+        "{cpu}, {cores} cores, {gib} GiB, Linux {}, {}",
+        run(&["uname", "-r"]),
+        run(&["rustc", "--version"]),
+    )
+}

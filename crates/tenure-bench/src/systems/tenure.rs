@@ -1,0 +1,103 @@
+//! Tenure: one `Node` per app server, each with its own Redis connections.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::Query;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tenure_axum::{CookieConfig, Session, SessionFailure, SessionLayer};
+use tenure_node::{Consistency, Key, Node, NodeConfig, WritePolicy};
+use tenure_redis::{RedisConfig, RedisStore};
+
+use super::{serve_axum, Env, RunningNode, System};
+use crate::app::{self, BlobQuery, ItemQuery, NoteQuery};
+use crate::BenchError;
+
+/// The cookie name over plain HTTP.
+pub(super) const COOKIE: &str = "tenure";
+
+const COUNTER: Key<u64> = Key::new(app::COUNTER);
+const CART: Key<Vec<String>> = Key::new(app::CART);
+const NOTE: Key<String> = Key::new(app::NOTE);
+const BLOB: Key<String> = Key::new(app::BLOB);
+
+pub(super) async fn start(
+    system: System,
+    env: &Env,
+    name: &str,
+) -> Result<RunningNode, BenchError> {
+    let store =
+        RedisStore::connect(RedisConfig::new(env.redis_url.clone()).prefix(&env.prefix)).await?;
+    let mut config = NodeConfig::default();
+    config.label = name.to_string();
+    match system {
+        System::TenureInterval => {
+            config.write_policy = WritePolicy::every(Duration::from_secs(1));
+        }
+        System::TenureOptimistic => config.consistency = Consistency::Optimistic,
+        _ => {}
+    }
+    let node = Node::start(Arc::new(store.clone()), config).await?;
+    let mut cookies = CookieConfig::default();
+    cookies.secure = false;
+    let layer = SessionLayer::new(node.clone()).with_cookies(cookies)?;
+    let app = Router::new()
+        .route("/counter", get(read).post(increment))
+        .route("/cart", post(add_item))
+        .route("/note", post(note))
+        .route("/blob", post(blob))
+        .layer(layer);
+    serve_axum(app, async move {
+        if let Err(e) = node.shutdown().await {
+            tracing::error!(error = %e, "node shutdown");
+        }
+        store.quit().await;
+    })
+    .await
+}
+
+async fn read(session: Session) -> Result<String, SessionFailure> {
+    Ok(session.get(&COUNTER).await?.unwrap_or(0).to_string())
+}
+
+async fn increment(session: Session) -> Result<String, SessionFailure> {
+    let mut n = session.get_mut_or_insert_with(&COUNTER, || 0).await?;
+    *n += 1;
+    Ok(n.to_string())
+}
+
+async fn add_item(session: Session, Query(q): Query<ItemQuery>) -> Response {
+    if !app::valid_text(&q.item) {
+        return StatusCode::BAD_REQUEST.into_response();
+    }
+    let result = async {
+        let mut cart = session.get_mut_or_insert_with(&CART, Vec::new).await?;
+        app::push_item(&mut cart, q.item);
+        Ok::<_, SessionFailure>(cart.len().to_string())
+    }
+    .await;
+    result.into_response()
+}
+
+async fn note(session: Session, Query(q): Query<NoteQuery>) -> Response {
+    if !app::valid_text(&q.v) {
+        return StatusCode::BAD_REQUEST.into_response();
+    }
+    match session.insert(&NOTE, q.v).await {
+        Ok(()) => "ok".into_response(),
+        Err(e) => SessionFailure(e).into_response(),
+    }
+}
+
+async fn blob(session: Session, Query(q): Query<BlobQuery>) -> Response {
+    let Some(blob) = app::blob(q.size) else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    match session.insert(&BLOB, blob).await {
+        Ok(()) => "ok".into_response(),
+        Err(e) => SessionFailure(e).into_response(),
+    }
+}

@@ -1,0 +1,98 @@
+//! tower-sessions 0.14 over tower-sessions-redis-store 0.16, optionally behind its
+//! `CachingSessionStore` with a moka cache, set up as their READMEs show.
+
+use axum::extract::Query;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use tower_sessions::{CachingSessionStore, Session, SessionManagerLayer, SessionStore};
+use tower_sessions_moka_store::MokaStore;
+use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
+use tower_sessions_redis_store::RedisStore;
+
+use super::{serve_axum, Env, RunningNode};
+use crate::app::{self, BlobQuery, ItemQuery, NoteQuery};
+use crate::BenchError;
+
+/// Connections per node, as in the store's README.
+const POOL_SIZE: usize = 6;
+/// Sessions each node's moka cache keeps.
+const CACHE_CAPACITY: u64 = 100_000;
+
+pub(super) async fn start(env: &Env, cached: bool) -> Result<RunningNode, BenchError> {
+    let config = Config::from_url(&env.redis_url).map_err(|e| BenchError::Peer(e.to_string()))?;
+    let pool = Pool::new(config, None, None, None, POOL_SIZE)
+        .map_err(|e| BenchError::Peer(e.to_string()))?;
+    pool.init()
+        .await
+        .map_err(|e| BenchError::Peer(e.to_string()))?;
+    let redis = RedisStore::new(pool.clone());
+    let app = if cached {
+        let moka = MokaStore::new(Some(CACHE_CAPACITY));
+        routes(CachingSessionStore::new(moka, redis))
+    } else {
+        routes(redis)
+    };
+    serve_axum(app, async move {
+        let _ = pool.quit().await;
+    })
+    .await
+}
+
+fn routes<S: SessionStore + Clone>(store: S) -> Router {
+    Router::new()
+        .route("/counter", get(read).post(increment))
+        .route("/cart", post(add_item))
+        .route("/note", post(note))
+        .route("/blob", post(blob))
+        .layer(SessionManagerLayer::new(store).with_secure(false))
+}
+
+fn failed<E>(_: E) -> StatusCode {
+    StatusCode::INTERNAL_SERVER_ERROR
+}
+
+async fn read(session: Session) -> Result<String, StatusCode> {
+    let n: Option<u64> = session.get(app::COUNTER).await.map_err(failed)?;
+    Ok(n.unwrap_or(0).to_string())
+}
+
+async fn increment(session: Session) -> Result<String, StatusCode> {
+    let n: u64 = session
+        .get(app::COUNTER)
+        .await
+        .map_err(failed)?
+        .unwrap_or(0)
+        + 1;
+    session.insert(app::COUNTER, n).await.map_err(failed)?;
+    Ok(n.to_string())
+}
+
+async fn add_item(session: Session, Query(q): Query<ItemQuery>) -> Result<String, StatusCode> {
+    if !app::valid_text(&q.item) {
+        return Err(StatusCode::BAD_REQUEST);
+    }
+    let mut cart: Vec<String> = session
+        .get(app::CART)
+        .await
+        .map_err(failed)?
+        .unwrap_or_default();
+    app::push_item(&mut cart, q.item);
+    let len = cart.len();
+    session.insert(app::CART, cart).await.map_err(failed)?;
+    Ok(len.to_string())
+}
+
+async fn note(session: Session, Query(q): Query<NoteQuery>) -> Result<&'static str, StatusCode> {
+    if !app::valid_text(&q.v) {
+        return Err(StatusCode::BAD_REQUEST);
+    }
+    session.insert(app::NOTE, q.v).await.map_err(failed)?;
+    Ok("ok")
+}
+
+async fn blob(session: Session, Query(q): Query<BlobQuery>) -> Result<&'static str, StatusCode> {
+    let blob = app::blob(q.size).ok_or(StatusCode::PAYLOAD_TOO_LARGE)?;
+    session.insert(app::BLOB, blob).await.map_err(failed)?;
+    Ok("ok")
+}

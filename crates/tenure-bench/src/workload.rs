@@ -1,0 +1,214 @@
+//! The workloads, and the quick and full profiles that size them.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// How long each system runs each workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Profile {
+    /// 2 s per system and workload: the whole run in under 2 minutes.
+    Quick,
+    /// 15 s per system and workload: the whole run in under 15 minutes.
+    Full,
+}
+
+impl Profile {
+    /// Load time per system and workload.
+    pub fn duration(self) -> Duration {
+        match self {
+            Profile::Quick => Duration::from_secs(2),
+            Profile::Full => Duration::from_secs(15),
+        }
+    }
+}
+
+/// Relative weights of the requests a workload sends.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Mix {
+    /// `GET /counter`
+    pub read: u32,
+    /// `POST /counter`
+    pub increment: u32,
+    /// `POST /cart`
+    pub cart: u32,
+    /// `POST /note` (a 10-byte change)
+    pub note: u32,
+}
+
+impl Mix {
+    /// The request for a number in `0..self.total()`.
+    pub fn pick(&self, n: u32) -> Op {
+        if n < self.read {
+            Op::Read
+        } else if n < self.read + self.increment {
+            Op::Increment
+        } else if n < self.read + self.increment + self.cart {
+            Op::Cart
+        } else {
+            Op::Note
+        }
+    }
+
+    /// Sum of the weights.
+    pub fn total(&self) -> u32 {
+        self.read + self.increment + self.cart + self.note
+    }
+
+    /// `60 % read, 30 % increment, ...`
+    pub fn describe(&self) -> String {
+        let total = self.total().max(1) as f64;
+        [
+            ("read", self.read),
+            ("increment", self.increment),
+            ("cart add", self.cart),
+            ("10-byte note", self.note),
+        ]
+        .iter()
+        .filter(|(_, w)| *w > 0)
+        .map(|(name, w)| format!("{:.0} % {name}", *w as f64 * 100.0 / total))
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
+}
+
+/// One request of the app ([`crate::app`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `GET /counter`
+    Read,
+    /// `POST /counter`
+    Increment,
+    /// `POST /cart?item=...`
+    Cart,
+    /// `POST /note?v=...`
+    Note,
+    /// `POST /blob?size=...`
+    Blob,
+}
+
+/// A load shape.
+#[derive(Debug, Clone, Serialize)]
+pub struct Workload {
+    /// `a` to `e`.
+    pub id: &'static str,
+    /// What it is about.
+    pub title: &'static str,
+    /// Sessions in use at once.
+    pub sessions: usize,
+    /// Requests in flight on each session.
+    pub in_flight: usize,
+    /// Requests per session before the client moves to a new one; `None`: one session
+    /// per slot for the whole run.
+    pub requests_per_session: Option<u64>,
+    /// The requests after the first (which creates the session).
+    pub mix: Mix,
+    /// Probability that a request goes to the node that served the session's
+    /// previous request.
+    pub affinity: f64,
+    /// Filler stored in each session at creation, bytes (0: none).
+    pub blob: usize,
+    /// Load time.
+    #[serde(skip)]
+    pub duration: Duration,
+}
+
+const HOT_MIX: Mix = Mix {
+    read: 60,
+    increment: 30,
+    cart: 10,
+    note: 0,
+};
+
+/// The five workloads of the report, sized by `profile`.
+pub fn all(profile: Profile) -> Vec<Workload> {
+    let duration = profile.duration();
+    vec![
+        Workload {
+            id: "a",
+            title: "hot sessions, affinity 0.9",
+            sessions: 32,
+            in_flight: 2,
+            requests_per_session: None,
+            mix: HOT_MIX,
+            affinity: 0.9,
+            blob: 0,
+            duration,
+        },
+        Workload {
+            id: "b",
+            title: "hot sessions, affinity 0",
+            sessions: 32,
+            in_flight: 2,
+            requests_per_session: None,
+            mix: HOT_MIX,
+            affinity: 0.0,
+            blob: 0,
+            duration,
+        },
+        Workload {
+            id: "c",
+            title: "100 KB session, 10-byte change per request, affinity 0.9",
+            sessions: 8,
+            in_flight: 1,
+            requests_per_session: None,
+            mix: Mix {
+                read: 0,
+                increment: 0,
+                cart: 0,
+                note: 1,
+            },
+            affinity: 0.9,
+            blob: 100 * 1024,
+            duration,
+        },
+        Workload {
+            id: "d",
+            title: "20 concurrent requests on one session, affinity 0.9",
+            sessions: 1,
+            in_flight: 20,
+            requests_per_session: None,
+            mix: Mix {
+                read: 30,
+                increment: 70,
+                cart: 0,
+                note: 0,
+            },
+            affinity: 0.9,
+            blob: 0,
+            duration,
+        },
+        Workload {
+            id: "e",
+            title: "many sessions, 3 requests each, affinity 0.9",
+            sessions: 64,
+            in_flight: 1,
+            requests_per_session: Some(3),
+            mix: HOT_MIX,
+            affinity: 0.9,
+            blob: 0,
+            duration,
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mix_picks_by_weight() {
+        let ops: Vec<Op> = (0..HOT_MIX.total()).map(|n| HOT_MIX.pick(n)).collect();
+        assert_eq!(ops.iter().filter(|o| **o == Op::Read).count(), 60);
+        assert_eq!(ops.iter().filter(|o| **o == Op::Increment).count(), 30);
+        assert_eq!(ops.iter().filter(|o| **o == Op::Cart).count(), 10);
+        assert_eq!(HOT_MIX.describe(), "60 % read, 30 % increment, 10 % cart add");
+    }
+
+    #[test]
+    fn the_quick_profile_fits_in_two_minutes() {
+        let runs = all(Profile::Quick).len() * crate::System::ALL.len();
+        // Two seconds of load each, plus start, stop and audit.
+        assert!(runs as u64 * Profile::Quick.duration().as_secs() < 90);
+    }
+}
