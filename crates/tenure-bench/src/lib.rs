@@ -247,7 +247,11 @@ pub async fn run(
     result?;
     Ok(RunReport {
         workloads,
-        systems: options.systems.iter().map(|s| s.slug().to_string()).collect(),
+        systems: options
+            .systems
+            .iter()
+            .map(|s| s.slug().to_string())
+            .collect(),
         nodes: options.nodes,
         profile: format!("{:?}", options.profile).to_lowercase(),
         redis_version,

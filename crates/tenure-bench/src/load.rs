@@ -330,7 +330,7 @@ pub async fn run(
     let elapsed = started.elapsed();
     let sessions = std::mem::take(&mut *ctx.sessions.lock().unwrap_or_else(|p| p.into_inner()));
     let mut error_kinds = tally.errors;
-    error_kinds.sort_by(|a, b| b.1.cmp(&a.1));
+    error_kinds.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     LoadOutcome {
         ok: tally.ok,
         errors: error_kinds.iter().map(|(_, n)| n).sum(),

@@ -53,12 +53,20 @@ fn parse_probability(s: &str) -> Result<f64, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let workloads_known = ["a", "b", "c", "d", "e"];
-    if let Some(w) = cli.workloads.iter().find(|w| !workloads_known.contains(&w.as_str())) {
+    if let Some(w) = cli
+        .workloads
+        .iter()
+        .find(|w| !workloads_known.contains(&w.as_str()))
+    {
         eprintln!("unknown workload `{w}`; one of a, b, c, d, e");
         return ExitCode::from(2);
     }
     let options = Options {
-        profile: if cli.quick { Profile::Quick } else { cli.profile },
+        profile: if cli.quick {
+            Profile::Quick
+        } else {
+            cli.profile
+        },
         systems: if cli.systems.is_empty() {
             System::ALL.to_vec()
         } else {
@@ -112,7 +120,10 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn write_report(report: &RunReport, path: &std::path::Path) -> Result<(), tenure_bench::BenchError> {
+fn write_report(
+    report: &RunReport,
+    path: &std::path::Path,
+) -> Result<(), tenure_bench::BenchError> {
     let dir = path
         .parent()
         .map(|p| p.join("bench"))

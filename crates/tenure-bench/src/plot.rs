@@ -40,7 +40,11 @@ pub fn grouped_bars(
         .iter()
         .map(|m| height(value(m)))
         .fold(0.0_f64, f64::max);
-    let top = if log { top.ceil().max(1.0) } else { top * 1.1 + 1e-9 };
+    let top = if log {
+        top.ceil().max(1.0)
+    } else {
+        top * 1.1 + 1e-9
+    };
 
     let root = SVGBackend::new(path, (960, 520)).into_drawing_area();
     root.fill(&WHITE).map_err(plot_error)?;

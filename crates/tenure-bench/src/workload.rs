@@ -202,7 +202,10 @@ mod tests {
         assert_eq!(ops.iter().filter(|o| **o == Op::Read).count(), 60);
         assert_eq!(ops.iter().filter(|o| **o == Op::Increment).count(), 30);
         assert_eq!(ops.iter().filter(|o| **o == Op::Cart).count(), 10);
-        assert_eq!(HOT_MIX.describe(), "60 % read, 30 % increment, 10 % cart add");
+        assert_eq!(
+            HOT_MIX.describe(),
+            "60 % read, 30 % increment, 10 % cart add"
+        );
     }
 
     #[test]

@@ -37,7 +37,9 @@ pub struct NodeConfig {
     /// drift, time in flight). Default 3 s.
     pub lease_margin: Duration,
     /// After a grant, a recall waits this long before it stops admitting requests,
-    /// so two busy nodes do not hand a session back and forth per request. Default 50 ms.
+    /// so two busy nodes do not hand a session back and forth per request. Default 10 ms
+    /// (a handoff costs about 1 ms of store round trips on a LAN; see
+    /// docs/ARCHITECTURE.md, "Minimum hold").
     pub min_hold: Duration,
     /// A held session unused for this long is written and released. Default 30 s.
     pub idle_release: Duration,
@@ -67,7 +69,7 @@ impl Default for NodeConfig {
             lease: Duration::from_secs(30),
             renew_interval: Duration::from_secs(5),
             lease_margin: Duration::from_secs(3),
-            min_hold: Duration::from_millis(50),
+            min_hold: Duration::from_millis(10),
             idle_release: Duration::from_secs(30),
             max_held: 10_000,
             acquire_timeout: Duration::from_secs(15),
