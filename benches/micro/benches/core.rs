@@ -28,6 +28,7 @@ fn core(c: &mut Criterion) {
         b.iter(|| Delta::diff(&before, &after))
     });
     let delta = Delta::diff(&before, &after);
+    c.bench_function("delta/encode_one_op", |b| b.iter(|| delta.encode()));
     c.bench_function("delta/encode_decode_one_op", |b| {
         b.iter(|| Delta::decode(&delta.encode()).expect("decode"))
     });

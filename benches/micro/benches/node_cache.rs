@@ -52,6 +52,29 @@ fn cache_hits(c: &mut Criterion) {
     });
     group.finish();
     assert_eq!(node.stats().commits, 1, "only the creation was written");
+
+    // A change is detected by comparing bytes and written as a one-field commit (to
+    // the in-memory store: this measures the node's side of a write).
+    let mut group = c.benchmark_group("near_cache_write");
+    let mut n = 0u64;
+    group.bench_function("get_mut_changed_then_end", |b| {
+        b.to_async(&rt).iter(|| {
+            n += 1;
+            let next = n;
+            let node = node.clone();
+            let id = id.clone();
+            async move {
+                let mut s = node.session(Some(id));
+                *s.get_mut::<u64>("counter")
+                    .await
+                    .expect("get_mut")
+                    .expect("present") = next;
+                let report = s.end().await.expect("end");
+                assert!(report.written, "a changed value is written");
+            }
+        })
+    });
+    group.finish();
 }
 
 criterion_group!(benches, cache_hits);

@@ -37,10 +37,23 @@ async fn every_system_runs_and_only_tenure_keeps_every_increment() {
     let report = tenure_bench::run(&options, |_, _| {}).await.unwrap();
     assert_eq!(report.measurements.len(), System::ALL.len());
     for m in &report.measurements {
-        assert!(m.requests > 100, "{}: only {} requests", m.system, m.requests);
-        assert!(m.acked_increments > 0, "{}: no increment acknowledged", m.system);
+        assert!(
+            m.requests > 100,
+            "{}: only {} requests",
+            m.system,
+            m.requests
+        );
+        assert!(
+            m.acked_increments > 0,
+            "{}: no increment acknowledged",
+            m.system
+        );
         assert_eq!(m.unreadable_sessions, 0, "{}: audit failed", m.system);
-        assert!(m.bytes_per_request > 0.0, "{}: no Redis traffic counted", m.system);
+        assert!(
+            m.bytes_per_request > 0.0,
+            "{}: no Redis traffic counted",
+            m.system
+        );
         let system: System = m.system.parse().unwrap();
         match system {
             System::TenureExclusive | System::TenureInterval | System::TenureOptimistic => {
