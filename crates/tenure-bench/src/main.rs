@@ -78,6 +78,17 @@ fn main() -> ExitCode {
         redis_server: cli.redis_server.clone(),
         seed: cli.seed,
     };
+    // Before the run: the commit that was built, not what the tree became meanwhile.
+    // Before the run: the commit that was built, not what the tree became meanwhile.
+    let provenance = Provenance {
+        commit: run(&["git", "describe", "--always", "--dirty"]),
+        command: format!(
+            "cargo run --release -p tenure-bench -- {}",
+            std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+        ),
+        date: run(&["date", "-u", "+%Y-%m-%d %H:%M UTC"]),
+        machine: machine(),
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -111,7 +122,7 @@ fn main() -> ExitCode {
     };
     println!("whole run: {:.0} s", report.seconds);
     if let Some(path) = &cli.report {
-        if let Err(e) = write_report(&report, path) {
+        if let Err(e) = write_report(&report, &provenance, path) {
             eprintln!("tenure-bench: {e}");
             return ExitCode::FAILURE;
         }
@@ -122,6 +133,7 @@ fn main() -> ExitCode {
 
 fn write_report(
     report: &RunReport,
+    provenance: &Provenance,
     path: &std::path::Path,
 ) -> Result<(), tenure_bench::BenchError> {
     let dir = path
@@ -148,18 +160,9 @@ fn write_report(
         true,
         |m| m.bytes_per_request,
     )?;
-    let provenance = Provenance {
-        commit: run(&["git", "describe", "--always", "--dirty"]),
-        command: format!(
-            "cargo run --release -p tenure-bench -- {}",
-            std::env::args().skip(1).collect::<Vec<_>>().join(" ")
-        ),
-        date: run(&["date", "-u", "+%Y-%m-%d %H:%M UTC"]),
-        machine: machine(),
-    };
     let section = report::section(
         report,
-        &provenance,
+        provenance,
         &[
             ("bench/throughput.svg", "throughput per workload and system"),
             ("bench/bytes.svg", "bytes to and from Redis per request"),
