@@ -38,8 +38,8 @@ pub struct NodeConfig {
     pub lease_margin: Duration,
     /// After a grant, a recall waits this long before it stops admitting requests,
     /// so two busy nodes do not hand a session back and forth per request. Default 10 ms
-    /// (a handoff costs about 1 ms of store round trips on a LAN; see
-    /// docs/ARCHITECTURE.md, "Minimum hold").
+    /// (a handoff costs about 1 ms of store round trips on loopback; docs/ARCHITECTURE.md,
+    /// departure 15, has the measurements).
     pub min_hold: Duration,
     /// A held session unused for this long is written and released. Default 30 s.
     pub idle_release: Duration,
