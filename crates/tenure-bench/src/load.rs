@@ -114,9 +114,13 @@ impl Tally {
     }
 
     fn error(&mut self, kind: String) {
+        self.errors_of(kind, 1);
+    }
+
+    fn errors_of(&mut self, kind: String, n: u64) {
         match self.errors.iter_mut().find(|(k, _)| *k == kind) {
-            Some((_, n)) => *n += 1,
-            None => self.errors.push((kind, 1)),
+            Some((_, m)) => *m += n,
+            None => self.errors.push((kind, n)),
         }
     }
 
@@ -126,10 +130,7 @@ impl Tally {
         self.stale_reads += other.stale_reads;
         let _ = self.latency.add(&other.latency);
         for (kind, n) in other.errors {
-            match self.errors.iter_mut().find(|(k, _)| *k == kind) {
-                Some((_, m)) => *m += n,
-                None => self.errors.push((kind, n)),
-            }
+            self.errors_of(kind, n);
         }
     }
 }
