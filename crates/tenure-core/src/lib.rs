@@ -12,6 +12,7 @@
 //! | [`delta`] | the [`Delta`] a commit carries, its conflict check and its wire form |
 //! | [`tracking`] | per-request access tracking and change detection ([`Tracker`], [`WriteScope`]) |
 //! | [`policy`] | [`WritePolicy`] and [`Consistency`] modes |
+//! | [`sync`] | the poison-tolerant [`sync::lock`] the other crates share |
 //!
 //! Nothing here touches the network, the clock or a runtime, so all of it is tested
 //! with plain unit and property tests.
@@ -24,6 +25,7 @@ pub mod key;
 pub mod limits;
 pub mod policy;
 pub mod snapshot;
+pub mod sync;
 pub mod tracking;
 
 pub use bytes::Bytes;
