@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-/// Settings of a [`RedisStore`](crate::RedisStore).
+/// Settings of a [`RedisStore`](crate::connection::RedisStore).
 ///
 /// ```
 /// use std::time::Duration;

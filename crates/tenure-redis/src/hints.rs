@@ -1,28 +1,32 @@
 //! Hints over sharded pub/sub: one channel per node, one subscriber connection per
-//! store handle. After the subscriber reconnects, it subscribes again and then tells
-//! every hint stream [`Hint::Resync`]: hints sent while it was away are lost, so the
-//! node re-reads the state of what it holds and waits for.
+//! store handle, and publishing a hint a script asked for. After the subscriber
+//! reconnects, it subscribes again and then tells every hint stream [`Hint::Resync`]:
+//! hints sent while it was away are lost, so the node re-reads the state of what it
+//! holds and waits for.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use fred::clients::SubscriberClient;
+use fred::clients::{Client, SubscriberClient};
 use fred::interfaces::{ClientLike, EventInterface, PubsubInterface};
-use tenure_core::{OwnerId, SessionId};
+use fred::types::{Builder, Value};
+use tenure_core::sync::lock;
+use tenure_core::OwnerId;
 use tenure_store::{Hint, HintReceiver, StoreError};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::hint_code::{hint_payload, parse_hint};
 use crate::keys::{channel_owner, hint_channel};
 use crate::reply::client_error;
-use crate::store::Inner;
 
 /// Hints buffered per owner before new ones are dropped (hints may be lost).
 const HINT_BUFFER: usize = 1024;
 
 type Routes = Arc<Mutex<HashMap<OwnerId, mpsc::Sender<Hint>>>>;
 
+/// The subscriber connection and where its messages go: one hint stream per owner.
 #[derive(Debug)]
 pub(crate) struct HintHub {
     subscriber: SubscriberClient,
@@ -32,16 +36,15 @@ pub(crate) struct HintHub {
 }
 
 impl HintHub {
+    /// Connects a subscriber built by `builder` for the channels under `prefix`;
+    /// while `drop_hints` is on, arriving hints are discarded.
     pub(crate) async fn start(
-        inner: &Inner,
+        builder: Builder,
+        prefix: String,
         drop_hints: Arc<AtomicBool>,
     ) -> Result<Self, StoreError> {
-        let subscriber = inner
-            .subscriber_builder()
-            .build_subscriber_client()
-            .map_err(client_error)?;
+        let subscriber = builder.build_subscriber_client().map_err(client_error)?;
         subscriber.init().await.map_err(client_error)?;
-        let prefix = inner.config.prefix.clone();
         let routes: Routes = Arc::default();
 
         let mut messages = subscriber.message_rx();
@@ -115,6 +118,7 @@ impl HintHub {
         Ok(rx)
     }
 
+    /// Stops forwarding (so the hint streams end) and closes the connection.
     pub(crate) async fn quit(self) {
         for task in &self.tasks {
             task.abort();
@@ -129,38 +133,17 @@ fn send(routes: &Routes, owner: &OwnerId, hint: Hint) {
     }
 }
 
-fn lock(routes: &Routes) -> std::sync::MutexGuard<'_, HashMap<OwnerId, mpsc::Sender<Hint>>> {
-    routes.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn parse_hint(payload: &str) -> Option<Hint> {
-    let (kind, sid) = payload.split_at_checked(1)?;
-    let sid = SessionId::parse(sid).ok()?;
-    match kind {
-        "R" => Some(Hint::Recall(sid)),
-        "G" => Some(Hint::Grant(sid)),
-        _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hints_parse_and_reject_garbage() {
-        let sid = SessionId::generate().unwrap();
-        assert_eq!(
-            parse_hint(&format!("R{}", sid.as_str())),
-            Some(Hint::Recall(sid.clone()))
-        );
-        assert_eq!(
-            parse_hint(&format!("G{}", sid.as_str())),
-            Some(Hint::Grant(sid.clone()))
-        );
-        assert_eq!(parse_hint(&format!("X{}", sid.as_str())), None);
-        assert_eq!(parse_hint("R"), None);
-        assert_eq!(parse_hint(""), None);
-        assert_eq!(parse_hint("Rnot an id"), None);
-    }
+/// Publishes `hint` to `to`'s channel under `prefix` in a spawned task: hints are
+/// best effort, so a slow or failed publish never delays the caller.
+pub(crate) fn publish(client: &Client, prefix: &str, to: &OwnerId, hint: &Hint) {
+    let Some(payload) = hint_payload(hint) else {
+        return;
+    };
+    let channel = hint_channel(prefix, to);
+    let client = client.clone();
+    tokio::spawn(async move {
+        if let Err(e) = client.spublish::<Value, _, _>(channel, payload).await {
+            tracing::debug!(error = %e, "hint not published");
+        }
+    });
 }

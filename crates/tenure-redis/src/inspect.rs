@@ -4,15 +4,14 @@
 use std::time::Duration;
 
 use fred::interfaces::ClientLike;
-use fred::types::Value;
 use futures::StreamExt;
 use tenure_core::{Bytes, OwnerId, SessionId};
 use tenure_store::{Fence, Store, StoreError};
 
-use crate::keys::{meta_key_session, meta_pattern, SessionKeys};
-use crate::reply::{bad, client_error, Reply};
-use crate::scripts::run;
-use crate::RedisStore;
+use crate::connection::RedisStore;
+use crate::keys::{meta_key_session, meta_pattern};
+use crate::reply::{bad, client_error};
+use crate::scripts::DataKeys;
 
 /// One session as an operator sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,12 +100,13 @@ impl Inspector {
 
     /// One session, or `None` if it does not exist (or has expired).
     pub async fn show(&self, sid: &SessionId) -> Result<Option<SessionInfo>, StoreError> {
-        let keys = SessionKeys::new(&self.store.config().prefix, sid).three();
-        let inner = self.store.inner();
-        let value: Value = run(&inner.client, &inner.scripts().inspect, keys, Vec::new())
-            .await
-            .map_err(client_error)?;
-        let mut r = Reply::new(value, "inspect")?;
+        let keys = DataKeys::of(&self.store.keys(sid));
+        let mut r = self
+            .store
+            .scripts()
+            .inspect
+            .run(self.store.client(), keys, Vec::new())
+            .await?;
         match r.text("status")?.as_str() {
             "N" => return Ok(None),
             "I" => {}

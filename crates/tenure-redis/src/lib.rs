@@ -20,35 +20,25 @@
 //! reconnection), with sharded pub/sub and script helpers; see docs/ARCHITECTURE.md.
 #![doc(test(attr(deny(warnings))))]
 
+mod args;
 mod config;
+mod connection;
+mod hint_code;
 mod hints;
 mod inspect;
 mod keys;
+mod renew;
 mod reply;
+mod rotate;
 mod scripts;
 mod stats;
 mod store;
 
 pub use config::RedisConfig;
+pub use connection::{ConnectError, RedisStore};
 pub use inspect::{AttrInfo, Inspector, LockInfo, SessionInfo};
 pub use stats::ServerStats;
-pub use store::RedisStore;
 
 /// The Redis client this crate is built on, for callers that need it directly
 /// ([`RedisStore::client`]).
 pub use fred;
-
-/// Why [`RedisStore::connect`] failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConnectError {
-    /// The URL could not be parsed.
-    #[error("invalid Redis URL: {0}")]
-    InvalidUrl(String),
-    /// The key prefix is empty, too long, or holds braces or whitespace.
-    #[error("invalid key prefix {0:?}: use 1 to 64 printable ASCII characters without braces")]
-    InvalidPrefix(String),
-    /// No server answered.
-    #[error("Redis unreachable: {0}")]
-    Unreachable(String),
-}

@@ -7,6 +7,8 @@ use fred::types::Value;
 use tenure_core::{AttrEntry, Bytes, OwnerId, Snapshot};
 use tenure_store::{Hint, StoreError};
 
+use crate::hint_code::HintKind;
+
 /// A cursor over one script reply.
 #[derive(Debug)]
 pub(crate) struct Reply {
@@ -70,19 +72,21 @@ impl Reply {
         Ok(Some(self.millis(what)?).filter(|d| !d.is_zero()))
     }
 
-    /// The hint a script asks the caller to send: kind ('R', 'G' or '') and owner.
+    /// The hint a script asks the caller to send: a [`HintKind`] code (or
+    /// [`HintKind::NONE`]) and the owner to send it to.
     pub(crate) fn hint(
         &mut self,
         sid: &tenure_core::SessionId,
     ) -> Result<Option<(OwnerId, Hint)>, StoreError> {
-        let kind = self.text("hint kind")?;
+        let code = self.text("hint kind")?;
         let to = self.text("hint owner")?;
-        let hint = match kind.as_str() {
-            "" => return Ok(None),
-            "R" => Hint::Recall(sid.clone()),
-            "G" => Hint::Grant(sid.clone()),
-            other => return Err(bad(self.script, &format!("unknown hint kind {other:?}"))),
+        if code == HintKind::NONE {
+            return Ok(None);
+        }
+        let Some(kind) = HintKind::from_code(&code) else {
+            return Err(bad(self.script, &format!("unknown hint kind {code:?}")));
         };
+        let hint = kind.hint(sid.clone());
         let owner = OwnerId::new(&to).map_err(|e| bad(self.script, &format!("hint owner: {e}")))?;
         Ok(Some((owner, hint)))
     }

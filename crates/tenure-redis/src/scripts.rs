@@ -1,63 +1,223 @@
-//! The Lua scripts, one per protocol step, each run atomically by `EVALSHA`.
+//! The Lua scripts, one per protocol step, each run atomically by `EVALSHA`, and the
+//! key set each one takes. A script's `KEYS` can only be built through its key set
+//! type, so no call can hand a script the wrong keys; a test checks each type against
+//! the `KEYS:` line at the top of its script.
+
+use std::marker::PhantomData;
 
 use fred::clients::Client;
 use fred::types::scripts::Script;
 use fred::types::{MultipleKeys, Value};
+use tenure_store::StoreError;
+
+use crate::keys::SessionKeys;
+use crate::reply::{client_error, Reply};
+
+/// The `KEYS` of one kind of script call, in the order the script reads them.
+pub(crate) trait KeySet {
+    /// The layout as the script's header writes it (`-- KEYS: <layout>.`); only the
+    /// test that holds each script to its key set reads it.
+    #[cfg_attr(not(test), allow(dead_code))]
+    const LAYOUT: &'static str;
+
+    /// The keys, in order.
+    fn into_keys(self) -> Vec<String>;
+}
+
+/// `KEYS` = meta, attributes, versions of one session: the scripts that never touch
+/// the lingering fence key.
+#[derive(Debug)]
+pub(crate) struct DataKeys(Vec<String>);
+
+impl DataKeys {
+    pub(crate) fn of(keys: &SessionKeys) -> Self {
+        Self(keys.three())
+    }
+}
+
+impl KeySet for DataKeys {
+    const LAYOUT: &'static str = "m a v";
+
+    fn into_keys(self) -> Vec<String> {
+        self.0
+    }
+}
+
+/// `KEYS` = all four keys of one session: the scripts that read or leave the last
+/// fence behind (create, delete, rotation's ends).
+#[derive(Debug)]
+pub(crate) struct AllKeys(Vec<String>);
+
+impl AllKeys {
+    pub(crate) fn of(keys: &SessionKeys) -> Self {
+        Self(keys.four())
+    }
+}
+
+impl KeySet for AllKeys {
+    const LAYOUT: &'static str = "m a v f";
+
+    fn into_keys(self) -> Vec<String> {
+        self.0
+    }
+}
+
+/// `KEYS` = meta, attributes, versions of each session in a renewal batch, all in one
+/// cluster slot.
+#[derive(Debug)]
+pub(crate) struct BatchKeys(Vec<String>);
+
+impl BatchKeys {
+    pub(crate) fn with_capacity(sessions: usize) -> Self {
+        Self(Vec::with_capacity(sessions * 3))
+    }
+
+    pub(crate) fn push(&mut self, keys: &SessionKeys) {
+        self.0.extend(keys.three());
+    }
+}
+
+impl KeySet for BatchKeys {
+    const LAYOUT: &'static str = "(m a v) per session";
+
+    fn into_keys(self) -> Vec<String> {
+        self.0
+    }
+}
+
+/// One script, bound to the key set it takes.
+#[derive(Debug)]
+pub(crate) struct Lua<K> {
+    name: &'static str,
+    /// The script's own text, without the prelude, for the tests that check it
+    /// against the Rust side.
+    #[cfg_attr(not(test), allow(dead_code))]
+    source: &'static str,
+    script: Script,
+    keys: PhantomData<fn(K)>,
+}
+
+impl<K: KeySet> Lua<K> {
+    fn new(name: &'static str, source: &'static str, script: Script) -> Self {
+        Self {
+            name,
+            source,
+            script,
+            keys: PhantomData,
+        }
+    }
+
+    /// Runs the script, answering the raw reply.
+    pub(crate) async fn call(
+        &self,
+        client: &Client,
+        keys: K,
+        args: Vec<Value>,
+    ) -> Result<Value, StoreError> {
+        let keys: MultipleKeys = keys.into_keys().into();
+        self.script
+            .evalsha_with_reload::<Value, _, _>(client, keys, args)
+            .await
+            .map_err(client_error)
+    }
+
+    /// Runs the script, answering a cursor over its (array) reply.
+    pub(crate) async fn run(
+        &self,
+        client: &Client,
+        keys: K,
+        args: Vec<Value>,
+    ) -> Result<Reply, StoreError> {
+        Reply::new(self.call(client, keys, args).await?, self.name)
+    }
+
+    /// Name, own text and key layout, for checking the scripts against the Rust side.
+    #[cfg(test)]
+    fn declared(&self) -> (&'static str, &'static str, &'static str) {
+        (self.name, self.source, K::LAYOUT)
+    }
+}
 
 macro_rules! script {
-    ($file:literal) => {
-        Script::from_lua(concat!(
-            include_str!("scripts/prelude.lua"),
-            "\n",
-            include_str!(concat!("scripts/", $file))
-        ))
-    };
+    ($name:literal) => {{
+        const SOURCE: &str = include_str!(concat!("scripts/", $name, ".lua"));
+        Lua::new(
+            $name,
+            SOURCE,
+            Script::from_lua(concat!(
+                include_str!("scripts/prelude.lua"),
+                "\n",
+                include_str!(concat!("scripts/", $name, ".lua"))
+            )),
+        )
+    }};
 }
 
 /// Every script, loaded once per server on first use (`EVALSHA`, then `SCRIPT LOAD`
 /// and `EVALSHA` again on `NOSCRIPT`, e.g. after a server restart or failover).
 #[derive(Debug)]
 pub(crate) struct Scripts {
-    pub(crate) acquire: Script,
-    pub(crate) renew: Script,
-    pub(crate) commit: Script,
-    pub(crate) load: Script,
-    pub(crate) optimistic: Script,
-    pub(crate) create: Script,
-    pub(crate) delete: Script,
-    pub(crate) rotate_out: Script,
-    pub(crate) rotate_in: Script,
-    pub(crate) rotate_end: Script,
-    pub(crate) inspect: Script,
+    pub(crate) acquire: Lua<DataKeys>,
+    pub(crate) renew: Lua<BatchKeys>,
+    pub(crate) commit: Lua<DataKeys>,
+    pub(crate) load: Lua<DataKeys>,
+    pub(crate) optimistic: Lua<DataKeys>,
+    pub(crate) create: Lua<AllKeys>,
+    pub(crate) delete: Lua<AllKeys>,
+    pub(crate) rotate_out: Lua<DataKeys>,
+    pub(crate) rotate_in: Lua<AllKeys>,
+    pub(crate) rotate_end: Lua<AllKeys>,
+    pub(crate) inspect: Lua<DataKeys>,
 }
 
 impl Scripts {
     pub(crate) fn new() -> Self {
         Self {
-            acquire: script!("acquire.lua"),
-            renew: script!("renew.lua"),
-            commit: script!("commit.lua"),
-            load: script!("load.lua"),
-            optimistic: script!("optimistic.lua"),
-            create: script!("create.lua"),
-            delete: script!("delete.lua"),
-            rotate_out: script!("rotate_out.lua"),
-            rotate_in: script!("rotate_in.lua"),
-            rotate_end: script!("rotate_end.lua"),
-            inspect: script!("inspect.lua"),
+            acquire: script!("acquire"),
+            renew: script!("renew"),
+            commit: script!("commit"),
+            load: script!("load"),
+            optimistic: script!("optimistic"),
+            create: script!("create"),
+            delete: script!("delete"),
+            rotate_out: script!("rotate_out"),
+            rotate_in: script!("rotate_in"),
+            rotate_end: script!("rotate_end"),
+            inspect: script!("inspect"),
         }
+    }
+
+    /// Every script's name, own text and key layout.
+    #[cfg(test)]
+    pub(crate) fn declared(&self) -> Vec<(&'static str, &'static str, &'static str)> {
+        vec![
+            self.acquire.declared(),
+            self.renew.declared(),
+            self.commit.declared(),
+            self.load.declared(),
+            self.optimistic.declared(),
+            self.create.declared(),
+            self.delete.declared(),
+            self.rotate_out.declared(),
+            self.rotate_in.declared(),
+            self.rotate_end.declared(),
+            self.inspect.declared(),
+        ]
     }
 }
 
-/// Runs `script` with `keys` and `args`, answering the raw reply.
-pub(crate) async fn run(
-    client: &Client,
-    script: &Script,
-    keys: Vec<String>,
-    args: Vec<Value>,
-) -> Result<Value, fred::error::Error> {
-    let keys: MultipleKeys = keys.into();
-    script
-        .evalsha_with_reload::<Value, _, _>(client, keys, args)
-        .await
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_script_takes_the_keys_its_header_names() {
+        let declared = Scripts::new().declared();
+        assert_eq!(declared.len(), 11);
+        for (name, source, layout) in declared {
+            let header = source.split_once("KEYS: ").map(|(_, rest)| rest);
+            let keys = header.and_then(|rest| rest.split_once('.')).map(|(k, _)| k);
+            assert_eq!(keys, Some(layout), "script {name}");
+        }
+    }
 }

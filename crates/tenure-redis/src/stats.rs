@@ -8,8 +8,8 @@ use fred::interfaces::{ClientLike, ClusterInterface};
 use fred::types::InfoKind;
 use tenure_store::StoreError;
 
+use crate::connection::RedisStore;
 use crate::reply::client_error;
-use crate::RedisStore;
 
 /// Commands a client sends itself; every other command counted was run by a script.
 const CLIENT_COMMANDS: &[&str] = &[

@@ -1,0 +1,200 @@
+//! Building the scripts' `ARGV`: one builder per script call, in the order the
+//! script's header lists its arguments, and the encodings they share (durations in
+//! ms, flags as `0`/`1`, a delta's ops).
+
+use std::time::Duration;
+
+use fred::types::Value;
+use tenure_core::{Bytes, Change, Delta, Expect, OwnerId, Snapshot};
+use tenure_store::{Expiry, Fence, Renewal};
+
+/// Durations beyond this many milliseconds (about 100 years) are clamped: they stay
+/// exact in Lua's doubles when added to the clock.
+const MAX_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
+
+pub(crate) fn text(s: &str) -> Value {
+    Value::String(s.into())
+}
+
+pub(crate) fn int(n: u64) -> Value {
+    Value::Integer(n as i64)
+}
+
+fn flag(on: bool) -> Value {
+    text(if on { "1" } else { "0" })
+}
+
+pub(crate) fn ms(d: Duration) -> Value {
+    int(millis(d))
+}
+
+/// `d` in ms as the scripts see it (clamped).
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).min(MAX_MS)
+}
+
+/// A timeout in ms for the scripts, where 0 means none (so a zero timeout is 1 ms).
+fn timeout_ms(d: Option<Duration>) -> Value {
+    match d {
+        None => int(0),
+        Some(d) => int(millis(d).max(1)),
+    }
+}
+
+/// Appends a delta's ops as (name, kind, value[, expect kind, expect version]).
+fn push_ops(args: &mut Vec<Value>, delta: &Delta, with_expect: bool) {
+    args.push(int(delta.ops.len() as u64));
+    for op in &delta.ops {
+        args.push(text(&op.name));
+        match &op.change {
+            Change::Set(value) => {
+                args.push(text("s"));
+                args.push(Value::Bytes(value.clone()));
+            }
+            Change::Remove => {
+                args.push(text("r"));
+                args.push(text(""));
+            }
+        }
+        if with_expect {
+            match op.expect {
+                Expect::Any => args.extend([text("any"), text("0")]),
+                Expect::Absent => args.extend([text("absent"), text("0")]),
+                Expect::Version(v) => args.extend([text("ver"), int(v)]),
+            }
+        }
+    }
+}
+
+pub(crate) fn acquire(owner: &OwnerId, lease: Duration, wait: Duration) -> Vec<Value> {
+    vec![text(owner.as_str()), ms(lease), ms(wait)]
+}
+
+/// The fixed head of a renewal batch; [`push_renewal`] adds each session.
+pub(crate) fn renew(owner: &OwnerId, lease: Duration, sessions: usize) -> Vec<Value> {
+    let mut args = Vec::with_capacity(2 + 2 * sessions);
+    args.extend([text(owner.as_str()), ms(lease)]);
+    args
+}
+
+pub(crate) fn push_renewal(args: &mut Vec<Value>, item: &Renewal) {
+    args.extend([int(item.fence.0), flag(item.touch)]);
+}
+
+pub(crate) fn commit(owner: &OwnerId, fence: Fence, delta: &Delta, release: bool) -> Vec<Value> {
+    let mut args = vec![
+        text(owner.as_str()),
+        int(fence.0),
+        flag(release),
+        flag(delta.replace_all),
+    ];
+    push_ops(&mut args, delta, false);
+    args
+}
+
+pub(crate) fn optimistic(delta: &Delta) -> Vec<Value> {
+    let mut args = vec![flag(delta.replace_all)];
+    push_ops(&mut args, delta, true);
+    args
+}
+
+pub(crate) fn create(
+    attrs: Vec<(String, Bytes)>,
+    expiry: Expiry,
+    tenure: Option<(&OwnerId, Duration)>,
+) -> Vec<Value> {
+    let (owner, lease) = match tenure {
+        Some((owner, lease)) => (owner.as_str(), lease),
+        None => ("", Duration::ZERO),
+    };
+    let mut args = vec![
+        timeout_ms(expiry.idle),
+        timeout_ms(expiry.absolute),
+        text(owner),
+        ms(lease),
+        int(attrs.len() as u64),
+    ];
+    for (name, value) in attrs {
+        args.push(text(&name));
+        args.push(Value::Bytes(value));
+    }
+    args
+}
+
+pub(crate) fn delete(fence_linger: Duration) -> Vec<Value> {
+    vec![ms(fence_linger)]
+}
+
+/// `holder` is the caller's tenure, if any; `rotation` the owner the rotation locks
+/// an unlocked session as.
+pub(crate) fn rotate_out(
+    holder: Option<(&OwnerId, Fence)>,
+    rotation: &OwnerId,
+    rotation_lease: Duration,
+) -> Vec<Value> {
+    let (h_owner, h_fence) = match holder {
+        Some((o, f)) => (o.as_str(), f.0),
+        None => ("", 0),
+    };
+    vec![
+        text(h_owner),
+        int(h_fence),
+        text(rotation.as_str()),
+        ms(rotation_lease),
+    ]
+}
+
+/// What `rotate_out` read of the old id, to be written under the new one.
+#[derive(Debug)]
+pub(crate) struct Copied {
+    /// The owner to leave the new id locked by (`""`: unlocked).
+    pub(crate) owner: String,
+    pub(crate) lease_left: u64,
+    pub(crate) idle: u64,
+    pub(crate) absolute: u64,
+    pub(crate) age: u64,
+    pub(crate) snapshot: Snapshot,
+}
+
+pub(crate) fn rotate_in(copied: Copied) -> Vec<Value> {
+    let Copied {
+        owner,
+        lease_left,
+        idle,
+        absolute,
+        age,
+        snapshot,
+    } = copied;
+    let mut args = vec![
+        text(&owner),
+        int(lease_left),
+        int(snapshot.version),
+        int(idle),
+        int(absolute),
+        int(age),
+        int(snapshot.attrs.len() as u64),
+    ];
+    for (name, entry) in snapshot.attrs {
+        args.push(text(&name));
+        args.push(Value::Bytes(entry.value));
+        args.push(int(entry.version));
+    }
+    args
+}
+
+/// `finish`: delete the old id (else only unlock it if the rotation locked it).
+pub(crate) fn rotate_end(
+    lock_owner: &str,
+    lock_fence: u64,
+    finish: bool,
+    fence_linger: Duration,
+    rotation: &OwnerId,
+) -> Vec<Value> {
+    vec![
+        text(lock_owner),
+        int(lock_fence),
+        flag(finish),
+        ms(fence_linger),
+        text(rotation.as_str()),
+    ]
+}
