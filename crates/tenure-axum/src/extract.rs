@@ -6,15 +6,34 @@ use axum::extract::FromRequestParts;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tenure_core::sync::lock;
 use tenure_core::{AsKey, Codec, MessagePack, SessionId};
 use tenure_node::SessionError;
 use tokio::sync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard};
 
 use crate::failure::MissingSessionLayer;
 
-/// The request's node session, shared by the layer and the extractor. The layer takes
-/// it back to end the request after the handler returns.
-pub(crate) struct Handle<C: Codec>(pub(crate) Arc<Mutex<Option<tenure_node::Session<C>>>>);
+/// The request's node session, shared by the layer and every clone of the extractor.
+/// The layer takes it back to end the request after the handler returns.
+pub(crate) struct Handle<C: Codec>(pub(crate) Arc<Shared<C>>);
+
+pub(crate) struct Shared<C: Codec> {
+    /// Locked only for the duration of one call, never while a guard lives: a guard
+    /// from `get_mut` locks its attribute only.
+    pub(crate) session: Mutex<Option<tenure_node::Session<C>>>,
+    /// The id as of the last call, for a synchronous [`Session::id`].
+    id: std::sync::Mutex<Option<SessionId>>,
+}
+
+impl<C: Codec> Handle<C> {
+    pub(crate) fn new(session: tenure_node::Session<C>) -> Self {
+        let id = session.id().cloned();
+        Self(Arc::new(Shared {
+            session: Mutex::new(Some(session)),
+            id: std::sync::Mutex::new(id),
+        }))
+    }
+}
 
 impl<C: Codec> Clone for Handle<C> {
     fn clone(&self) -> Self {
@@ -24,12 +43,14 @@ impl<C: Codec> Clone for Handle<C> {
 
 /// A guard on an attribute taken with [`Session::get_mut`]: dereference it to read or
 /// change the value in place. The change is written when the request ends (if the
-/// bytes changed). While it lives, other calls on the session answer
-/// [`SessionError::Busy`]: drop it first.
-pub type AttrMut<T, C = MessagePack> = OwnedMappedMutexGuard<Option<tenure_node::Session<C>>, T>;
+/// bytes changed). It borrows this attribute only: the session's other calls work
+/// while it lives. Using the *same* attribute again meanwhile answers
+/// [`SessionError::Borrowed`]; drop the guard before the handler returns.
+pub type AttrMut<T> = OwnedMappedMutexGuard<Option<T>, T>;
 
 /// The session of the current request. Nothing is loaded until the first call, so a
 /// handler that takes the extractor but never uses it costs no store round trip.
+/// Cheap to clone: clones share the request's session.
 ///
 /// ```
 /// use axum::{routing::post, Router};
@@ -38,13 +59,23 @@ pub type AttrMut<T, C = MessagePack> = OwnedMappedMutexGuard<Option<tenure_node:
 /// async fn bump(session: Session) -> Result<String, SessionFailure> {
 ///     let mut n = session.get_mut_or_insert_with("counter", || 0u64).await?;
 ///     *n += 1;
-///     Ok(n.to_string())
+///     // The guard borrows `counter` only: other attributes stay usable.
+///     let user: Option<String> = session.get("user").await?;
+///     Ok(format!("{} for {}", *n, user.unwrap_or_default()))
 /// }
 /// let app: Router = Router::new().route("/counter", post(bump));
 /// # let _ = app;
 /// ```
 pub struct Session<C: Codec = MessagePack> {
     handle: Handle<C>,
+}
+
+impl<C: Codec> Clone for Session<C> {
+    fn clone(&self) -> Self {
+        Self {
+            handle: self.handle.clone(),
+        }
+    }
 }
 
 impl<C: Codec> std::fmt::Debug for Session<C> {
@@ -67,33 +98,20 @@ impl<S: Send + Sync, C: Codec> FromRequestParts<S> for Session<C> {
 }
 
 impl<C: Codec> Session<C> {
-    /// The node session, unless a guard holds it or the request already ended.
-    fn lock(&self) -> Result<OwnedMutexGuard<Option<tenure_node::Session<C>>>, SessionError> {
-        let guard = self
-            .handle
-            .0
-            .clone()
-            .try_lock_owned()
-            .map_err(|_| SessionError::Busy)?;
-        if guard.is_none() {
-            return Err(SessionError::Ended);
-        }
-        Ok(guard)
-    }
-
-    /// Runs `f` on the node session.
+    /// Runs `f` on the node session. Concurrent calls on clones take turns.
     async fn with<R>(
         &self,
         f: impl AsyncFnOnce(&mut tenure_node::Session<C>) -> Result<R, SessionError>,
     ) -> Result<R, SessionError> {
-        let mut guard = self.lock()?;
-        match guard.as_mut() {
-            Some(session) => f(session).await,
-            None => Err(SessionError::Ended),
-        }
+        let mut guard = self.handle.0.session.lock().await;
+        let session = guard.as_mut().ok_or(SessionError::Ended)?;
+        let result = f(session).await;
+        *lock(&self.handle.0.id) = session.id().cloned();
+        result
     }
 
-    /// Reads an attribute.
+    /// Reads an attribute. `None` if absent. Never waits for other requests: it sees
+    /// the value the last request that ended left (see the README's isolation rules).
     pub async fn get<T: DeserializeOwned>(
         &self,
         key: impl AsKey<T>,
@@ -102,14 +120,15 @@ impl<C: Codec> Session<C> {
     }
 
     /// Takes an attribute for in-place mutation (see [`AttrMut`]). `None` if absent.
-    pub async fn get_mut<T>(
-        &self,
-        key: impl AsKey<T>,
-    ) -> Result<Option<AttrMut<T, C>>, SessionError>
+    /// It sees the latest value, and no other request changes it until this one ends.
+    pub async fn get_mut<T>(&self, key: impl AsKey<T>) -> Result<Option<AttrMut<T>>, SessionError>
     where
         T: Serialize + DeserializeOwned + Send + Sync + 'static,
     {
-        self.take_mut(key.name(), None::<fn() -> T>).await
+        let guard = self
+            .with(async |s| s.get_mut_guard(key, None::<fn() -> T>).await)
+            .await?;
+        Ok(OwnedMutexGuard::try_map(guard, Option::as_mut).ok())
     }
 
     /// Takes an attribute for in-place mutation, inserting `init()` if absent.
@@ -117,40 +136,15 @@ impl<C: Codec> Session<C> {
         &self,
         key: impl AsKey<T>,
         init: impl FnOnce() -> T,
-    ) -> Result<AttrMut<T, C>, SessionError>
+    ) -> Result<AttrMut<T>, SessionError>
     where
         T: Serialize + DeserializeOwned + Send + Sync + 'static,
     {
-        self.take_mut(key.name(), Some(init))
-            .await?
-            .ok_or(SessionError::Ended)
-    }
-
-    /// Takes `name` mutably in the node session (inserting `init()` if given and
-    /// absent), then narrows the lock on the node session to that value.
-    async fn take_mut<T>(
-        &self,
-        name: &str,
-        init: Option<impl FnOnce() -> T>,
-    ) -> Result<Option<AttrMut<T, C>>, SessionError>
-    where
-        T: Serialize + DeserializeOwned + Send + Sync + 'static,
-    {
-        let mut guard = self.lock()?;
-        let Some(session) = guard.as_mut() else {
-            return Err(SessionError::Ended);
-        };
-        match init {
-            Some(init) => {
-                session.get_mut_or_insert_with::<T>(name, init).await?;
-            }
-            None => {
-                if session.get_mut::<T>(name).await?.is_none() {
-                    return Ok(None);
-                }
-            }
-        }
-        Ok(OwnedMutexGuard::try_map(guard, |s| s.as_mut()?.taken_mut::<T>(name)).ok())
+        let guard = self
+            .with(async |s| s.get_mut_guard(key, Some(init)).await)
+            .await?;
+        // `init` filled it if it was empty.
+        OwnedMutexGuard::try_map(guard, Option::as_mut).map_err(|_| SessionError::Ended)
     }
 
     /// Sets an attribute.
@@ -162,15 +156,35 @@ impl<C: Codec> Session<C> {
         self.with(async |s| s.insert(key, value).await).await
     }
 
-    /// Removes an attribute.
-    pub async fn remove(&self, name: &str) -> Result<(), SessionError> {
-        self.with(async |s| s.remove(name).await).await
+    /// Removes an attribute; answers the value it had.
+    pub async fn remove<T: DeserializeOwned>(
+        &self,
+        key: impl AsKey<T>,
+    ) -> Result<Option<T>, SessionError> {
+        self.with(async |s| s.remove(key).await).await
     }
 
-    /// The session id, if the session exists at the store (see
-    /// [`tenure_node::Session::id`]). Treat it as a secret.
-    pub async fn id(&self) -> Result<Option<SessionId>, SessionError> {
-        self.with(async |s| Ok(s.id().cloned())).await
+    /// Removes an attribute without decoding it; true if it was present.
+    pub async fn remove_value(&self, name: &str) -> Result<bool, SessionError> {
+        self.with(async |s| s.remove_value(name).await).await
+    }
+
+    /// Removes every attribute; the session and its id stay.
+    pub async fn clear(&self) -> Result<(), SessionError> {
+        self.with(async |s| s.clear().await).await
+    }
+
+    /// True if the session has no attributes.
+    pub async fn is_empty(&self) -> Result<bool, SessionError> {
+        self.with(async |s| s.is_empty().await).await
+    }
+
+    /// The session id as of the last call: the presented one until the session is
+    /// first used, then `None` if it named no session; the new id after
+    /// [`rotate_id`](Self::rotate_id); `None` after [`delete`](Self::delete). A new
+    /// session gets its id when the request ends. Treat it as a secret.
+    pub fn id(&self) -> Option<SessionId> {
+        lock(&self.handle.0.id).clone()
     }
 
     /// Gives the session a new id and retires the old one: call it on login

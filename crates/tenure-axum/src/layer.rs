@@ -1,20 +1,23 @@
 //! The tower layer and service that give each request its session.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use std::time::Duration;
+
+use axum::body::{Body, Bytes, HttpBody};
 use axum::response::IntoResponse;
+use axum::BoxError;
+use cookie::{Key, SameSite};
 use http::{Request, Response, StatusCode};
 use tenure_core::{Codec, MessagePack};
 use tenure_node::Node;
-use tokio::sync::Mutex;
 use tower::Layer;
 use tower_service::Service;
 
-use crate::cookies::CookieConfigError;
+use crate::cookies::{CookieConfigError, Protection};
 use crate::extract::Handle;
 use crate::{CookieConfig, DiscardSession, SessionFailure};
 
@@ -36,18 +39,30 @@ use crate::{CookieConfig, DiscardSession, SessionFailure};
 /// store, so its cookie is sent whatever the outcome.
 ///
 /// ```
+/// Cookie settings are builders; a setting that cannot work (an invalid cookie name)
+/// is reported by [`check`](Self::check), and a layer that was never checked answers
+/// every request with a 500 and logs why, rather than send broken cookies.
+///
+/// ```
 /// use std::sync::Arc;
+/// use std::time::Duration;
 /// use axum::{routing::get, Router};
-/// use tenure_axum::{Session, SessionLayer};
+/// use tenure_axum::{Key, SameSite, Session, SessionLayer};
 /// use tenure_node::{Node, NodeConfig};
 /// use tenure_store::MemoryStore;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let node = Node::start(Arc::new(MemoryStore::new()), NodeConfig::default()).await?;
+/// let sessions = SessionLayer::new(node)
+///     .with_name("sid")
+///     .with_same_site(SameSite::Strict)
+///     .with_max_age(Duration::from_secs(7 * 24 * 3600))
+///     .with_signed(Key::generate())
+///     .check()?;
 /// let app: Router = Router::new()
 ///     .route("/", get(|session: Session| async move {
 ///         session.get::<String>("user").await.ok().flatten().unwrap_or_default()
 ///     }))
-///     .layer(SessionLayer::new(node));
+///     .layer(sessions);
 /// # let _ = app;
 /// # Ok(()) }
 /// ```
@@ -57,7 +72,7 @@ pub struct SessionLayer<C: Codec = MessagePack> {
     settings: Arc<Settings>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Settings {
     cookies: CookieConfig,
     keep_on_server_error: bool,
@@ -84,30 +99,81 @@ impl<C: Codec> SessionLayer<C> {
         }
     }
 
-    /// Replaces the cookie settings, if they can work ([`CookieConfig::validate`]).
+    fn map(mut self, f: impl FnOnce(&mut Settings)) -> Self {
+        f(Arc::make_mut(&mut self.settings));
+        self
+    }
+
+    /// The cookie's base name (default `tenure`; sent as `__Host-tenure` when
+    /// secure, path `/` and no domain allow it).
+    pub fn with_name(self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        self.map(|s| s.cookies.name = name)
+    }
+
+    /// Send the cookie only over HTTPS (default true; false for plain-HTTP
+    /// development).
+    pub fn with_secure(self, secure: bool) -> Self {
+        self.map(|s| s.cookies.secure = secure)
+    }
+
+    /// Hide the cookie from scripts (default true).
+    pub fn with_http_only(self, http_only: bool) -> Self {
+        self.map(|s| s.cookies.http_only = http_only)
+    }
+
+    /// The cookie's cross-site policy (default `Lax`).
+    pub fn with_same_site(self, same_site: SameSite) -> Self {
+        self.map(|s| s.cookies.same_site = same_site)
+    }
+
+    /// The cookie's domain scope (default none: this host only).
+    pub fn with_domain(self, domain: impl Into<String>) -> Self {
+        let domain = domain.into();
+        self.map(|s| s.cookies.domain = Some(domain))
+    }
+
+    /// The cookie's path scope (default `/`).
+    pub fn with_path(self, path: impl Into<String>) -> Self {
+        let path = path.into();
+        self.map(|s| s.cookies.path = path)
+    }
+
+    /// A persistent cookie that lives this long, re-sent whenever the session is
+    /// used so that it slides (default none: the cookie ends with the browser
+    /// session). The session's own timeouts are the node's
+    /// ([`NodeConfig::with_expiry`](tenure_node::NodeConfig::with_expiry)).
+    pub fn with_max_age(self, max_age: Duration) -> Self {
+        self.map(|s| s.cookies.max_age = Some(max_age))
+    }
+
+    /// Sign the cookie with `key` (tamper-evident; the id stays readable).
+    pub fn with_signed(self, key: Key) -> Self {
+        self.map(|s| s.cookies.protection = Protection::Signed(vec![key]))
+    }
+
+    /// Encrypt and sign the cookie with `key`.
+    pub fn with_private(self, key: Key) -> Self {
+        self.map(|s| s.cookies.protection = Protection::Private(vec![key]))
+    }
+
+    /// Replaces all cookie settings at once (for key rotation: [`Protection`] with
+    /// several keys).
     pub fn with_cookies(self, cookies: CookieConfig) -> Result<Self, CookieConfigError> {
         cookies.validate()?;
-        let keep_on_server_error = self.settings.keep_on_server_error;
-        Ok(Self {
-            node: self.node,
-            settings: Arc::new(Settings {
-                cookies,
-                keep_on_server_error,
-            }),
-        })
+        Ok(self.map(|s| s.cookies = cookies))
     }
 
     /// Store a request's session changes even when its response is a server error
     /// (default: discard them).
     pub fn keep_changes_on_server_error(self, keep: bool) -> Self {
-        let cookies = self.settings.cookies.clone();
-        Self {
-            node: self.node,
-            settings: Arc::new(Settings {
-                cookies,
-                keep_on_server_error: keep,
-            }),
-        }
+        self.map(|s| s.keep_on_server_error = keep)
+    }
+
+    /// Checks that the cookie settings can work; call it at startup.
+    pub fn check(self) -> Result<Self, CookieConfigError> {
+        self.settings.cookies.validate()?;
+        Ok(self)
     }
 }
 
@@ -115,10 +181,15 @@ impl<S, C: Codec> Layer<S> for SessionLayer<C> {
     type Service = SessionService<S, C>;
 
     fn layer(&self, inner: S) -> Self::Service {
+        let invalid = self.settings.cookies.validate().err().map(Arc::new);
+        if let Some(e) = &invalid {
+            tracing::error!(error = %e, "session layer misconfigured; every request will fail");
+        }
         SessionService {
             inner,
             node: self.node.clone(),
             settings: self.settings.clone(),
+            invalid,
         }
     }
 }
@@ -129,6 +200,7 @@ pub struct SessionService<S, C: Codec = MessagePack> {
     inner: S,
     node: Node<C>,
     settings: Arc<Settings>,
+    invalid: Option<Arc<CookieConfigError>>,
 }
 
 impl<S: Clone, C: Codec> Clone for SessionService<S, C> {
@@ -137,47 +209,52 @@ impl<S: Clone, C: Codec> Clone for SessionService<S, C> {
             inner: self.inner.clone(),
             node: self.node.clone(),
             settings: self.settings.clone(),
+            invalid: self.invalid.clone(),
         }
     }
 }
 
-impl<S, C, ReqBody> Service<Request<ReqBody>> for SessionService<S, C>
+impl<S, C, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S, C>
 where
-    S: Service<Request<ReqBody>, Response = Response<axum::body::Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
+    S::Error: Send + 'static,
     C: Codec,
     ReqBody: Send + 'static,
+    ResBody: HttpBody<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
 {
-    type Response = Response<axum::body::Body>;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        if let Some(e) = &self.invalid {
+            tracing::error!(error = %e, "session layer misconfigured");
+            return Box::pin(async { Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response()) });
+        }
         let settings = self.settings.clone();
         let presented = settings.cookies.read_presented(req.headers());
         let session = self.node.session(presented.as_ref().map(|p| p.id.clone()));
-        let handle = Handle(Arc::new(Mutex::new(Some(session))));
+        let handle = Handle::new(session);
         req.extensions_mut().insert(handle.clone());
         // The ready service is the one to call; leave a fresh clone in its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            let mut response = inner.call(req).await?;
+            let mut response = inner.call(req).await?.map(Body::new);
             let cookies = &settings.cookies;
-            let session = match handle.0.try_lock() {
+            let session = match handle.0.session.try_lock() {
                 Ok(mut slot) => slot.take(),
                 Err(_) => {
                     // Never wait here: whoever holds it may be waiting for this response.
                     tracing::error!(
-                        "session still borrowed after the handler returned (a get_mut guard \
-                         kept in a task or a response body); its changes are discarded"
+                        "session still in use after the handler returned (a call running in \
+                         a spawned task); its changes are discarded"
                     );
                     return Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response());
                 }

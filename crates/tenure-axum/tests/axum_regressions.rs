@@ -49,9 +49,11 @@ async fn a_request_answered_409_deadlock_still_commits_its_earlier_changes() {
             *session
                 .get_mut_or_insert_with(paid.as_str(), || 0u64)
                 .await? += 1;
-            session.get::<u64>("x").await?; // shared lock on x
-            barrier.wait().await; // both hold x shared
-            *session.get_mut_or_insert_with("x", || 0u64).await? += 1; // one deadlocks
+            // Opposite orders: a takes x then y, b takes y then x.
+            let (first, second) = if who == "a" { ("x", "y") } else { ("y", "x") };
+            *session.get_mut_or_insert_with(first, || 0u64).await? += 1;
+            barrier.wait().await; // each holds its first
+            *session.get_mut_or_insert_with(second, || 0u64).await? += 1; // one deadlocks
             Ok::<_, SessionFailure>("paid")
         }
     };

@@ -276,25 +276,29 @@ async fn the_extractor_without_the_layer_is_a_500_not_a_panic() {
 }
 
 #[tokio::test]
-async fn a_live_guard_makes_other_calls_busy_instead_of_hanging() {
+async fn a_live_guard_borrows_its_attribute_only() {
     let node = Node::start(Arc::new(MemoryStore::new()), NodeConfig::default())
         .await
         .unwrap();
     let handler = |session: Session| async move {
-        let guard = session.get_mut_or_insert_with("counter", || 1u64).await?;
-        let busy = session.get::<u64>("counter").await;
+        session.insert("user", "ada".to_string()).await?;
+        let mut guard = session.get_mut_or_insert_with("counter", || 1u64).await?;
+        // Another attribute works while the guard lives; the same one is borrowed.
+        let user = session.get::<String>("user").await?;
+        let same = session.get::<u64>("counter").await;
+        *guard += 1;
         drop(guard);
         let after = session.get::<u64>("counter").await?;
         Ok::<_, SessionFailure>(format!(
-            "{}/{after:?}",
-            matches!(busy, Err(tenure_axum::SessionError::Busy))
+            "{user:?}/{}/{after:?}",
+            matches!(&same, Err(tenure_axum::SessionError::Borrowed { attr }) if attr == "counter")
         ))
     };
     let app = Router::new()
         .route("/", post(handler))
         .layer(SessionLayer::new(node));
     let mut browser = Browser::new(serve(app).await);
-    assert_eq!(browser.post("/").await.body, "true/Some(1)");
+    assert_eq!(browser.post("/").await.body, "Some(\"ada\")/true/Some(2)");
 }
 
 #[tokio::test]

@@ -80,9 +80,15 @@ impl Tracker {
         self.touch(name, Access::Read, benchmark);
     }
 
-    /// Records a `get_mut` of `name`, whose bytes are `benchmark`.
+    /// Records a `get_mut` of `name`, whose bytes are `benchmark`. If the request
+    /// only read `name` so far, `benchmark` replaces the bytes it read: a read may
+    /// have seen an older value than the one the request now takes to change (reads
+    /// take no lock), and the change must be judged against what it changes.
     pub fn take_mut(&mut self, name: &str, benchmark: Option<&Bytes>) {
-        self.touch(name, Access::Mut, benchmark);
+        let entry = self.touch(name, Access::Mut, benchmark);
+        if entry.written.is_none() && entry.access == Access::Mut {
+            entry.benchmark = benchmark.cloned();
+        }
     }
 
     /// Records an `insert` (`Some`) or `remove` (`None`).

@@ -1,20 +1,23 @@
 //! Node configuration.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tenure_core::{Consistency, Limits, WritePolicy, WriteScope};
-use tenure_store::Expiry;
+use tenure_store::{Expiry, Store};
 
 use crate::ConfigError;
 
-/// How a node behaves. Start from [`NodeConfig::default`] and change fields.
+/// How a node behaves. Start from [`NodeConfig::default`] (or [`NodeConfig::new`])
+/// and change what you need with the `with_*` builders (or the fields).
 ///
 /// ```
 /// use std::time::Duration;
-/// use tenure_node::NodeConfig;
-/// use tenure_core::WritePolicy;
-/// let mut config = NodeConfig::default();
-/// config.write_policy = WritePolicy::every(Duration::from_secs(5)).or_after_updates(50);
+/// use tenure_node::{Consistency, NodeConfig, WritePolicy};
+/// let config = NodeConfig::new()
+///     .with_consistency(Consistency::Exclusive)
+///     .with_write_policy(WritePolicy::every(Duration::from_secs(5)).or_after_updates(50))
+///     .with_lease(Duration::from_secs(20));
 /// assert!(config.validate().is_ok());
 /// ```
 #[derive(Debug, Clone)]
@@ -57,6 +60,8 @@ pub struct NodeConfig {
     pub expiry: Expiry,
     /// Attribute and session size limits.
     pub limits: Limits,
+    /// The store, for [`Node::from_config`](crate::Node::from_config).
+    pub(crate) store: Option<Arc<dyn Store>>,
 }
 
 impl Default for NodeConfig {
@@ -79,6 +84,7 @@ impl Default for NodeConfig {
                 absolute: Some(Duration::from_secs(24 * 3600)),
             },
             limits: Limits::default(),
+            store: None,
         }
     }
 }
@@ -87,6 +93,60 @@ impl Default for NodeConfig {
 pub const MAX_TIMING: Duration = Duration::from_secs(7 * 24 * 3600);
 
 impl NodeConfig {
+    /// The defaults (the same as [`NodeConfig::default`]).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The store the node keeps its sessions in, for
+    /// [`Node::from_config`](crate::Node::from_config).
+    pub fn with_store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The idle and absolute timeouts of new sessions.
+    pub fn with_expiry(mut self, expiry: Expiry) -> Self {
+        self.expiry = expiry;
+        self
+    }
+
+    /// When held sessions are written ([`WritePolicy`]).
+    pub fn with_write_policy(mut self, policy: WritePolicy) -> Self {
+        self.write_policy = policy;
+        self
+    }
+
+    /// How concurrent writers are reconciled ([`Consistency`]).
+    pub fn with_consistency(mut self, consistency: Consistency) -> Self {
+        self.consistency = consistency;
+        self
+    }
+
+    /// The lease asked for on each grant and renewal.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// A readable prefix of the node's owner id (logs, `tenure inspect`).
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = label.into();
+        self
+    }
+
+    /// What a request writes back ([`WriteScope`]).
+    pub fn with_write_scope(mut self, scope: WriteScope) -> Self {
+        self.write_scope = scope;
+        self
+    }
+
+    /// Attribute and session size limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// How long the store keeps a queued node's place without hearing from it again.
     pub(crate) fn queue_wait(&self) -> Duration {
         (self.max_poll * 4).max(Duration::from_millis(100))

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use tenure_core::{DecodeError, EncodeError, LimitError};
+use tenure_core::{DecodeError, EncodeError, IdError, LimitError};
 use tenure_store::StoreError;
 
 /// A configuration that cannot work.
@@ -10,7 +10,10 @@ use tenure_store::StoreError;
 #[non_exhaustive]
 pub enum ConfigError {
     /// Leases must outlast the renewal interval plus the safety margin.
-    #[error("lease {lease:?} must exceed renew interval {renew:?} plus margin {margin:?}")]
+    #[error(
+        "lease ({lease:?}) must exceed renew_interval ({renew:?}) plus lease_margin ({margin:?}): \
+         raise the lease, or lower the renewal interval or the margin"
+    )]
     Lease {
         /// The lease.
         lease: Duration,
@@ -21,7 +24,11 @@ pub enum ConfigError {
     },
     /// A waiter must be able to outwait the slowest recall (one renewal interval plus
     /// the minimum hold), or it gives up just before the holder hears of it.
-    #[error("acquire timeout {acquire_timeout:?} must exceed renew interval {renew:?} plus min hold {min_hold:?}")]
+    #[error(
+        "acquire_timeout ({acquire_timeout:?}) must exceed renew_interval ({renew:?}) plus \
+         min_hold ({min_hold:?}), the slowest recall: raise the acquire timeout, or lower \
+         the renewal interval"
+    )]
     AcquireTimeout {
         /// The acquire timeout.
         acquire_timeout: Duration,
@@ -31,10 +38,13 @@ pub enum ConfigError {
         min_hold: Duration,
     },
     /// Write-behind needs a held copy; only the exclusive mode has one.
-    #[error("write policies other than end-of-request need the exclusive consistency mode")]
+    #[error(
+        "write policies other than end-of-request need the Exclusive consistency mode: \
+         use WritePolicy::end_of_request() or Consistency::Exclusive"
+    )]
     PolicyNeedsExclusive,
     /// A timing is zero where it must not be, or longer than [`MAX_TIMING`](crate::MAX_TIMING).
-    #[error("`{field}` of {value:?} is out of range")]
+    #[error("`{field}` of {value:?} is out of range (at least 1 ms where zero cannot work, at most 7 days)")]
     OutOfRange {
         /// The configuration field.
         field: &'static str,
@@ -43,7 +53,11 @@ pub enum ConfigError {
     },
     /// Uses of a held session reach the store with the renewals; a shorter idle
     /// timeout would expire sessions that are in use.
-    #[error("idle timeout {idle:?} must exceed twice the renew interval {renew:?}")]
+    #[error(
+        "the idle timeout ({idle:?}) must exceed twice renew_interval ({renew:?}), since \
+         reads served from memory reach the store with the renewals: raise the idle \
+         timeout (NodeConfig::with_expiry) or lower renew_interval"
+    )]
     IdleTimeout {
         /// The idle timeout.
         idle: Duration,
@@ -67,7 +81,7 @@ pub enum ConfigError {
 #[non_exhaustive]
 pub enum SessionError {
     /// The store could not be asked or did not answer.
-    #[error("store call failed")]
+    #[error("store call failed: {0}")]
     Store(#[from] StoreError),
     /// The node no longer holds the session: its lease expired and another node may
     /// have written it. Nothing from this request was applied; the node dropped its
@@ -110,26 +124,40 @@ pub enum SessionError {
     /// An attribute or the session would exceed a limit.
     #[error(transparent)]
     Limit(#[from] LimitError),
-    /// Waiting for this attribute's lock would deadlock with other requests on this
-    /// node; this request should fail (and be retried), releasing its locks.
-    #[error("waiting for attribute `{attr}` would deadlock with another request")]
+    /// Taking this attribute would deadlock with another request on this node that
+    /// takes the same attributes mutably in the opposite order; this request fails
+    /// (and may be retried), releasing its locks. Take attributes in one order to
+    /// avoid it.
+    #[error(
+        "taking attribute `{}` would deadlock with another request (attributes on the cycle: {})",
+        attrs.first().map_or("?", String::as_str),
+        attrs.join(", ")
+    )]
     Deadlock {
-        /// The attribute.
-        attr: String,
+        /// The attributes on the cycle, the one this request asked for first.
+        attrs: Vec<String>,
     },
-    /// Another node held the session for longer than the acquire timeout.
-    #[error("timed out after {0:?} waiting for the session's tenure")]
+    /// Another node held the session and did not give it up within the acquire
+    /// timeout (it may be busy, stuck or dead; a dead holder's lease runs out).
+    #[error("another node holds the session and did not give it up within {0:?}")]
     AcquireTimeout(Duration),
     /// The node is shutting down and takes no new work.
     #[error("node is shutting down")]
     ShuttingDown,
-    /// The session handle is in use by something else in the same request: a live
-    /// guard from `get_mut`, or another call running concurrently. Drop the guard (or
-    /// await the other call) first.
-    #[error(
-        "the session is in use (a live get_mut guard, or a concurrent call in the same request)"
-    )]
-    Busy,
+    /// This request still holds a guard on the attribute (from `get_mut`) and used
+    /// the same attribute again, or ended with the guard alive (kept in a task or a
+    /// response body). Other attributes are not affected.
+    #[error("attribute `{attr}` is still borrowed by a get_mut guard of this request")]
+    Borrowed {
+        /// The attribute.
+        attr: String,
+    },
+    /// No unused session id was found (the random number generator is broken).
+    #[error("no unused session id found")]
+    NoFreeId,
+    /// The operating system's random number generator failed.
+    #[error("could not generate a session id: {0}")]
+    IdGeneration(#[source] IdError),
     /// The request already ended, or was deleted.
     #[error("the session was already ended or deleted in this request")]
     Ended,

@@ -7,8 +7,9 @@
 //! too many, and at shutdown, always writing the unwritten changes in the same commit
 //! that releases the lock.
 //!
-//! Within the node, concurrent requests on one session lock single attributes, and
-//! every request tracks what it reads and writes, so only changed attributes travel.
+//! Within the node, concurrent requests on one session lock the single attributes
+//! they write, and every request tracks what it reads and writes, so only changed
+//! attributes travel.
 //!
 //! | item | what it is |
 //! |---|---|
@@ -18,28 +19,24 @@
 //! | [`SessionError`] | what can go wrong, with predicates (`is_conflict`, `is_transient`) |
 //! | [`NodeStats`] | counters: cache hits, commits, recalls, lost tenures… |
 //!
+//! Inside: [`node`] is the public handle over the shared state in `inner`;
+//! `tenure/` keeps the exclusive mode's held sessions (table, acquisition, release,
+//! renewal), `session/` one request by consistency mode, `locks` the attribute locks.
 //! See `docs/ARCHITECTURE.md` in the repository for the protocol and its invariants.
 #![doc(test(attr(deny(warnings))))]
 
 mod config;
 mod error;
-mod held;
+mod inner;
 mod locks;
 mod node;
 mod session;
-mod slot;
 mod stats;
-mod tasks;
+mod tenure;
 
 pub use config::{NodeConfig, MAX_TIMING};
 pub use error::{ConfigError, SessionError};
 pub use node::{Node, StartError};
-pub use session::{EndReport, Session};
+pub use session::{AttrGuard, EndReport, Session};
 pub use stats::NodeStats;
 pub use tenure_core::{Consistency, Key, WritePolicy, WriteScope};
-
-fn locks_guard(
-    m: &std::sync::Mutex<locks::LockTable>,
-) -> std::sync::MutexGuard<'_, locks::LockTable> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}

@@ -1,29 +1,30 @@
 //! Per-attribute locks for the concurrent local requests of one held session.
 //!
-//! Readers share, writers exclude, on one attribute only; a request keeps its locks
-//! until it ends (two-phase locking), so concurrent requests on one node are
-//! serializable. Grants are FIFO per attribute, except that a request upgrading its
-//! own shared lock goes first. Before a request waits, the table looks for a cycle in
-//! the wait-for graph; a request that would close one is refused with `Deadlock`
-//! instead of hanging (the classic case: two requests `get` an attribute, then both
-//! `get_mut` it).
+//! Only writers lock: `get_mut`, `insert` and `remove` take the attribute exclusively
+//! until the request ends (I11), so a value a request changes cannot change under it
+//! and concurrent increments on one node never lose one. Reads take no lock: a `get`
+//! sees the value as of the last request that ended (read committed), so reading
+//! never waits and a read followed by a write of the same attribute cannot deadlock
+//! (with shared read locks, two requests that read and then both upgrade wait for
+//! each other forever; that was the commonest handler pattern).
+//!
+//! Grants are FIFO per attribute. Before a request waits, the table looks for a cycle
+//! in the wait-for graph; a request that would close one (two attributes taken in
+//! opposite orders) is refused with `Deadlock` instead of hanging.
 //!
 //! The table is synchronous and small; the async waiting wraps it (a oneshot per
-//! waiter), so it can be tested without a runtime.
+//! waiter), so it can be tested without a runtime. [`AttrLocks`] is a request's set of
+//! locks in one table: it releases them when dropped, so a request that fails or is
+//! cancelled anywhere never keeps an attribute locked.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
+use tenure_core::sync::lock;
 use tokio::sync::oneshot;
 
 /// Identifies one request within a node.
 pub(crate) type ReqId = u64;
-
-/// Shared (read) or exclusive (write).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Mode {
-    Shared,
-    Exclusive,
-}
 
 /// The outcome of asking for a lock.
 #[derive(Debug)]
@@ -32,58 +33,34 @@ pub(crate) enum LockStep {
     Granted,
     /// The request is queued; the receiver fires when it holds the lock.
     Wait(oneshot::Receiver<()>),
-    /// Waiting would close a cycle of waiting requests.
-    Deadlock,
+    /// Waiting would close a cycle of waiting requests: these are the attributes on
+    /// the cycle, the asked-for one first.
+    Deadlock(Vec<String>),
 }
 
 #[derive(Debug)]
 struct Waiter {
     req: ReqId,
-    mode: Mode,
     tx: oneshot::Sender<()>,
 }
 
 #[derive(Debug, Default)]
 struct AttrLock {
-    holders: Vec<(ReqId, Mode)>,
+    holder: Option<ReqId>,
     queue: VecDeque<Waiter>,
 }
 
 impl AttrLock {
-    fn mode_of(&self, req: ReqId) -> Option<Mode> {
-        self.holders
-            .iter()
-            .find(|(r, _)| *r == req)
-            .map(|(_, m)| *m)
-    }
-
-    /// Whether `req` could hold the lock in `mode` now, ignoring the queue.
-    fn compatible(&self, req: ReqId, mode: Mode) -> bool {
-        let others = self.holders.iter().filter(|(r, _)| *r != req);
-        match mode {
-            Mode::Exclusive => others.count() == 0,
-            Mode::Shared => others.clone().all(|(_, m)| *m == Mode::Shared),
-        }
-    }
-
-    fn hold(&mut self, req: ReqId, mode: Mode) {
-        match self.holders.iter_mut().find(|(r, _)| *r == req) {
-            Some(h) => h.1 = h.1.max(mode),
-            None => self.holders.push((req, mode)),
-        }
-    }
-
-    /// The requests `req` waits for while queued here: the other holders and the
-    /// waiters ahead of it.
+    /// The requests `req` waits for while queued here: the holder and the waiters
+    /// ahead of it.
     fn blockers(&self, req: ReqId) -> impl Iterator<Item = ReqId> + '_ {
         let ahead = self
             .queue
             .iter()
             .take_while(move |w| w.req != req)
             .map(|w| w.req);
-        self.holders
-            .iter()
-            .map(|(r, _)| *r)
+        self.holder
+            .into_iter()
             .filter(move |r| *r != req)
             .chain(ahead)
     }
@@ -98,92 +75,90 @@ pub(crate) struct LockTable {
 }
 
 impl LockTable {
-    /// Asks for `name` in `mode` on behalf of `req`.
-    pub(crate) fn lock(&mut self, req: ReqId, name: &str, mode: Mode) -> LockStep {
+    /// Asks for `name` on behalf of `req`.
+    pub(crate) fn lock(&mut self, req: ReqId, name: &str) -> LockStep {
         let attr = self.attrs.entry(name.to_string()).or_default();
-        let held = attr.mode_of(req);
-        if held.is_some_and(|m| m >= mode) {
+        if attr.holder == Some(req) {
             return LockStep::Granted;
         }
-        let upgrade = held.is_some();
-        // An upgrade may pass the queue: the queued requests wait for this one anyway.
-        if attr.compatible(req, mode) && (upgrade || attr.queue.is_empty()) {
-            attr.hold(req, mode);
+        if attr.holder.is_none() && attr.queue.is_empty() {
+            attr.holder = Some(req);
             return LockStep::Granted;
         }
         let (tx, rx) = oneshot::channel();
-        let waiter = Waiter { req, mode, tx };
-        if upgrade {
-            attr.queue.push_front(waiter);
-        } else {
-            attr.queue.push_back(waiter);
-        }
-        if self.closes_cycle(req, name) {
+        attr.queue.push_back(Waiter { req, tx });
+        if let Some(cycle) = self.cycle(req, name) {
             if let Some(attr) = self.attrs.get_mut(name) {
                 attr.queue.retain(|w| w.req != req);
             }
-            return LockStep::Deadlock;
+            return LockStep::Deadlock(cycle);
         }
         self.waiting.insert(req, name.to_string());
         LockStep::Wait(rx)
     }
 
-    /// True if `req`, queued on `name`, transitively waits for itself.
-    fn closes_cycle(&self, req: ReqId, name: &str) -> bool {
-        let mut stack: Vec<ReqId> = self
+    /// The attributes on a cycle through `req`, queued on `name`, if there is one.
+    fn cycle(&self, req: ReqId, name: &str) -> Option<Vec<String>> {
+        // Depth-first over (request, attribute it waits on, path of attributes).
+        let mut stack: Vec<(ReqId, Vec<String>)> = self
             .attrs
             .get(name)
-            .map(|a| a.blockers(req).collect())
+            .map(|a| {
+                a.blockers(req)
+                    .map(|r| (r, vec![name.to_string()]))
+                    .collect()
+            })
             .unwrap_or_default();
         let mut seen = Vec::new();
-        while let Some(r) = stack.pop() {
+        while let Some((r, path)) = stack.pop() {
             if r == req {
-                return true;
+                return Some(path);
             }
             if seen.contains(&r) {
                 continue;
             }
             seen.push(r);
-            if let Some(attr) = self.waiting.get(&r).and_then(|n| self.attrs.get(n)) {
-                stack.extend(attr.blockers(r));
+            if let Some((next, attr)) = self
+                .waiting
+                .get(&r)
+                .and_then(|n| self.attrs.get(n).map(|a| (n, a)))
+            {
+                for b in attr.blockers(r) {
+                    let mut path = path.clone();
+                    path.push(next.clone());
+                    stack.push((b, path));
+                }
             }
         }
-        false
+        None
     }
 
     /// Releases everything `req` holds or waits for among `names`, and grants what
     /// can be granted next.
-    pub(crate) fn release_all<'a>(&mut self, req: ReqId, names: impl IntoIterator<Item = &'a str>) {
+    fn release_all<'a>(&mut self, req: ReqId, names: impl IntoIterator<Item = &'a str>) {
         self.waiting.remove(&req);
         for name in names {
-            if let Some(attr) = self.attrs.get_mut(name) {
-                attr.holders.retain(|(r, _)| *r != req);
-                attr.queue.retain(|w| w.req != req);
-            }
-            self.grant(name);
-        }
-    }
-
-    /// Grants queued requests on `name` in FIFO order while they are compatible.
-    fn grant(&mut self, name: &str) {
-        let Some(attr) = self.attrs.get_mut(name) else {
-            return;
-        };
-        while let Some(w) = attr.queue.front() {
-            if !attr.compatible(w.req, w.mode) {
-                break;
-            }
-            let Some(w) = attr.queue.pop_front() else {
-                break;
+            let Some(attr) = self.attrs.get_mut(name) else {
+                continue;
             };
-            attr.hold(w.req, w.mode);
-            self.waiting.remove(&w.req);
-            // A dropped receiver means the waiting future was cancelled; its request
-            // still owns the grant and releases it when it ends or is dropped.
-            let _ = w.tx.send(());
-        }
-        if attr.holders.is_empty() && attr.queue.is_empty() {
-            self.attrs.remove(name);
+            if attr.holder == Some(req) {
+                attr.holder = None;
+            }
+            attr.queue.retain(|w| w.req != req);
+            // FIFO: the next waiter whose request still waits gets it.
+            while attr.holder.is_none() {
+                let Some(w) = attr.queue.pop_front() else {
+                    break;
+                };
+                self.waiting.remove(&w.req);
+                attr.holder = Some(w.req);
+                // A dropped receiver means the waiting future was cancelled; its
+                // request still owns the grant and releases it when it ends or drops.
+                let _ = w.tx.send(());
+            }
+            if attr.holder.is_none() && attr.queue.is_empty() {
+                self.attrs.remove(name);
+            }
         }
     }
 
@@ -191,6 +166,41 @@ impl LockTable {
     #[cfg(test)]
     pub(crate) fn is_idle(&self) -> bool {
         self.attrs.is_empty() && self.waiting.is_empty()
+    }
+}
+
+/// One request's locks in one held session's table, released when dropped.
+#[derive(Debug)]
+pub(crate) struct AttrLocks {
+    table: Arc<Mutex<LockTable>>,
+    req: ReqId,
+    /// Attributes locked or queued for (recorded before waiting, so a cancelled wait
+    /// is released too).
+    names: Vec<String>,
+}
+
+impl AttrLocks {
+    pub(crate) fn new(table: Arc<Mutex<LockTable>>, req: ReqId) -> Self {
+        Self {
+            table,
+            req,
+            names: Vec::new(),
+        }
+    }
+
+    /// Asks for `name`; the caller awaits a `Wait`.
+    pub(crate) fn lock(&mut self, name: &str) -> LockStep {
+        let step = lock(&self.table).lock(self.req, name);
+        if !matches!(step, LockStep::Deadlock(_)) && !self.names.iter().any(|n| n == name) {
+            self.names.push(name.to_string());
+        }
+        step
+    }
+}
+
+impl Drop for AttrLocks {
+    fn drop(&mut self) {
+        lock(&self.table).release_all(self.req, self.names.iter().map(String::as_str));
     }
 }
 
@@ -203,73 +213,69 @@ mod tests {
     }
 
     #[test]
-    fn readers_share_writers_exclude_per_attribute() {
+    fn writers_exclude_per_attribute_in_fifo_order() {
         let mut t = LockTable::default();
-        assert!(granted(&t.lock(1, "a", Mode::Shared)));
-        assert!(granted(&t.lock(2, "a", Mode::Shared)));
-        assert!(granted(&t.lock(3, "b", Mode::Exclusive)));
-        let LockStep::Wait(mut rx) = t.lock(4, "a", Mode::Exclusive) else {
-            panic!("writer must wait")
+        assert!(granted(&t.lock(1, "a")));
+        assert!(granted(&t.lock(2, "b")));
+        let LockStep::Wait(mut rx3) = t.lock(3, "a") else {
+            panic!("second writer must wait")
         };
-        // FIFO: a reader behind a queued writer waits too.
-        assert!(matches!(t.lock(5, "a", Mode::Shared), LockStep::Wait(_)));
+        let LockStep::Wait(mut rx4) = t.lock(4, "a") else {
+            panic!("third writer must wait")
+        };
         t.release_all(1, ["a"]);
-        assert!(rx.try_recv().is_err());
-        t.release_all(2, ["a"]);
-        assert!(rx.try_recv().is_ok());
+        assert!(rx3.try_recv().is_ok(), "first in line goes first");
+        assert!(rx4.try_recv().is_err());
+        t.release_all(3, ["a"]);
+        assert!(rx4.try_recv().is_ok());
         t.release_all(4, ["a"]);
-        t.release_all(5, ["a"]);
-        t.release_all(3, ["b"]);
+        t.release_all(2, ["b"]);
         assert!(t.is_idle());
     }
 
     #[test]
-    fn double_upgrade_is_a_deadlock_for_the_second() {
+    fn crossing_order_is_a_deadlock_naming_both_attributes() {
         let mut t = LockTable::default();
-        assert!(granted(&t.lock(1, "a", Mode::Shared)));
-        assert!(granted(&t.lock(2, "a", Mode::Shared)));
-        let LockStep::Wait(mut rx) = t.lock(1, "a", Mode::Exclusive) else {
-            panic!("upgrade must wait")
+        assert!(granted(&t.lock(1, "x")));
+        assert!(granted(&t.lock(2, "y")));
+        assert!(matches!(t.lock(1, "y"), LockStep::Wait(_)));
+        let LockStep::Deadlock(cycle) = t.lock(2, "x") else {
+            panic!("the second crossing request closes a cycle")
         };
-        assert!(matches!(
-            t.lock(2, "a", Mode::Exclusive),
-            LockStep::Deadlock
-        ));
-        t.release_all(2, ["a"]);
-        assert!(rx.try_recv().is_ok());
-        t.release_all(1, ["a"]);
-        assert!(t.is_idle());
+        assert_eq!(cycle, ["x", "y"]);
     }
 
     #[test]
-    fn crossing_order_is_a_deadlock() {
+    fn relock_is_free() {
         let mut t = LockTable::default();
-        assert!(granted(&t.lock(1, "x", Mode::Exclusive)));
-        assert!(granted(&t.lock(2, "y", Mode::Exclusive)));
-        assert!(matches!(t.lock(1, "y", Mode::Exclusive), LockStep::Wait(_)));
-        assert!(matches!(
-            t.lock(2, "x", Mode::Exclusive),
-            LockStep::Deadlock
-        ));
-    }
-
-    #[test]
-    fn sole_reader_upgrades_at_once_and_relock_is_free() {
-        let mut t = LockTable::default();
-        assert!(granted(&t.lock(1, "a", Mode::Shared)));
-        assert!(granted(&t.lock(1, "a", Mode::Exclusive)));
-        assert!(granted(&t.lock(1, "a", Mode::Shared)));
-        assert!(matches!(t.lock(2, "a", Mode::Shared), LockStep::Wait(_)));
+        assert!(granted(&t.lock(1, "a")));
+        assert!(granted(&t.lock(1, "a")));
+        assert!(matches!(t.lock(2, "a"), LockStep::Wait(_)));
     }
 
     #[test]
     fn cancelled_waiter_is_released_by_its_request() {
         let mut t = LockTable::default();
-        assert!(granted(&t.lock(1, "a", Mode::Exclusive)));
-        let rx = t.lock(2, "a", Mode::Exclusive);
+        assert!(granted(&t.lock(1, "a")));
+        let rx = t.lock(2, "a");
         drop(rx);
         t.release_all(1, ["a"]);
         t.release_all(2, ["a"]);
         assert!(t.is_idle());
+    }
+
+    #[test]
+    fn dropped_lock_set_releases_its_attributes() {
+        let table = Arc::new(Mutex::new(LockTable::default()));
+        let mut one = AttrLocks::new(table.clone(), 1);
+        assert!(granted(&one.lock("a")));
+        let mut two = AttrLocks::new(table.clone(), 2);
+        let LockStep::Wait(mut rx) = two.lock("a") else {
+            panic!("must wait")
+        };
+        drop(one);
+        assert!(rx.try_recv().is_ok());
+        drop(two);
+        assert!(lock(&table).is_idle());
     }
 }

@@ -24,7 +24,7 @@ async fn session_futures_are_send() {
     send(&s.get::<u64>("a"));
     send(&s.get_mut::<u64>("a"));
     send(&s.insert("a", 1u64));
-    send(&s.remove("a"));
+    send(&s.remove_value("a"));
     send(&s.rotate_id());
     send(&s.delete());
     send(&node.flush_all());

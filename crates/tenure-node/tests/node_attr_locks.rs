@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use tenure_node::{Node, SessionError};
 use tokio::sync::oneshot;
 
@@ -101,36 +99,69 @@ async fn readers_share_an_attribute() {
     r2.end().await.unwrap();
 }
 
+/// I11 as it stands: reads take no lock, so two requests that read an attribute and
+/// then both take it mutably do not deadlock (with shared read locks they did); the
+/// second waits for the first, sees its change, and neither increment is lost.
 #[tokio::test]
-async fn upgrade_cycle_is_a_typed_deadlock_not_a_hang() {
+async fn read_then_modify_by_two_requests_is_no_deadlock() {
     let (node, id) = setup().await;
     let mut r1 = node.session(Some(id.clone()));
     let mut r2 = node.session(Some(id.clone()));
-    r1.get::<u64>("a").await.unwrap();
-    r2.get::<u64>("a").await.unwrap();
-    let r1 = Arc::new(tokio::sync::Mutex::new(r1));
-    let upgrader = {
-        let r1 = r1.clone();
-        tokio::spawn(async move {
-            let mut r1 = r1.lock().await;
-            *r1.get_mut::<u64>("a").await.unwrap().unwrap() += 10;
-        })
-    };
+    assert_eq!(r1.get::<u64>("a").await.unwrap(), Some(0));
+    assert_eq!(r2.get::<u64>("a").await.unwrap(), Some(0));
+    *r1.get_mut::<u64>("a").await.unwrap().unwrap() += 10;
+    let second = tokio::spawn(async move {
+        let a = r2.get_mut::<u64>("a").await.unwrap().unwrap();
+        let seen = *a;
+        *a += 1;
+        r2.end().await.unwrap();
+        seen
+    });
     support::settle().await;
     assert!(
-        !upgrader.is_finished(),
-        "request 1 waits for request 2's shared lock"
+        !second.is_finished(),
+        "request 2 waits for request 1's write lock"
+    );
+    r1.end().await.unwrap();
+    assert_eq!(second.await.unwrap(), 10, "get_mut sees the latest value");
+    assert_eq!(node.stats().deadlocks, 0);
+    let mut s = node.session(Some(id));
+    assert_eq!(s.get::<u64>("a").await.unwrap(), Some(11));
+}
+
+/// I11: taking two attributes in opposite orders is the deadlock that remains: the
+/// request that would close the cycle is refused with a typed error naming both.
+#[tokio::test]
+async fn opposite_orders_are_a_typed_deadlock_not_a_hang() {
+    let (node, id) = setup().await;
+    let mut r1 = node.session(Some(id.clone()));
+    let mut r2 = node.session(Some(id.clone()));
+    *r1.get_mut::<u64>("a").await.unwrap().unwrap() += 1;
+    *r2.get_mut::<u64>("b").await.unwrap().unwrap() += 1;
+    let first = tokio::spawn(async move {
+        *r1.get_mut::<u64>("b").await.unwrap().unwrap() += 1;
+        r1.end().await.unwrap();
+    });
+    support::settle().await;
+    assert!(
+        !first.is_finished(),
+        "request 1 waits for request 2's lock on b"
     );
     let err = r2.get_mut::<u64>("a").await.unwrap_err();
     assert!(
-        matches!(&err, SessionError::Deadlock { attr } if attr == "a"),
+        matches!(&err, SessionError::Deadlock { attrs } if attrs == &["a", "b"]),
         "{err}"
     );
     drop(r2); // the refused request fails and lets go
-    upgrader.await.unwrap();
-    let r1 = Arc::try_unwrap(r1).unwrap().into_inner();
-    r1.end().await.unwrap();
+    first.await.unwrap();
     assert_eq!(node.stats().deadlocks, 1);
     let mut s = node.session(Some(id));
-    assert_eq!(s.get::<u64>("a").await.unwrap(), Some(10));
+    assert_eq!(
+        (
+            s.get::<u64>("a").await.unwrap(),
+            s.get::<u64>("b").await.unwrap()
+        ),
+        (Some(1), Some(1)),
+        "request 1 applied both; the refused request nothing"
+    );
 }

@@ -94,7 +94,7 @@ async fn insert_always_counts_and_remove_is_written() {
     let (store, node, id) = big_session(WriteScope::Modified).await;
     let mut s = node.session(Some(id.clone()));
     s.insert("small", "abcdefghij".to_string()).await.unwrap(); // same bytes, still a write
-    s.remove("blob").await.unwrap();
+    s.remove_value("blob").await.unwrap();
     s.end().await.unwrap();
     let p = store.last_commit_payload().unwrap();
     assert_eq!(p.ops, 2);

@@ -22,9 +22,10 @@
 //!   only if no request changed it while the commit was in flight.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tenure_core::sync::lock;
 use tenure_core::{Bytes, Delta, LimitError, Limits, SessionId, Snapshot};
 use tenure_store::{Expiry, Fence};
 use tokio::sync::{watch, Notify};
@@ -80,6 +81,17 @@ struct HeldState {
     next_seq: u64,
 }
 
+/// Attributes a request writes back unchanged, per its write scope.
+#[derive(Debug)]
+pub(crate) enum Rewrite {
+    /// Only what changed (`WriteScope::Modified`).
+    Nothing,
+    /// These attributes, read but not changed (`WriteScope::Accessed`).
+    These(Vec<String>),
+    /// Every attribute (`WriteScope::Whole`).
+    All,
+}
+
 /// A dirty attribute as collected for a flush: its name and write sequence number.
 pub(crate) type Collected = Vec<(String, u64)>;
 
@@ -87,7 +99,8 @@ pub(crate) type Collected = Vec<(String, u64)>;
 #[derive(Debug)]
 pub(crate) struct Held {
     state: Mutex<HeldState>,
-    pub(crate) locks: Mutex<LockTable>,
+    /// The attribute locks of the requests in flight (writers only, I11).
+    pub(crate) locks: Arc<Mutex<LockTable>>,
     /// Serializes commits of this session, so commits reach the store in the order
     /// their contents were collected.
     pub(crate) flush_lock: tokio::sync::Mutex<()>,
@@ -95,13 +108,10 @@ pub(crate) struct Held {
     drained: Notify,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Critical sections never panic midway through an update; a poisoned lock's data
-    // is still consistent.
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl Held {
+    /// A held copy from a grant (of `acquire` or of `create`), received at `now`.
+    /// The node builds every held copy through `NodeInner::hold`, which works out the
+    /// local lease end and creation time.
     pub(crate) fn new(
         sid: SessionId,
         fence: Fence,
@@ -147,7 +157,7 @@ impl Held {
         };
         Self {
             state: Mutex::new(state),
-            locks: Mutex::new(LockTable::default()),
+            locks: Arc::default(),
             flush_lock: tokio::sync::Mutex::new(()),
             phase: watch::Sender::new(Phase::Active),
             drained: Notify::new(),
@@ -176,6 +186,15 @@ impl Held {
         st.last_access = now;
         st.touched = true;
         Some(Admission { held: self.clone() })
+    }
+
+    /// Admits the request a grant was for: a new copy is active, so this always
+    /// succeeds.
+    pub(crate) fn admit_granted(self: &Arc<Self>, now: Instant) -> Admission {
+        let mut st = lock(&self.state);
+        st.in_flight += 1;
+        st.last_access = now;
+        Admission { held: self.clone() }
     }
 
     /// A request is done with the session.
@@ -220,16 +239,26 @@ impl Held {
             .and_then(|a| a.value.clone())
     }
 
+    /// The names of the attributes present in the cache.
+    pub(crate) fn names(&self) -> Vec<String> {
+        lock(&self.state)
+            .attrs
+            .iter()
+            .filter(|(_, a)| a.value.is_some())
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
     /// Applies a request's write set to the cache and counts the request, if the
     /// session stays within `limits` (checked and applied in one critical section, so
-    /// concurrent requests cannot jointly overshoot). With `all_dirty`, every attribute
-    /// is marked for writing with its value unchanged (the whole-session write scope),
-    /// so no value a concurrent request wrote is overwritten.
+    /// concurrent requests cannot jointly overshoot). `rewrite` marks attributes for
+    /// writing with their current values (the accessed and whole write scopes): the
+    /// value a concurrent request wrote is kept, never the one this request read.
     pub(crate) fn apply_checked(
         &self,
         changes: Vec<(String, Option<Bytes>)>,
         limits: &Limits,
-        all_dirty: bool,
+        rewrite: &Rewrite,
     ) -> Result<(), LimitError> {
         let mut st = lock(&self.state);
         let (mut count, mut size) = (
@@ -268,9 +297,19 @@ impl Held {
                 },
             );
         }
-        if all_dirty {
-            for a in st.attrs.values_mut() {
-                a.dirty = true;
+        match rewrite {
+            Rewrite::Nothing => {}
+            Rewrite::These(names) => {
+                for name in names {
+                    if let Some(a) = st.attrs.get_mut(name) {
+                        a.dirty = true;
+                    }
+                }
+            }
+            Rewrite::All => {
+                for a in st.attrs.values_mut() {
+                    a.dirty = true;
+                }
             }
         }
         Ok(())

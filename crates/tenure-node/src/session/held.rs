@@ -1,0 +1,94 @@
+//! The exclusive mode's side of a request: admitted to a session this node holds,
+//! reading from the near cache and locking the attributes it writes.
+
+use std::sync::Arc;
+
+use tenure_core::{Bytes, Codec, SessionId};
+use tokio::time::Instant;
+
+use crate::inner::NodeInner;
+use crate::locks::LockStep;
+use crate::stats::count;
+use crate::tenure::held::{GoneReason, Phase, Rewrite};
+use crate::tenure::request::HeldRequest;
+use crate::SessionError;
+
+/// A request admitted to a held session.
+#[derive(Debug)]
+pub(crate) struct HeldBacking {
+    request: HeldRequest,
+}
+
+impl HeldBacking {
+    pub(crate) fn new(request: HeldRequest) -> Self {
+        Self { request }
+    }
+
+    pub(crate) fn value(&self, name: &str) -> Option<Bytes> {
+        self.request.held().value(name)
+    }
+
+    pub(crate) fn names(&self) -> Vec<String> {
+        self.request.held().names()
+    }
+
+    /// I9: a long request that outlived the local lease confirms it before it reads
+    /// more from the cache.
+    pub(crate) async fn ready<C: Codec>(
+        &mut self,
+        node: &Arc<NodeInner<C>>,
+    ) -> Result<(), SessionError> {
+        let held = self.request.held().clone();
+        if !held.lease_valid(Instant::now()) && !node.confirm_lease(&held).await? {
+            return Err(SessionError::TenureLost);
+        }
+        Ok(())
+    }
+
+    /// Takes `name` exclusively until the request ends (I11).
+    pub(crate) async fn lock<C: Codec>(
+        &mut self,
+        node: &Arc<NodeInner<C>>,
+        name: &str,
+    ) -> Result<(), SessionError> {
+        match self.request.locks().lock(name) {
+            LockStep::Granted => Ok(()),
+            LockStep::Wait(granted) => granted.await.map_err(|_| SessionError::TenureLost),
+            LockStep::Deadlock(attrs) => {
+                count!(node.stats, deadlocks);
+                tracing::warn!(
+                    session = self.request.held().sid().prefix(),
+                    attrs = ?attrs,
+                    "request refused: taking these attributes would deadlock with another \
+                     request that takes them in the opposite order"
+                );
+                Err(SessionError::Deadlock { attrs })
+            }
+        }
+    }
+
+    pub(crate) async fn delete<C: Codec>(self, node: &NodeInner<C>) -> Result<(), SessionError> {
+        node.delete_held(self.request.held()).await
+    }
+
+    pub(crate) async fn rotate<C: Codec>(
+        &mut self,
+        node: &Arc<NodeInner<C>>,
+    ) -> Result<SessionId, SessionError> {
+        node.rotate_held(self.request.held()).await
+    }
+
+    /// Ends the request; answers the session's id afterwards (`None` if it was
+    /// deleted meanwhile) and whether the changes reached the store.
+    pub(crate) async fn end<C: Codec>(
+        self,
+        node: &Arc<NodeInner<C>>,
+        changes: Vec<(String, Option<Bytes>)>,
+        rewrite: Rewrite,
+    ) -> Result<(Option<SessionId>, bool), SessionError> {
+        let held = self.request.held().clone();
+        let written = node.end_held(self.request, changes, rewrite).await?;
+        let deleted = matches!(held.phase(), Phase::Gone(GoneReason::Deleted));
+        Ok((Some(held.sid()).filter(|_| !deleted), written))
+    }
+}

@@ -1,0 +1,157 @@
+//! Exclusive-mode tenure: the sessions this node holds, how it gets them, keeps them
+//! and gives them back.
+//!
+//! | file | what it does |
+//! |---|---|
+//! | this one | the tenure table: installing a grant, re-keying, dropping copies |
+//! | [`held`] | one held session: tenure, near cache, state machine (its header) |
+//! | [`acquire`] | admission of a request, single-flight `acquire`, queueing, grant hints |
+//! | [`request`] | a request's store calls on a held session: create, end, rotate, delete |
+//! | [`release`] | flush (write) and release, the write-behind timer, shutdown |
+//! | [`renew`] | lease renewal, idle sweep, hints: the node's background tasks |
+
+pub(crate) mod acquire;
+pub(crate) mod held;
+pub(crate) mod release;
+pub(crate) mod renew;
+pub(crate) mod request;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tenure_core::sync::lock;
+use tenure_core::{Codec, SessionId, Snapshot};
+use tenure_store::{Expiry, Fence};
+use tokio::time::Instant;
+
+use crate::inner::NodeInner;
+use crate::stats::count;
+use held::{Admission, GoneReason, Held, Phase};
+use release::ReleaseReason;
+
+/// What the store granted: from `acquire`, or from a `create` with tenure.
+pub(crate) struct GrantOf {
+    pub(crate) sid: SessionId,
+    pub(crate) fence: Fence,
+    pub(crate) lease: Duration,
+    pub(crate) snapshot: Snapshot,
+    pub(crate) expiry: Expiry,
+    /// The session's age at the store.
+    pub(crate) age: Duration,
+    /// When the granting call was sent (the lease runs from then, to be safe).
+    pub(crate) sent: Instant,
+}
+
+impl<C: Codec> NodeInner<C> {
+    /// The held copy for a grant, put in the table, with the granted request admitted
+    /// (before the copy is in the table, so a release that starts at once, as at
+    /// shutdown, drains it instead of turning it away). The one place a held copy is
+    /// made.
+    pub(crate) fn hold(self: &Arc<Self>, grant: GrantOf) -> Admission {
+        count!(self.stats, grants);
+        let until = self.lease_until(grant.sent, grant.lease);
+        let created_at = grant.sent.checked_sub(grant.age).unwrap_or(grant.sent);
+        let held = Arc::new(Held::new(
+            grant.sid,
+            grant.fence,
+            until,
+            grant.snapshot,
+            grant.sent,
+            grant.expiry,
+            created_at,
+        ));
+        let admission = held.admit_granted(grant.sent);
+        self.install(held);
+        admission
+    }
+
+    pub(crate) fn held(&self, sid: &SessionId) -> Option<Arc<Held>> {
+        lock(&self.table).get(sid).cloned()
+    }
+
+    /// Whether the node holds `sid` now (an active copy).
+    pub(crate) fn holds(&self, sid: &SessionId) -> bool {
+        self.held(sid).is_some_and(|h| h.phase() == Phase::Active)
+    }
+
+    pub(crate) fn all_held(&self) -> Vec<Arc<Held>> {
+        lock(&self.table).values().cloned().collect()
+    }
+
+    /// Puts a newly held session in the table and keeps the table within `max_held`.
+    /// A grant that lands after shutdown began is released at once (I14).
+    fn install(self: &Arc<Self>, held: Arc<Held>) {
+        let victim = {
+            let mut table = lock(&self.table);
+            table.insert(held.sid(), held.clone());
+            if table.len() <= self.config.max_held {
+                None
+            } else {
+                table
+                    .values()
+                    .filter_map(|h| h.evictable_since().map(|t| (t, h.clone())))
+                    .min_by_key(|(t, _)| *t)
+                    .map(|(_, h)| h)
+            }
+        };
+        if self.is_shutting_down() {
+            tokio::spawn(self.clone().release(held, ReleaseReason::Shutdown));
+        }
+        if let Some(victim) = victim {
+            tokio::spawn(self.clone().release(victim, ReleaseReason::Evict));
+        }
+    }
+
+    /// Removes `held` from the table (if it is still the entry for its id).
+    pub(crate) fn uninstall(&self, held: &Arc<Held>) {
+        let mut table = lock(&self.table);
+        let sid = held.sid();
+        if table.get(&sid).is_some_and(|h| Arc::ptr_eq(h, held)) {
+            table.remove(&sid);
+        }
+    }
+
+    /// Re-keys a held session after `rotate_id`. A copy that is gone stays out.
+    pub(crate) fn rekey(&self, old: &SessionId, held: &Arc<Held>) {
+        let mut table = lock(&self.table);
+        if table.get(old).is_some_and(|h| Arc::ptr_eq(h, held)) {
+            table.remove(old);
+        }
+        if !matches!(held.phase(), Phase::Gone(_)) {
+            table.insert(held.sid(), held.clone());
+        }
+    }
+
+    /// The tenure is lost: drop the copy, never write it (I8).
+    pub(crate) fn lose(&self, held: &Arc<Held>) {
+        if held.set_gone(GoneReason::Lost) {
+            count!(self.stats, tenure_lost);
+            tracing::warn!(
+                session = held.sid().prefix(),
+                "tenure lost; cached copy dropped"
+            );
+        }
+        self.uninstall(held);
+    }
+
+    /// The session passed its idle or absolute timeout while this node held it: drop
+    /// the copy and delete the session at the store.
+    pub(crate) fn expire(self: &Arc<Self>, held: &Arc<Held>) {
+        if !held.set_gone(GoneReason::Deleted) {
+            return;
+        }
+        self.uninstall(held);
+        let (store, sid) = (self.store.clone(), held.sid());
+        tokio::spawn(async move {
+            if let Err(e) = store.delete(&sid).await {
+                tracing::warn!(session = sid.prefix(), error = %e, "could not delete an expired session");
+            }
+        });
+    }
+
+    /// The session no longer exists at the store (deleted by this node, or found gone).
+    pub(crate) fn forget(&self, held: &Arc<Held>) {
+        held.set_gone(GoneReason::Deleted);
+        self.uninstall(held);
+    }
+}

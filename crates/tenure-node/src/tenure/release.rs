@@ -1,0 +1,195 @@
+//! Writing held sessions, and giving them back.
+//!
+//! A flush commits a session's dirty attributes; a release (recall, idle, eviction,
+//! shutdown) stops admissions, drains the requests in flight and then writes and
+//! releases in one commit. A release runs in a task of its own: once draining has
+//! begun, only it can finish it (I14). Commits of one session are serialized and
+//! carry whole requests, in order (I10).
+
+use std::sync::{Arc, Weak};
+
+use tenure_core::Codec;
+use tenure_store::{CommitReply, StoreError};
+use tokio::time::Instant;
+
+use crate::inner::{deadline_after, NodeInner};
+use crate::stats::count;
+use crate::tenure::held::{GoneReason, Held, Phase};
+use crate::SessionError;
+
+/// Why a held session is being given back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReleaseReason {
+    Recall,
+    Idle,
+    Evict,
+    Shutdown,
+}
+
+impl<C: Codec> NodeInner<C> {
+    /// Starts releasing `held` in a task of its own, unless it is already leaving.
+    pub(crate) fn spawn_release(self: &Arc<Self>, held: Arc<Held>, reason: ReleaseReason) {
+        if held.phase() == Phase::Active {
+            tokio::spawn(self.clone().release(held, reason));
+        }
+    }
+
+    /// Gives a held session back: (after the minimum hold, for a recall) stop
+    /// admitting, drain in-flight requests, then write and release in one commit.
+    pub(crate) async fn release(
+        self: Arc<Self>,
+        held: Arc<Held>,
+        reason: ReleaseReason,
+    ) -> Result<(), SessionError> {
+        if !held.start_release() {
+            held.gone().await;
+            return Ok(());
+        }
+        if reason == ReleaseReason::Recall {
+            tokio::time::sleep_until(held.acquired_at() + self.config.min_hold).await;
+        }
+        held.begin_drain();
+        held.drained().await;
+        let result = loop {
+            match self.flush(&held, true).await {
+                // The store could not be reached. While the lease runs, the changes
+                // can still be written: try again; after that, they cannot (I8).
+                Err(SessionError::Store(e)) if held.lease_valid(Instant::now()) => {
+                    tracing::warn!(session = held.sid().prefix(), error = %e, "release failed; retrying");
+                    tokio::time::sleep(self.config.max_poll).await;
+                }
+                other => break other,
+            }
+        };
+        match &result {
+            Ok(()) => match reason {
+                ReleaseReason::Recall => count!(self.stats, recalls),
+                ReleaseReason::Idle => count!(self.stats, idle_releases),
+                ReleaseReason::Evict => count!(self.stats, evictions),
+                ReleaseReason::Shutdown => count!(self.stats, shutdown_releases),
+            },
+            Err(SessionError::TenureLost | SessionError::Gone) => {}
+            Err(e) => {
+                tracing::warn!(session = held.sid().prefix(), error = %e, "release failed; dropping copy");
+                self.lose(&held);
+            }
+        }
+        result
+    }
+
+    /// Writes a held session's unwritten changes; with `release`, gives it back in the
+    /// same commit.
+    pub(crate) async fn flush(&self, held: &Arc<Held>, release: bool) -> Result<(), SessionError> {
+        // I10: one commit of this session at a time, in the order they were collected.
+        let _serial = held.flush_lock.lock().await;
+        match held.phase() {
+            Phase::Gone(GoneReason::Lost) => return Err(SessionError::TenureLost),
+            Phase::Gone(GoneReason::Deleted) => return Err(SessionError::Gone),
+            Phase::Gone(GoneReason::Released) => return Ok(()),
+            Phase::Active | Phase::Draining => {}
+        }
+        let (sid, fence, delta, collected, counts) = held.collect();
+        if delta.is_empty() && !release {
+            return Ok(());
+        }
+        let bytes = delta.payload_bytes() as u64;
+        let reply = match self
+            .store
+            .commit(&sid, &self.owner, fence, delta, release)
+            .await
+        {
+            Ok(reply) => reply,
+            Err(e) => {
+                held.restore_counts(counts);
+                return Err(e.into());
+            }
+        };
+        match reply {
+            CommitReply::Committed { .. } => {
+                held.mark_clean(&collected, Instant::now());
+                count!(self.stats, commits);
+                count!(self.stats, commit_bytes, bytes);
+                if release {
+                    held.set_gone(GoneReason::Released);
+                    self.uninstall(held);
+                }
+                Ok(())
+            }
+            CommitReply::Stale { .. } => {
+                self.lose(held);
+                Err(SessionError::TenureLost)
+            }
+            _ => Err(StoreError::Protocol("unknown commit reply".into()).into()),
+        }
+    }
+
+    /// Starts the write-behind timer of a session under a time-based policy.
+    pub(crate) fn arm_timer(self: &Arc<Self>, held: &Arc<Held>) {
+        let Some(interval) = self.config.write_policy.interval() else {
+            return;
+        };
+        if !held.arm_timer() {
+            return;
+        }
+        let node: Weak<Self> = Arc::downgrade(self);
+        let held = held.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep_until(deadline_after(held.last_write(), interval)).await;
+                let Some(node) = node.upgrade() else { return };
+                if held.due(&node.config.write_policy, Instant::now()) {
+                    if let Err(e) = node.flush(&held, false).await {
+                        tracing::warn!(session = held.sid().prefix(), error = %e, "timed write failed");
+                    }
+                }
+                if held.disarm_timer_if_clean() {
+                    return;
+                }
+                if deadline_after(held.last_write(), interval) <= Instant::now() {
+                    // The write failed; try again after a pause instead of spinning.
+                    tokio::time::sleep(node.config.max_poll).await;
+                }
+            }
+        });
+    }
+
+    /// Gives `held` back now (after writing it), as an idle release would, in a task
+    /// that runs to the end even if the caller stops waiting (I14).
+    pub(crate) async fn release_now(self: &Arc<Self>, held: Arc<Held>) -> Result<(), SessionError> {
+        let release = tokio::spawn(self.clone().release(held, ReleaseReason::Idle));
+        release.await.unwrap_or(Err(SessionError::ShuttingDown))
+    }
+
+    /// Graceful shutdown: takes no new requests, lets in-flight ones finish, writes
+    /// and releases every held session (also those whose grant was under way, I14),
+    /// and stops the background tasks. Answers the first error met; every session is
+    /// attempted.
+    pub(crate) async fn shutdown(self: &Arc<Self>) -> Result<(), SessionError> {
+        self.stop_admitting();
+        let mut first_err = None;
+        loop {
+            self.grants_settled().await;
+            let all = self.all_held();
+            if all.is_empty() {
+                break;
+            }
+            let releases: Vec<_> = all
+                .into_iter()
+                .map(|held| tokio::spawn(self.clone().release(held, ReleaseReason::Shutdown)))
+                .collect();
+            for r in releases {
+                match r.await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        first_err.get_or_insert(e);
+                    }
+                    Err(join) => tracing::error!(error = %join, "release task failed"),
+                }
+            }
+        }
+        for task in tenure_core::sync::lock(&self.tasks).drain(..) {
+            task.abort();
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}

@@ -1,0 +1,157 @@
+//! Keeping tenures: lease renewal, the idle sweep and hints. These are the node's
+//! background tasks; both hold only a weak reference to the node between steps, so
+//! dropping every `Node` handle ends them.
+
+use std::sync::{Arc, Weak};
+
+use tenure_core::Codec;
+use tenure_store::{Hint, HintReceiver, RenewOutcome, Renewal};
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::inner::NodeInner;
+use crate::tenure::held::{Held, Phase};
+use crate::tenure::release::ReleaseReason;
+use crate::SessionError;
+
+impl<C: Codec> NodeInner<C> {
+    /// Starts the hint listener and the renewal tick.
+    pub(crate) fn spawn_background(self: &Arc<Self>, hints: HintReceiver) {
+        let tasks = vec![
+            tokio::spawn(listen_hints(Arc::downgrade(self), hints)),
+            tokio::spawn(renew_and_sweep(Arc::downgrade(self))),
+        ];
+        *tenure_core::sync::lock(&self.tasks) = tasks;
+    }
+
+    /// Confirms one held session's lease with the store. Ok(false): lost.
+    pub(crate) async fn confirm_lease(
+        self: &Arc<Self>,
+        held: &Arc<Held>,
+    ) -> Result<bool, SessionError> {
+        let item = Renewal {
+            sid: held.sid(),
+            fence: held.fence(),
+            touch: held.take_touched(),
+        };
+        let sent = Instant::now();
+        let outcomes = self
+            .store
+            .renew(&self.owner, self.config.lease, std::slice::from_ref(&item))
+            .await?;
+        Ok(self.apply_renewal(held, &item, outcomes.first().copied(), sent))
+    }
+
+    /// Applies one renewal outcome. True if the session is still held.
+    ///
+    /// I13: a renewal only speaks for the tenure it named: if the session was rotated
+    /// (new id, new fence) or released since, its answer is ignored. And while a fenced
+    /// call is under way for the session (a commit, a release, a rotation), that
+    /// call's own reply decides: a `Lost` sent before it cannot tell whether the call
+    /// applied, and acting on it would report "nothing applied" for a change that was.
+    fn apply_renewal(
+        self: &Arc<Self>,
+        held: &Arc<Held>,
+        item: &Renewal,
+        outcome: Option<RenewOutcome>,
+        sent: Instant,
+    ) -> bool {
+        let Ok(_serial) = held.flush_lock.try_lock() else {
+            return true;
+        };
+        if matches!(held.phase(), Phase::Gone(_)) {
+            return false;
+        }
+        if held.sid() != item.sid || held.fence() != item.fence {
+            return true;
+        }
+        match outcome {
+            Some(RenewOutcome::Renewed { recall }) => {
+                held.set_lease_until(self.lease_until(sent, self.config.lease));
+                if recall {
+                    self.spawn_release(held.clone(), ReleaseReason::Recall);
+                }
+                true
+            }
+            _ => {
+                self.lose(held);
+                false
+            }
+        }
+    }
+
+    /// One renewal tick: renews all held sessions in one store call (the guaranteed
+    /// recall path, I4), drops lost ones, and releases idle and expired ones.
+    async fn tick(self: &Arc<Self>) {
+        let held = self.all_held();
+        if !held.is_empty() {
+            let items: Vec<Renewal> = held
+                .iter()
+                .map(|h| Renewal {
+                    sid: h.sid(),
+                    fence: h.fence(),
+                    touch: h.take_touched(),
+                })
+                .collect();
+            let sent = Instant::now();
+            match self
+                .store
+                .renew(&self.owner, self.config.lease, &items)
+                .await
+            {
+                Ok(outcomes) => {
+                    let mut outcomes = outcomes.into_iter();
+                    for (h, item) in held.iter().zip(&items) {
+                        self.apply_renewal(h, item, outcomes.next(), sent);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, sessions = items.len(), "lease renewal failed");
+                }
+            }
+        }
+        let now = Instant::now();
+        for h in self.all_held() {
+            if h.expired(now) {
+                self.expire(&h);
+            } else if h.idle_for(self.config.idle_release, now) {
+                self.spawn_release(h, ReleaseReason::Idle);
+            }
+        }
+    }
+}
+
+/// Acts on pushed hints. Hints only speed things up: renewals carry recalls and
+/// queued acquisitions poll, so a lost hint costs latency, never correctness.
+async fn listen_hints<C: Codec>(node: Weak<NodeInner<C>>, mut hints: HintReceiver) {
+    while let Some(hint) = hints.recv().await {
+        let Some(node) = node.upgrade() else { return };
+        match hint {
+            Hint::Recall(sid) => {
+                if let Some(held) = node.held(&sid) {
+                    node.spawn_release(held, ReleaseReason::Recall);
+                }
+            }
+            Hint::Grant(sid) => node.grant_hint(&sid),
+            Hint::Resync => {
+                node.wake_all_waiters();
+                let node = node.clone();
+                tokio::spawn(async move { node.tick().await });
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Every renew interval, one [`NodeInner::tick`].
+async fn renew_and_sweep<C: Codec>(node: Weak<NodeInner<C>>) {
+    let Some(period) = node.upgrade().map(|n| n.config.renew_interval) else {
+        return;
+    };
+    let mut ticker = tokio::time::interval_at(Instant::now() + period, period);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let Some(node) = node.upgrade() else { return };
+        node.tick().await;
+    }
+}
