@@ -12,11 +12,11 @@ use tenure_store::{Expiry, Fence, Renewal};
 /// exact in Lua's doubles when added to the clock.
 const MAX_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
 
-pub(crate) fn text(s: &str) -> Value {
+fn text(s: &str) -> Value {
     Value::String(s.into())
 }
 
-pub(crate) fn int(n: u64) -> Value {
+fn int(n: u64) -> Value {
     Value::Integer(n as i64)
 }
 
@@ -24,11 +24,11 @@ fn flag(on: bool) -> Value {
     text(if on { "1" } else { "0" })
 }
 
-pub(crate) fn ms(d: Duration) -> Value {
+fn ms(d: Duration) -> Value {
     int(millis(d))
 }
 
-/// `d` in ms as the scripts see it (clamped).
+/// `d` in ms as the scripts see it (clamped), which is also the lease a grant gives.
 pub(crate) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).min(MAX_MS)
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-/// Settings of a [`RedisStore`](crate::connection::RedisStore).
+/// Settings of a [`RedisStore`](crate::RedisStore).
 ///
 /// ```
 /// use std::time::Duration;

@@ -189,7 +189,7 @@ impl Scripts {
 
     /// Every script's name, own text and key layout.
     #[cfg(test)]
-    pub(crate) fn declared(&self) -> Vec<(&'static str, &'static str, &'static str)> {
+    fn declared(&self) -> Vec<(&'static str, &'static str, &'static str)> {
         vec![
             self.acquire.declared(),
             self.renew.declared(),
@@ -208,7 +208,10 @@ impl Scripts {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
+    use crate::hint_code::{HintKind, TABLE as HINT_CODES};
 
     #[test]
     fn each_script_takes_the_keys_its_header_names() {
@@ -219,5 +222,46 @@ mod tests {
             let keys = header.and_then(|rest| rest.split_once('.')).map(|(k, _)| k);
             assert_eq!(keys, Some(layout), "script {name}");
         }
+    }
+
+    /// The first quoted literal right after `at` on the same line, if the line
+    /// continues with one (after skipping `skip`).
+    fn literal_after<'a>(text: &'a str, at: usize, skip: &str) -> Option<&'a str> {
+        let line = text[at..].lines().next()?;
+        let rest = line.strip_prefix(skip)?.trim_start();
+        let rest = rest.strip_prefix('\'')?;
+        rest.split_once('\'').map(|(code, _)| code)
+    }
+
+    /// Hint codes in a script: what it assigns to `hk` (hint kind) or passes to
+    /// `granted` (acquire's reply builder, whose first argument is the hint kind).
+    fn codes_in(source: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        for (at, _) in source.match_indices("hk, ht") {
+            let line = source[at..].lines().next().unwrap_or("");
+            if let Some(eq) = line.find(" = ") {
+                out.extend(literal_after(source, at + eq, " = "));
+            }
+        }
+        for (at, _) in source.match_indices("granted(") {
+            out.extend(literal_after(source, at, "granted("));
+        }
+        out
+    }
+
+    #[test]
+    fn scripts_use_exactly_these_codes() {
+        let scripts = Scripts::new();
+        let mut used = BTreeSet::new();
+        for (name, source, _) in scripts.declared() {
+            let codes = codes_in(source);
+            if matches!(name, "acquire" | "commit") {
+                assert!(!codes.is_empty(), "{name} names no hint codes");
+            }
+            used.extend(codes);
+        }
+        let mut ours: BTreeSet<&str> = HINT_CODES.iter().map(|(_, code)| *code).collect();
+        ours.insert(HintKind::NONE);
+        assert_eq!(used, ours);
     }
 }
