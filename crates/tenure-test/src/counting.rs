@@ -1,17 +1,21 @@
 //! [`CountingStore`]: counts the calls a node makes and the size of what it commits.
+//!
+//! Tests of a node assert how many store round trips an operation costs and how many
+//! bytes a commit carries, so these are counted here, outside the node, where the node
+//! cannot miscount. The wrapper changes no call: it is a [`Forward`] whose
+//! [`before`](Forward::before) hook counts, and every call is passed on as it came.
 
 use std::collections::VecDeque;
 use std::ops::Sub;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
-use tenure_store::{
-    AcquireReply, CommitReply, CreateReply, Expiry, Fence, HintReceiver, OptimisticReply,
-    RenewOutcome, Renewal, RotateReply, Store, StoreError,
-};
+use tenure_core::sync::lock;
+use tenure_core::Delta;
+use tenure_store::{Store, StoreError};
+
+use crate::forward::{Call, Forward, Forwarding, Method};
 
 /// How many commit payloads [`CountingStore`] remembers; older ones are forgotten.
 pub const PAYLOAD_HISTORY: usize = 4096;
@@ -103,120 +107,23 @@ struct Counters {
     payloads: Mutex<VecDeque<CommitPayload>>,
 }
 
-/// A [`Store`] that delegates every call to an inner store and counts it.
-///
-/// Cloning gives another handle on the same counters and the same inner store.
-///
-/// ```
-/// use std::sync::Arc;
-/// use tenure_store::{MemoryStore, Store};
-/// use tenure_test::CountingStore;
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let store = CountingStore::new(MemoryStore::new());
-/// let sid = tenure_core::SessionId::generate().unwrap();
-/// let before = store.counts();
-/// assert!(store.load(&sid).await.unwrap().is_none());
-/// assert_eq!((store.counts() - before).load, 1);
-/// let shared: Arc<dyn Store> = Arc::new(store.clone());
-/// # let _ = shared;
-/// # }
-/// ```
-#[derive(Debug)]
-pub struct CountingStore<S: ?Sized> {
-    inner: Arc<S>,
-    counters: Arc<Counters>,
-}
-
-impl<S: ?Sized> Clone for CountingStore<S> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: Arc::clone(&self.inner),
-            counters: Arc::clone(&self.counters),
-        }
-    }
-}
-
-impl<S: Store> CountingStore<S> {
-    /// Wraps `inner`.
-    pub fn new(inner: S) -> Self {
-        Self::from_arc(Arc::new(inner))
-    }
-}
-
-impl<S: Store + ?Sized> CountingStore<S> {
-    /// Wraps a shared store (also an `Arc<dyn Store>`).
-    pub fn from_arc(inner: Arc<S>) -> Self {
-        Self {
-            inner,
-            counters: Arc::default(),
+impl Counters {
+    fn calls(&self, method: Method) -> &AtomicU64 {
+        match method {
+            Method::Acquire => &self.acquire,
+            Method::Renew => &self.renew,
+            Method::Commit => &self.commit,
+            Method::Load => &self.load,
+            Method::CommitOptimistic => &self.commit_optimistic,
+            Method::Create => &self.create,
+            Method::Delete => &self.delete,
+            Method::RotateId => &self.rotate_id,
+            Method::Hints => &self.hints,
         }
     }
 
-    /// The wrapped store.
-    pub fn inner(&self) -> &Arc<S> {
-        &self.inner
-    }
-
-    /// The calls counted so far.
-    pub fn counts(&self) -> CallCounts {
-        let c = &*self.counters;
-        let get = |a: &AtomicU64| a.load(Ordering::SeqCst);
-        CallCounts {
-            acquire: get(&c.acquire),
-            renew: get(&c.renew),
-            commit: get(&c.commit),
-            load: get(&c.load),
-            commit_optimistic: get(&c.commit_optimistic),
-            create: get(&c.create),
-            delete: get(&c.delete),
-            rotate_id: get(&c.rotate_id),
-            hints: get(&c.hints),
-        }
-    }
-
-    /// The payloads of the last [`PAYLOAD_HISTORY`] commits, oldest first.
-    pub fn commit_payloads(&self) -> Vec<CommitPayload> {
-        self.payloads().iter().copied().collect()
-    }
-
-    /// The payload of the latest commit.
-    pub fn last_commit_payload(&self) -> Option<CommitPayload> {
-        self.payloads().back().copied()
-    }
-
-    /// The largest encoded commit payload remembered, in bytes (0 if none).
-    pub fn max_commit_encoded_bytes(&self) -> usize {
-        self.payloads()
-            .iter()
-            .map(|p| p.encoded_bytes)
-            .max()
-            .unwrap_or(0)
-    }
-
-    /// Sets every count to zero and forgets the payloads.
-    pub fn reset(&self) {
-        let c = &*self.counters;
-        for a in [
-            &c.acquire,
-            &c.renew,
-            &c.commit,
-            &c.load,
-            &c.commit_optimistic,
-            &c.create,
-            &c.delete,
-            &c.rotate_id,
-            &c.hints,
-        ] {
-            a.store(0, Ordering::SeqCst);
-        }
-        self.payloads().clear();
-    }
-
-    fn payloads(&self) -> std::sync::MutexGuard<'_, VecDeque<CommitPayload>> {
-        self.counters
-            .payloads
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+    fn payloads(&self) -> MutexGuard<'_, VecDeque<CommitPayload>> {
+        lock(&self.payloads)
     }
 
     fn record(&self, delta: &Delta, optimistic: bool, release: bool) {
@@ -235,89 +142,136 @@ impl<S: Store + ?Sized> CountingStore<S> {
     }
 }
 
-fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::SeqCst);
+/// The [`Forward`] wrapper inside a [`CountingStore`]: the inner store and the counters.
+#[derive(Debug)]
+pub struct Counting<S: ?Sized> {
+    inner: Arc<S>,
+    counters: Arc<Counters>,
+}
+
+impl<S: ?Sized> Clone for Counting<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            counters: Arc::clone(&self.counters),
+        }
+    }
 }
 
 #[async_trait]
-impl<S: Store + ?Sized> Store for CountingStore<S> {
-    async fn acquire(
-        &self,
-        sid: &SessionId,
-        owner: &OwnerId,
-        lease: Duration,
-        wait: Duration,
-    ) -> Result<AcquireReply, StoreError> {
-        bump(&self.counters.acquire);
-        self.inner.acquire(sid, owner, lease, wait).await
+impl<S: Store + ?Sized> Forward for Counting<S> {
+    fn inner(&self) -> &dyn Store {
+        &self.inner
     }
 
-    async fn renew(
-        &self,
-        owner: &OwnerId,
-        lease: Duration,
-        items: &[Renewal],
-    ) -> Result<Vec<RenewOutcome>, StoreError> {
-        bump(&self.counters.renew);
-        self.inner.renew(owner, lease, items).await
+    /// Counts the call and, for a commit, the size of its delta.
+    async fn before(&self, call: &Call<'_>) -> Result<(), StoreError> {
+        let c = &*self.counters;
+        c.calls(call.method()).fetch_add(1, Ordering::SeqCst);
+        match *call {
+            Call::Commit { delta, release, .. } => c.record(delta, false, release),
+            Call::CommitOptimistic { delta, .. } => c.record(delta, true, false),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// A [`Store`] that delegates every call to an inner store and counts it.
+///
+/// Cloning gives another handle on the same counters and the same inner store.
+///
+/// ```
+/// use std::sync::Arc;
+/// use tenure_store::{MemoryStore, Store};
+/// use tenure_test::CountingStore;
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let store = CountingStore::new(MemoryStore::new());
+/// let sid = tenure_core::SessionId::generate().unwrap();
+/// let before = store.counts();
+/// assert!(store.load(&sid).await.unwrap().is_none());
+/// assert_eq!((store.counts() - before).load, 1);
+/// let shared: Arc<dyn Store> = Arc::new(store.clone());
+/// # let _ = shared;
+/// # }
+/// ```
+pub type CountingStore<S> = Forwarding<Counting<S>>;
+
+impl<S: Store> CountingStore<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S) -> Self {
+        Self::from_arc(Arc::new(inner))
+    }
+}
+
+impl<S: Store + ?Sized> CountingStore<S> {
+    /// Wraps a shared store (also an `Arc<dyn Store>`).
+    pub fn from_arc(inner: Arc<S>) -> Self {
+        Forwarding(Counting {
+            inner,
+            counters: Arc::default(),
+        })
     }
 
-    async fn commit(
-        &self,
-        sid: &SessionId,
-        owner: &OwnerId,
-        fence: Fence,
-        delta: Delta,
-        release: bool,
-    ) -> Result<CommitReply, StoreError> {
-        bump(&self.counters.commit);
-        self.record(&delta, false, release);
-        self.inner.commit(sid, owner, fence, delta, release).await
+    /// The wrapped store.
+    pub fn inner(&self) -> &Arc<S> {
+        &self.0.inner
     }
 
-    async fn load(&self, sid: &SessionId) -> Result<Option<Snapshot>, StoreError> {
-        bump(&self.counters.load);
-        self.inner.load(sid).await
+    /// The calls counted so far.
+    pub fn counts(&self) -> CallCounts {
+        let c = &*self.0.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::SeqCst);
+        CallCounts {
+            acquire: get(&c.acquire),
+            renew: get(&c.renew),
+            commit: get(&c.commit),
+            load: get(&c.load),
+            commit_optimistic: get(&c.commit_optimistic),
+            create: get(&c.create),
+            delete: get(&c.delete),
+            rotate_id: get(&c.rotate_id),
+            hints: get(&c.hints),
+        }
     }
 
-    async fn commit_optimistic(
-        &self,
-        sid: &SessionId,
-        delta: Delta,
-    ) -> Result<OptimisticReply, StoreError> {
-        bump(&self.counters.commit_optimistic);
-        self.record(&delta, true, false);
-        self.inner.commit_optimistic(sid, delta).await
+    /// The payloads of the last [`PAYLOAD_HISTORY`] commits, oldest first.
+    pub fn commit_payloads(&self) -> Vec<CommitPayload> {
+        self.0.counters.payloads().iter().copied().collect()
     }
 
-    async fn create(
-        &self,
-        sid: &SessionId,
-        attrs: Vec<(String, Bytes)>,
-        expiry: Expiry,
-        tenure: Option<(&OwnerId, Duration)>,
-    ) -> Result<CreateReply, StoreError> {
-        bump(&self.counters.create);
-        self.inner.create(sid, attrs, expiry, tenure).await
+    /// The payload of the latest commit.
+    pub fn last_commit_payload(&self) -> Option<CommitPayload> {
+        self.0.counters.payloads().back().copied()
     }
 
-    async fn delete(&self, sid: &SessionId) -> Result<bool, StoreError> {
-        bump(&self.counters.delete);
-        self.inner.delete(sid).await
+    /// The largest encoded commit payload remembered, in bytes (0 if none).
+    pub fn max_commit_encoded_bytes(&self) -> usize {
+        self.0
+            .counters
+            .payloads()
+            .iter()
+            .map(|p| p.encoded_bytes)
+            .max()
+            .unwrap_or(0)
     }
 
-    async fn rotate_id(
-        &self,
-        old: &SessionId,
-        new: &SessionId,
-        holder: Option<(&OwnerId, Fence)>,
-    ) -> Result<RotateReply, StoreError> {
-        bump(&self.counters.rotate_id);
-        self.inner.rotate_id(old, new, holder).await
-    }
-
-    async fn hints(&self, owner: &OwnerId) -> Result<HintReceiver, StoreError> {
-        bump(&self.counters.hints);
-        self.inner.hints(owner).await
+    /// Sets every count to zero and forgets the payloads.
+    pub fn reset(&self) {
+        let c = &*self.0.counters;
+        for a in [
+            &c.acquire,
+            &c.renew,
+            &c.commit,
+            &c.load,
+            &c.commit_optimistic,
+            &c.create,
+            &c.delete,
+            &c.rotate_id,
+            &c.hints,
+        ] {
+            a.store(0, Ordering::SeqCst);
+        }
+        c.payloads().clear();
     }
 }

@@ -1,18 +1,23 @@
 //! [`FaultyStore`]: a store wrapper whose faults are switched on and off at run time.
+//!
+//! A node must survive a store that fails, answers late, loses replies or hints, and
+//! tests need to switch those faults while the node runs, without a real network to
+//! break. The wrapper is a [`Forward`]: [`before`](Forward::before) and
+//! [`after`](Forward::after) apply the faults to every call alike, and only `hints`
+//! has a hook of its own, to filter the hint stream.
 
 use std::collections::HashSet;
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
-use tenure_store::{
-    AcquireReply, CommitReply, CreateReply, Expiry, Fence, Hint, HintReceiver, OptimisticReply,
-    RenewOutcome, Renewal, RotateReply, Store, StoreError,
-};
+use tenure_core::sync::lock;
+use tenure_core::OwnerId;
+use tenure_store::{Hint, HintReceiver, Store, StoreError};
 use tokio::sync::mpsc;
+
+use crate::forward::{Call, Forward, Forwarding, Method};
 
 /// Hints the forwarding stream of [`FaultyStore::hints`] buffers before it drops them.
 const HINT_BUFFER: usize = 1024;
@@ -31,8 +36,12 @@ struct Faults {
     hints_dropped: AtomicU64,
 }
 
-fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+impl Faults {
+    /// Counts an injected failure and makes its error.
+    fn inject(&self, what: &str) -> StoreError {
+        self.injected.fetch_add(1, Ordering::SeqCst);
+        StoreError::Unavailable(format!("injected fault: {what}"))
+    }
 }
 
 /// Takes one from `counter` if it is above zero.
@@ -44,6 +53,82 @@ fn take_one(counter: &AtomicU64) -> bool {
 
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// The [`Forward`] wrapper inside a [`FaultyStore`]: the inner store and the switches.
+#[derive(Debug)]
+pub struct Faulty<S: ?Sized> {
+    inner: Arc<S>,
+    faults: Arc<Faults>,
+}
+
+impl<S: ?Sized> Clone for Faulty<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            faults: Arc::clone(&self.faults),
+        }
+    }
+}
+
+#[async_trait]
+impl<S: Store + ?Sized> Forward for Faulty<S> {
+    fn inner(&self) -> &dyn Store {
+        &self.inner
+    }
+
+    /// Waits out the request delay, then fails the call if the store is unavailable,
+    /// a failure is due, or it is a renewal of an owner whose renewals fail.
+    async fn before(&self, call: &Call<'_>) -> Result<(), StoreError> {
+        let f = &*self.faults;
+        let method = call.method();
+        sleep_us(f.request_delay_us.load(Ordering::SeqCst)).await;
+        if f.unavailable.load(Ordering::SeqCst) {
+            return Err(f.inject(&format!("{method}: store unavailable")));
+        }
+        if take_one(&f.fail_next) {
+            return Err(f.inject(&format!("{method}: call failed")));
+        }
+        let renewal_fails = matches!(
+            call,
+            Call::Renew { owner, .. } if lock(&f.fail_renew_for).contains(*owner)
+        );
+        if renewal_fails {
+            return Err(f.inject(&format!("{method}: renewals of this owner fail")));
+        }
+        Ok(())
+    }
+
+    /// Waits out the reply delay, then loses the reply if a loss is due.
+    async fn after<T: Send>(
+        &self,
+        method: Method,
+        reply: Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let f = &*self.faults;
+        sleep_us(f.reply_delay_us.load(Ordering::SeqCst)).await;
+        if take_one(&f.lose_next_replies) {
+            return Err(f.inject(&format!("{method}: reply lost")));
+        }
+        reply
+    }
+
+    /// Subscribes at the inner store and forwards its hints through a task of this
+    /// wrapper, which drops them while [`FaultyStore::drop_hints`] (or
+    /// [`FaultyStore::drop_hints_for`] this owner) is on.
+    async fn hints(&self, owner: &OwnerId) -> Result<HintReceiver, StoreError> {
+        self.before(&Call::Hints { owner }).await?;
+        let reply = self.inner.hints(owner).await;
+        let from = self.after(Method::Hints, reply).await?;
+        let (to, rx) = mpsc::channel(HINT_BUFFER);
+        tokio::spawn(forward_hints(
+            owner.clone(),
+            from,
+            to,
+            Arc::clone(&self.faults),
+        ));
+        Ok(rx)
+    }
 }
 
 /// A [`Store`] that delegates to an inner store and injects faults: calls that fail
@@ -68,20 +153,7 @@ fn micros(d: Duration) -> u64 {
 /// assert_eq!(store.injected_failures(), 1);
 /// # }
 /// ```
-#[derive(Debug)]
-pub struct FaultyStore<S: ?Sized> {
-    inner: Arc<S>,
-    faults: Arc<Faults>,
-}
-
-impl<S: ?Sized> Clone for FaultyStore<S> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: Arc::clone(&self.inner),
-            faults: Arc::clone(&self.faults),
-        }
-    }
-}
+pub type FaultyStore<S> = Forwarding<Faulty<S>>;
 
 impl<S: Store> FaultyStore<S> {
     /// Wraps `inner`, with every fault off.
@@ -93,41 +165,45 @@ impl<S: Store> FaultyStore<S> {
 impl<S: Store + ?Sized> FaultyStore<S> {
     /// Wraps a shared store (also an `Arc<dyn Store>`), with every fault off.
     pub fn from_arc(inner: Arc<S>) -> Self {
-        Self {
+        Forwarding(Faulty {
             inner,
             faults: Arc::default(),
-        }
+        })
     }
 
     /// The wrapped store.
     pub fn inner(&self) -> &Arc<S> {
-        &self.inner
+        &self.0.inner
+    }
+
+    fn faults(&self) -> &Faults {
+        &self.0.faults
     }
 
     /// While `on`, every call fails without reaching the store (a partition).
     pub fn set_unavailable(&self, on: bool) {
-        self.faults.unavailable.store(on, Ordering::SeqCst);
+        self.faults().unavailable.store(on, Ordering::SeqCst);
     }
 
     /// The next `n` calls, of any method, fail without reaching the store.
     pub fn fail_next(&self, n: u64) {
-        self.faults.fail_next.store(n, Ordering::SeqCst);
+        self.faults().fail_next.store(n, Ordering::SeqCst);
     }
 
     /// The next `n` calls reach the store and take effect, but their replies are lost:
     /// the caller gets an error and cannot know that the call was applied.
     pub fn lose_next_replies(&self, n: u64) {
-        self.faults.lose_next_replies.store(n, Ordering::SeqCst);
+        self.faults().lose_next_replies.store(n, Ordering::SeqCst);
     }
 
     /// While `on`, no hint reaches any stream handed out by [`Store::hints`].
     pub fn drop_hints(&self, on: bool) {
-        self.faults.drop_hints.store(on, Ordering::SeqCst);
+        self.faults().drop_hints.store(on, Ordering::SeqCst);
     }
 
     /// While `on`, no hint reaches `owner`'s stream.
     pub fn drop_hints_for(&self, owner: &OwnerId, on: bool) {
-        let mut set = locked(&self.faults.drop_hints_for);
+        let mut set = lock(&self.faults().drop_hints_for);
         if on {
             set.insert(owner.clone());
         } else {
@@ -138,7 +214,7 @@ impl<S: Store + ?Sized> FaultyStore<S> {
     /// While `on`, `renew` calls by `owner` fail (a node that stops renewing, or whose
     /// renewals do not get through) while its other calls work.
     pub fn fail_renew_for(&self, owner: &OwnerId, on: bool) {
-        let mut set = locked(&self.faults.fail_renew_for);
+        let mut set = lock(&self.faults().fail_renew_for);
         if on {
             set.insert(owner.clone());
         } else {
@@ -148,7 +224,7 @@ impl<S: Store + ?Sized> FaultyStore<S> {
 
     /// Waits this long before each call goes to the store (zero: no delay).
     pub fn set_request_delay(&self, delay: Duration) {
-        self.faults
+        self.faults()
             .request_delay_us
             .store(micros(delay), Ordering::SeqCst);
     }
@@ -156,7 +232,7 @@ impl<S: Store + ?Sized> FaultyStore<S> {
     /// Waits this long after the store answered, before the caller gets the reply
     /// (zero: no delay).
     pub fn set_reply_delay(&self, delay: Duration) {
-        self.faults
+        self.faults()
             .reply_delay_us
             .store(micros(delay), Ordering::SeqCst);
     }
@@ -167,54 +243,20 @@ impl<S: Store + ?Sized> FaultyStore<S> {
         self.fail_next(0);
         self.lose_next_replies(0);
         self.drop_hints(false);
-        locked(&self.faults.drop_hints_for).clear();
-        locked(&self.faults.fail_renew_for).clear();
+        lock(&self.faults().drop_hints_for).clear();
+        lock(&self.faults().fail_renew_for).clear();
         self.set_request_delay(Duration::ZERO);
         self.set_reply_delay(Duration::ZERO);
     }
 
     /// Calls failed or replies lost on purpose so far.
     pub fn injected_failures(&self) -> u64 {
-        self.faults.injected.load(Ordering::SeqCst)
+        self.faults().injected.load(Ordering::SeqCst)
     }
 
     /// Hints dropped on purpose so far.
     pub fn dropped_hints(&self) -> u64 {
-        self.faults.hints_dropped.load(Ordering::SeqCst)
-    }
-
-    fn inject(&self, what: &str) -> StoreError {
-        self.faults.injected.fetch_add(1, Ordering::SeqCst);
-        StoreError::Unavailable(format!("injected fault: {what}"))
-    }
-
-    /// Runs one call through the faults.
-    async fn call<T, Fut>(
-        &self,
-        method: &str,
-        renew_owner: Option<&OwnerId>,
-        fut: Fut,
-    ) -> Result<T, StoreError>
-    where
-        Fut: Future<Output = Result<T, StoreError>>,
-    {
-        let f = &*self.faults;
-        sleep_us(f.request_delay_us.load(Ordering::SeqCst)).await;
-        if f.unavailable.load(Ordering::SeqCst) {
-            return Err(self.inject(&format!("{method}: store unavailable")));
-        }
-        if take_one(&f.fail_next) {
-            return Err(self.inject(&format!("{method}: call failed")));
-        }
-        if renew_owner.is_some_and(|o| locked(&f.fail_renew_for).contains(o)) {
-            return Err(self.inject(&format!("{method}: renewals of this owner fail")));
-        }
-        let reply = fut.await;
-        sleep_us(f.reply_delay_us.load(Ordering::SeqCst)).await;
-        if take_one(&f.lose_next_replies) {
-            return Err(self.inject(&format!("{method}: reply lost")));
-        }
-        reply
+        self.faults().hints_dropped.load(Ordering::SeqCst)
     }
 }
 
@@ -239,107 +281,10 @@ async fn forward_hints(
         };
         let Some(hint) = hint else { return };
         let dropped = faults.drop_hints.load(Ordering::SeqCst)
-            || locked(&faults.drop_hints_for).contains(&owner)
+            || lock(&faults.drop_hints_for).contains(&owner)
             || to.try_send(hint).is_err();
         if dropped {
             faults.hints_dropped.fetch_add(1, Ordering::SeqCst);
         }
-    }
-}
-
-#[async_trait]
-impl<S: Store + ?Sized> Store for FaultyStore<S> {
-    async fn acquire(
-        &self,
-        sid: &SessionId,
-        owner: &OwnerId,
-        lease: Duration,
-        wait: Duration,
-    ) -> Result<AcquireReply, StoreError> {
-        self.call("acquire", None, self.inner.acquire(sid, owner, lease, wait))
-            .await
-    }
-
-    async fn renew(
-        &self,
-        owner: &OwnerId,
-        lease: Duration,
-        items: &[Renewal],
-    ) -> Result<Vec<RenewOutcome>, StoreError> {
-        self.call("renew", Some(owner), self.inner.renew(owner, lease, items))
-            .await
-    }
-
-    async fn commit(
-        &self,
-        sid: &SessionId,
-        owner: &OwnerId,
-        fence: Fence,
-        delta: Delta,
-        release: bool,
-    ) -> Result<CommitReply, StoreError> {
-        let fut = self.inner.commit(sid, owner, fence, delta, release);
-        self.call("commit", None, fut).await
-    }
-
-    async fn load(&self, sid: &SessionId) -> Result<Option<Snapshot>, StoreError> {
-        self.call("load", None, self.inner.load(sid)).await
-    }
-
-    async fn commit_optimistic(
-        &self,
-        sid: &SessionId,
-        delta: Delta,
-    ) -> Result<OptimisticReply, StoreError> {
-        self.call(
-            "commit_optimistic",
-            None,
-            self.inner.commit_optimistic(sid, delta),
-        )
-        .await
-    }
-
-    async fn create(
-        &self,
-        sid: &SessionId,
-        attrs: Vec<(String, Bytes)>,
-        expiry: Expiry,
-        tenure: Option<(&OwnerId, Duration)>,
-    ) -> Result<CreateReply, StoreError> {
-        self.call(
-            "create",
-            None,
-            self.inner.create(sid, attrs, expiry, tenure),
-        )
-        .await
-    }
-
-    async fn delete(&self, sid: &SessionId) -> Result<bool, StoreError> {
-        self.call("delete", None, self.inner.delete(sid)).await
-    }
-
-    async fn rotate_id(
-        &self,
-        old: &SessionId,
-        new: &SessionId,
-        holder: Option<(&OwnerId, Fence)>,
-    ) -> Result<RotateReply, StoreError> {
-        self.call("rotate_id", None, self.inner.rotate_id(old, new, holder))
-            .await
-    }
-
-    /// Subscribes at the inner store and forwards its hints through a task of this
-    /// wrapper, which drops them while [`FaultyStore::drop_hints`] (or
-    /// [`FaultyStore::drop_hints_for`] this owner) is on.
-    async fn hints(&self, owner: &OwnerId) -> Result<HintReceiver, StoreError> {
-        let from = self.call("hints", None, self.inner.hints(owner)).await?;
-        let (to, rx) = mpsc::channel(HINT_BUFFER);
-        tokio::spawn(forward_hints(
-            owner.clone(),
-            from,
-            to,
-            Arc::clone(&self.faults),
-        ));
-        Ok(rx)
     }
 }

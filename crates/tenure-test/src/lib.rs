@@ -7,6 +7,7 @@
 //! | [`conformance`] | the cases as `async fn`s, [`conformance::run_all`] and the case table |
 //! | [`CountingStore`] | counts calls per method ([`CallCounts`]) and the size of each committed delta ([`CommitPayload`]) |
 //! | [`FaultyStore`] | injects failures, lost replies, failing renewals, lost hints and delays, switched at run time |
+//! | [`Forward`], [`Forwarding`] | the base both wrappers are built on: a wrapper of your own overrides only the calls it changes |
 //! | [`backend`] | where a backend's tests find their server, and when they may skip |
 //! | [`wait_until`], [`wait_for`], [`Poll`] | bounded polling, so tests wait for a condition instead of sleeping and hoping |
 //!
@@ -34,8 +35,10 @@ pub mod backend;
 pub mod conformance;
 mod counting;
 mod faulty;
+mod forward;
 mod wait;
 
-pub use counting::{CallCounts, CommitPayload, CountingStore, PAYLOAD_HISTORY};
-pub use faulty::FaultyStore;
+pub use counting::{CallCounts, CommitPayload, Counting, CountingStore, PAYLOAD_HISTORY};
+pub use faulty::{Faulty, FaultyStore};
+pub use forward::{Call, Forward, Forwarding, Method};
 pub use wait::{wait_for, wait_until, Poll, POLL_INTERVAL};
