@@ -22,9 +22,3 @@ pub use extract::{AttrMut, Session};
 pub use failure::{DiscardSession, MissingSessionLayer, SessionFailure};
 pub use layer::{SessionLayer, SessionService};
 pub use tenure_node::SessionError;
-
-/// The README's examples compile and run as doc tests (here, where axum, the node and
-/// the embedded store are all at hand).
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeDoctests;

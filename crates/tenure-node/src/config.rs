@@ -99,8 +99,14 @@ impl NodeConfig {
     }
 
     /// The store the node keeps its sessions in, for
-    /// [`Node::from_config`](crate::Node::from_config).
-    pub fn with_store(mut self, store: Arc<dyn Store>) -> Self {
+    /// [`Node::from_config`](crate::Node::from_config): every process of the app
+    /// shares it (a `MemoryStore` only within one process).
+    pub fn with_store(self, store: impl Store) -> Self {
+        self.with_shared_store(Arc::new(store))
+    }
+
+    /// Like [`with_store`](Self::with_store), for a store already behind an `Arc`.
+    pub fn with_shared_store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
         self
     }

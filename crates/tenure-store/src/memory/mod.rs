@@ -51,7 +51,7 @@ impl MemoryStore {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave a session half-updated: every
         // operation checks before it writes. So a poisoned lock is still consistent.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        tenure_core::sync::lock(&self.state)
     }
 
     /// Removes every expired session now, and answers how many there were.
