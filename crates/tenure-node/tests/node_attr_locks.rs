@@ -58,7 +58,7 @@ async fn different_attributes_overlap() {
 }
 
 #[tokio::test]
-async fn same_attribute_serializes() {
+async fn i11_same_attribute_serializes() {
     let (node, id) = setup().await;
     let (go, r1) = hold_a(&node, &id).await;
 
@@ -103,7 +103,7 @@ async fn readers_share_an_attribute() {
 /// then both take it mutably do not deadlock (with shared read locks they did); the
 /// second waits for the first, sees its change, and neither increment is lost.
 #[tokio::test]
-async fn read_then_modify_by_two_requests_is_no_deadlock() {
+async fn i11_read_then_modify_by_two_requests_is_no_deadlock() {
     let (node, id) = setup().await;
     let mut r1 = node.session(Some(id.clone()));
     let mut r2 = node.session(Some(id.clone()));
@@ -132,7 +132,7 @@ async fn read_then_modify_by_two_requests_is_no_deadlock() {
 /// I11: taking two attributes in opposite orders is the deadlock that remains: the
 /// request that would close the cycle is refused with a typed error naming both.
 #[tokio::test]
-async fn opposite_orders_are_a_typed_deadlock_not_a_hang() {
+async fn i11_opposite_orders_are_a_typed_deadlock_not_a_hang() {
     let (node, id) = setup().await;
     let mut r1 = node.session(Some(id.clone()));
     let mut r2 = node.session(Some(id.clone()));

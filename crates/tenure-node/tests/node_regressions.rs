@@ -10,13 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot, WritePolicy};
+use tenure_core::{Delta, OwnerId, SessionId, WritePolicy};
 use tenure_node::Node;
-use tenure_store::{
-    AcquireReply, CommitReply, CreateReply, Expiry, Fence, HintReceiver, MemoryStore,
-    OptimisticReply, RenewOutcome, Renewal, RotateReply, Store, StoreError,
-};
-use tenure_test::FaultyStore;
+use tenure_store::{CommitReply, Fence, MemoryStore, RotateReply, Store, StoreError};
+use tenure_test::{FaultyStore, Forward, Forwarding};
 use tokio::time::{sleep, timeout};
 
 const MS: Duration = Duration::from_millis(1);
@@ -48,24 +45,11 @@ async fn pause(ms: &AtomicU64) {
 }
 
 #[async_trait]
-impl Store for Delays {
-    async fn acquire(
-        &self,
-        sid: &SessionId,
-        o: &OwnerId,
-        l: Duration,
-        w: Duration,
-    ) -> Result<AcquireReply, StoreError> {
-        self.inner.acquire(sid, o, l, w).await
+impl Forward for Delays {
+    fn inner(&self) -> &dyn Store {
+        &*self.inner
     }
-    async fn renew(
-        &self,
-        o: &OwnerId,
-        l: Duration,
-        items: &[Renewal],
-    ) -> Result<Vec<RenewOutcome>, StoreError> {
-        self.inner.renew(o, l, items).await
-    }
+
     async fn commit(
         &self,
         sid: &SessionId,
@@ -80,28 +64,7 @@ impl Store for Delays {
         }
         r
     }
-    async fn load(&self, sid: &SessionId) -> Result<Option<Snapshot>, StoreError> {
-        self.inner.load(sid).await
-    }
-    async fn commit_optimistic(
-        &self,
-        sid: &SessionId,
-        d: Delta,
-    ) -> Result<OptimisticReply, StoreError> {
-        self.inner.commit_optimistic(sid, d).await
-    }
-    async fn create(
-        &self,
-        sid: &SessionId,
-        a: Vec<(String, Bytes)>,
-        e: Expiry,
-        t: Option<(&OwnerId, Duration)>,
-    ) -> Result<CreateReply, StoreError> {
-        self.inner.create(sid, a, e, t).await
-    }
-    async fn delete(&self, sid: &SessionId) -> Result<bool, StoreError> {
-        self.inner.delete(sid).await
-    }
+
     async fn rotate_id(
         &self,
         old: &SessionId,
@@ -111,9 +74,6 @@ impl Store for Delays {
         let r = self.inner.rotate_id(old, new, h).await;
         pause(&self.rotate_reply_ms).await;
         r
-    }
-    async fn hints(&self, o: &OwnerId) -> Result<HintReceiver, StoreError> {
-        self.inner.hints(o).await
     }
 }
 
@@ -130,7 +90,7 @@ fn short_lease() -> tenure_node::NodeConfig {
 /// `renew_one` leaks its in-flight count; every later release of that session waits
 /// for a drain that never comes.
 #[tokio::test(start_paused = true)]
-async fn f1_cancelled_attach_leaks_in_flight_and_wedges_recall_and_shutdown() {
+async fn i14_f1_cancelled_attach_leaks_in_flight_and_wedges_recall_and_shutdown() {
     let faulty = FaultyStore::new(MemoryStore::new());
     let shared: Arc<dyn Store> = Arc::new(faulty.clone());
     let mut config = short_lease();
@@ -167,7 +127,7 @@ async fn f1_cancelled_attach_leaks_in_flight_and_wedges_recall_and_shutdown() {
 /// F2: `Node::release` cancelled while it waits for the drain leaves the session
 /// Draining forever: nobody finishes the release.
 #[tokio::test(start_paused = true)]
-async fn f2_cancelled_node_release_leaves_session_draining_forever() {
+async fn i14_f2_cancelled_node_release_leaves_session_draining_forever() {
     let (_, store) = support::memory();
     let nodes = support::nodes(store, 2, &support::config()).await;
     let (a, b) = (nodes[0].clone(), nodes[1].clone());
@@ -196,9 +156,9 @@ async fn f2_cancelled_node_release_leaves_session_draining_forever() {
 /// table under the new id. The next request on the new id spins forever in
 /// `attach`; renewals keep the store lock alive so no other node gets it.
 #[tokio::test(start_paused = true)]
-async fn f3_rotate_vs_renewal_reinstalls_a_lost_copy() {
+async fn i13_f3_rotate_vs_renewal_reinstalls_a_lost_copy() {
     let delays = Delays::new(Arc::new(MemoryStore::new()));
-    let shared: Arc<dyn Store> = Arc::new(delays.clone());
+    let shared: Arc<dyn Store> = Arc::new(Forwarding(delays.clone()));
     let config = short_lease();
     let a = Node::start(shared.clone(), config.clone()).await.unwrap();
     let b = Node::start(shared.clone(), config.clone()).await.unwrap();
@@ -245,9 +205,9 @@ async fn f3_rotate_vs_renewal_reinstalls_a_lost_copy() {
 /// whose change rode in the release commit is told `TenureLost` ("nothing was
 /// applied") although its change is stored.
 #[tokio::test(start_paused = true)]
-async fn f4_request_told_tenure_lost_although_release_commit_stored_it() {
+async fn i13_f4_request_told_tenure_lost_although_release_commit_stored_it() {
     let delays = Delays::new(Arc::new(MemoryStore::new()));
-    let shared: Arc<dyn Store> = Arc::new(delays.clone());
+    let shared: Arc<dyn Store> = Arc::new(Forwarding(delays.clone()));
     let config = short_lease();
     let a = Node::start(shared.clone(), config.clone()).await.unwrap();
     let b = Node::start(shared.clone(), config.clone()).await.unwrap();
@@ -275,7 +235,7 @@ async fn f4_request_told_tenure_lost_although_release_commit_stored_it() {
 /// installs its session afterwards; it is never released, and under a write-behind
 /// policy its acknowledged change is never written.
 #[tokio::test(start_paused = true)]
-async fn f5_acquire_racing_shutdown_escapes_the_final_flush() {
+async fn i14_f5_acquire_racing_shutdown_escapes_the_final_flush() {
     let faulty = FaultyStore::new(MemoryStore::new());
     let shared: Arc<dyn Store> = Arc::new(faulty.clone());
     let mut config = support::config();

@@ -74,7 +74,7 @@ impl Rig {
 }
 
 #[tokio::test(start_paused = true)]
-async fn end_of_request_writes_before_each_modifying_request_completes() {
+async fn i12_end_of_request_writes_before_each_modifying_request_completes() {
     let r = rig(WritePolicy::end_of_request(), |_| {}).await;
     for i in 1..=3 {
         r.bump(&r.id).await;
@@ -258,5 +258,47 @@ async fn shutdown_flushes_every_held_session() {
     assert!(
         matches!(err, tenure_node::SessionError::ShuttingDown),
         "{err}"
+    );
+}
+
+/// I10: a flush marks an attribute clean only if no request changed it while the
+/// commit was in flight. Here a request changes the counter while a manual flush's
+/// commit is on the wire (its reply delayed): the next flush must still write it.
+#[tokio::test(start_paused = true)]
+async fn i10_a_change_during_an_in_flight_commit_stays_dirty() {
+    let faulty = tenure_test::FaultyStore::new(MemoryStore::new());
+    let shared: Arc<dyn Store> = Arc::new(faulty.clone());
+    let mut config = support::config();
+    config.write_policy = WritePolicy::manual();
+    let node = Node::start(shared.clone(), config).await.unwrap();
+    let id = support::new_counter_session(&node).await;
+    let bump = |to: u64| {
+        let (node, id) = (node.clone(), id.clone());
+        async move {
+            let mut s = node.session(Some(id));
+            s.insert("counter", to).await.unwrap();
+            s.end().await.unwrap();
+        }
+    };
+    bump(1).await;
+    faulty.set_reply_delay(Duration::from_millis(500));
+    let flush = tokio::spawn({
+        let (node, id) = (node.clone(), id.clone());
+        async move { node.flush(&id).await }
+    });
+    support::settle().await;
+    assert!(!flush.is_finished(), "the first commit is in flight");
+    bump(2).await; // changes the counter while the commit of 1 is in flight
+    flush.await.unwrap().unwrap();
+    faulty.set_reply_delay(Duration::ZERO);
+    assert_eq!(
+        support::stored::<u64>(&shared, &id, "counter").await,
+        Some(1)
+    );
+    node.flush(&id).await.unwrap();
+    assert_eq!(
+        support::stored::<u64>(&shared, &id, "counter").await,
+        Some(2),
+        "the change made during the first commit was still dirty"
     );
 }
