@@ -165,3 +165,25 @@ async fn i11_opposite_orders_are_a_typed_deadlock_not_a_hang() {
         "request 1 applied both; the refused request nothing"
     );
 }
+
+/// I11: a read takes no lock: it never waits for a writer, and sees the value as the
+/// last request that ended left it (not the writer's change in progress).
+#[tokio::test]
+async fn i11_a_read_never_waits_and_sees_the_last_ended_value() {
+    let (node, id) = setup().await;
+    let (go, writer) = hold_a(&node, &id).await; // changes a to 1, not ended yet
+    let mut reader = node.session(Some(id.clone()));
+    assert_eq!(
+        reader.get::<u64>("a").await.unwrap(),
+        Some(0),
+        "answered at once, with the last ended value"
+    );
+    go.send(()).unwrap();
+    writer.await.unwrap();
+    assert_eq!(
+        reader.get::<u64>("a").await.unwrap(),
+        Some(1),
+        "a later read in the same request sees the writer's ended change"
+    );
+    reader.end().await.unwrap();
+}

@@ -160,3 +160,25 @@ async fn unknown_session_id_starts_a_new_session() {
         "a fresh id, never the presented one"
     );
 }
+
+/// The README quotes this message: a rule that binds two settings names both, and
+/// says what to change.
+#[tokio::test]
+async fn an_impossible_config_fails_start_with_a_message_naming_what_to_change() {
+    let config = tenure_node::NodeConfig::new().with_expiry(tenure_store::Expiry {
+        idle: Some(std::time::Duration::from_secs(10)),
+        absolute: None,
+    });
+    let err = tenure_node::Node::start(
+        std::sync::Arc::new(tenure_store::MemoryStore::new()),
+        config,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid node configuration: the idle timeout (10s) must exceed twice \
+         renew_interval (5s), since reads served from memory reach the store with the \
+         renewals: raise the idle timeout (NodeConfig::with_expiry) or lower renew_interval"
+    );
+}
