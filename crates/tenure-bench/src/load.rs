@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tenure_core::sync::lock;
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -53,10 +54,7 @@ impl SessionBook {
     }
 
     fn cookie(&self) -> Option<String> {
-        self.cookie
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        lock(&self.cookie).clone()
     }
 
     /// Increments the system acknowledged on this session.
@@ -263,7 +261,7 @@ impl Ctx {
             }
         };
         if let Some(c) = answer.cookie {
-            *book.cookie.lock().unwrap_or_else(|p| p.into_inner()) = Some(c);
+            *lock(&book.cookie) = Some(c);
         }
         if !answer.status.is_success() {
             tally.error(answer.status.as_u16().to_string());
@@ -329,7 +327,7 @@ pub async fn run(
         }
     }
     let elapsed = started.elapsed();
-    let sessions = std::mem::take(&mut *ctx.sessions.lock().unwrap_or_else(|p| p.into_inner()));
+    let sessions = std::mem::take(&mut *lock(&ctx.sessions));
     let mut error_kinds = tally.errors;
     error_kinds.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     LoadOutcome {
@@ -362,10 +360,7 @@ async fn run_slot(ctx: Arc<Ctx>, seed: u64) -> Tally {
         if book.cookie().is_none() {
             continue;
         }
-        ctx.sessions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(book.clone());
+        lock(&ctx.sessions).push(book.clone());
         let budget = Arc::new(AtomicU64::new(
             ctx.workload
                 .requests_per_session
