@@ -77,6 +77,11 @@ pub struct Delta {
     /// Remove every attribute the operations do not set (whole-session writes, as the
     /// last-writer-wins mode does).
     pub replace_all: bool,
+    /// New timeouts for the session, applied with the operations (per-session expiry,
+    /// e.g. "remember me"): the idle timeout runs from this commit, the absolute one
+    /// from the session's creation. `None` keeps the timeouts it has.
+    #[serde(default)]
+    pub expiry: Option<crate::Expiry>,
 }
 
 impl Delta {
@@ -101,7 +106,7 @@ impl Delta {
 
     /// True if applying the delta changes nothing.
     pub fn is_empty(&self) -> bool {
-        self.ops.is_empty() && !self.replace_all
+        self.ops.is_empty() && !self.replace_all && self.expiry.is_none()
     }
 
     /// The attributes whose expectation `snap` does not meet. Empty means the delta may

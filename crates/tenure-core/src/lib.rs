@@ -10,6 +10,7 @@
 //! | [`limits`] | attribute name, size and count [`Limits`] |
 //! | [`snapshot`] | the primary copy's data model: [`Snapshot`] of [`AttrEntry`] values with versions |
 //! | [`delta`] | the [`Delta`] a commit carries, its conflict check and its wire form |
+//! | [`expiry`] | a session's timeouts at the store ([`Expiry`]) |
 //! | [`tracking`] | per-request access tracking and change detection ([`Tracker`], [`WriteScope`]) |
 //! | [`policy`] | [`WritePolicy`] and [`Consistency`] modes |
 //! | [`sync`] | the poison-tolerant [`sync::lock`] the other crates share |
@@ -20,6 +21,7 @@
 
 pub mod codec;
 pub mod delta;
+pub mod expiry;
 pub mod id;
 pub mod key;
 pub mod limits;
@@ -31,6 +33,7 @@ pub mod tracking;
 pub use bytes::Bytes;
 pub use codec::{Codec, DecodeError, EncodeError, Json, MessagePack};
 pub use delta::{AttrOp, Change, Conflict, Delta, DeltaDecodeError, Expect};
+pub use expiry::Expiry;
 pub use id::{IdError, OwnerId, SessionId};
 pub use key::{AsKey, Key};
 pub use limits::{LimitError, Limits};

@@ -22,14 +22,7 @@ impl fmt::Display for Fence {
     }
 }
 
-/// When a session expires at the store, set at `create`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Expiry {
-    /// Expire after this long without an access (sliding).
-    pub idle: Option<Duration>,
-    /// Expire this long after creation, whatever the activity.
-    pub absolute: Option<Duration>,
-}
+pub use tenure_core::Expiry;
 
 /// A granted tenure: the lock, with the session data in the same reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,6 +194,11 @@ pub type HintReceiver = tokio::sync::mpsc::Receiver<Hint>;
 /// - **Expiry** (I5): a session idle longer than its idle timeout, or older than its
 ///   absolute timeout, is gone: every call treats it as never created.
 /// - **Creation** (I6): `create` never overwrites an existing session.
+/// - **Per-session timeouts**: a `commit` or `commit_optimistic` whose delta carries
+///   [`Delta::expiry`] replaces the session's timeouts in the same atomic step as its
+///   operations (and only if they apply): the new idle timeout runs from that commit,
+///   the new absolute one from the session's creation, and later grants report them.
+///   A delta that carries only `expiry` changes no attribute and no version.
 #[async_trait]
 pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Asks for the session's lock with a lease of `lease`.
