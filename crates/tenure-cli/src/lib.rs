@@ -4,7 +4,9 @@
 //! and near cache) on one embedded store, a front router that spreads requests over
 //! them with configurable stickiness, runs a concurrent workload through the router
 //! and prints what happened: acknowledged versus stored increments (lost updates),
-//! store calls and bytes committed per request, lock handoffs. With
+//! store calls and bytes committed per request, lock handoffs. By default it runs the
+//! workload twice, in the exclusive and the last-writer-wins modes, each on a fresh
+//! store, and prints both side by side. With
 //! `--store redis://...` the nodes share Redis instead, and the summary adds what the
 //! Redis servers counted (commands and bytes per request).
 //!
@@ -13,6 +15,7 @@
 //! lists, shows and deletes sessions in Redis.
 
 pub mod demo;
+pub mod errors;
 pub mod inspect;
 pub mod serve;
 pub mod stores;

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use tenure_cli::demo::{Demo, Plan, Setup};
+use tenure_cli::demo::compare::DEFAULT_MODES;
+use tenure_cli::demo::{compare, mode_prefix, Demo, Plan, Setup, Summary};
+use tenure_cli::errors::describe;
 use tenure_cli::inspect::{self, Action};
 use tenure_cli::serve::{serve_node, serve_router, NodeSetup};
 use tenure_cli::stores::{Backend, StoreUrl};
@@ -27,7 +29,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Start app-server nodes on one store behind a front router, run a concurrent
-    /// workload through it, and print a summary.
+    /// workload through it in the exclusive and the last-writer-wins modes (each on a
+    /// fresh store), and print both side by side.
     Demo(DemoArgs),
     /// Run one app-server node (the demo app) as its own process.
     Serve(ServeArgs),
@@ -124,23 +127,26 @@ struct DemoArgs {
     /// Requests after each user's first.
     #[arg(long, default_value_t = 3000)]
     requests: usize,
-    /// Requests in flight at once (so one user often has several: tabs).
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    /// Requests in flight at once, spread evenly over the users: each user has
+    /// concurrency / users tabs sending one request after another, with no delay.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
     concurrency: u32,
     /// Probability that a session's next request goes to the node that served its last.
     #[arg(long, default_value_t = 0.8, value_parser = parse_probability)]
     affinity: f64,
-    /// Consistency mode of the nodes.
-    #[arg(long, value_enum, default_value_t = Mode::Exclusive)]
-    mode: Mode,
-    /// Write policy: end-of-request, manual, every=DURATION (e.g. every=2s,
+    /// Run this consistency mode only (default: exclusive and last-writer-wins, side
+    /// by side).
+    #[arg(long, value_enum)]
+    mode: Option<Mode>,
+    /// Write policy (of the exclusive run, when comparing): end-of-request, manual, every=DURATION (e.g. every=2s,
     /// every=500ms), updates=N, requests=N; combine with '+', e.g. every=5s+updates=20.
     #[arg(long, default_value = "end-of-request", value_parser = parse_policy)]
     policy: WritePolicy,
-    /// Keep the servers running after the workload, until Ctrl-C.
+    /// After the workload, serve a fresh demo (of `--mode`, default exclusive) until
+    /// Ctrl-C, to try in a browser or with curl.
     #[arg(long)]
     serve: bool,
-    /// Port of the front router (0: any free port).
+    /// Port of the front router (of the served demo with `--serve`; 0: any free port).
     #[arg(long, default_value_t = 0)]
     port: u16,
     /// Seed of the workload's and router's random choices.
@@ -247,30 +253,37 @@ async fn main() -> ExitCode {
                 lease: args.lease,
                 port: args.port,
             };
-            report("tenure serve", serve_node(setup).await)
+            report(serve_node(setup).await)
         }
-        Command::Route(args) => report(
-            "tenure route",
-            serve_router(args.backends, args.affinity, args.port, args.seed).await,
-        ),
+        Command::Route(args) => {
+            report(serve_router(args.backends, args.affinity, args.port, args.seed).await)
+        }
         Command::Inspect(args) => inspect_store(args).await,
     }
 }
 
-fn report<E: std::fmt::Display>(what: &str, result: Result<(), E>) -> ExitCode {
+fn report<E: std::error::Error + 'static>(result: Result<(), E>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{what}: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => fail(&e),
     }
+}
+
+/// Prints `e` and its causes; answers failure.
+fn fail(e: &(dyn std::error::Error + 'static)) -> ExitCode {
+    eprint!("{}", describe(e));
+    ExitCode::FAILURE
+}
+
+/// Prints a one-line error; answers failure.
+fn fail_with(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
 }
 
 async fn inspect_store(args: InspectArgs) -> ExitCode {
     if args.store.store == StoreUrl::Memory {
-        eprintln!("tenure inspect: give --store redis://host:port (the memory store lives inside its own process)");
-        return ExitCode::FAILURE;
+        return fail_with("tenure inspect needs --store redis://host:port (the memory store lives inside its own process)");
     }
     let prefix = args.store.prefix.unwrap_or_else(|| "tenure".into());
     let id = |text: &str| {
@@ -283,17 +296,11 @@ async fn inspect_store(args: InspectArgs) -> ExitCode {
     };
     let action = match action {
         Ok(a) => a,
-        Err(e) => {
-            eprintln!("tenure inspect: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return fail_with(&e),
     };
     let backend = match Backend::open(&args.store.store, &prefix).await {
         Ok(b) => b,
-        Err(e) => {
-            eprintln!("tenure inspect: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return fail(&e),
     };
     let Some(redis) = backend.redis() else {
         return ExitCode::FAILURE;
@@ -305,10 +312,7 @@ async fn inspect_store(args: InspectArgs) -> ExitCode {
             print!("{text}");
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("tenure inspect: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => fail(&e),
     }
 }
 
@@ -319,10 +323,14 @@ async fn demo(args: DemoArgs) -> ExitCode {
         let _ = getrandom::fill(&mut raw);
         format!("tenure-demo-{:08x}", u32::from_le_bytes(raw))
     });
+    let modes: Vec<Consistency> = match args.mode {
+        Some(mode) => vec![mode.into()],
+        None => DEFAULT_MODES.to_vec(),
+    };
     let setup = Setup {
         nodes: args.nodes.into(),
         affinity: args.affinity,
-        mode: args.mode.into(),
+        mode: modes[0],
         policy: args.policy,
         plan: Plan {
             users: args.users as usize,
@@ -330,40 +338,53 @@ async fn demo(args: DemoArgs) -> ExitCode {
             concurrency: args.concurrency as usize,
             seed: args.seed,
         },
-        port: args.port,
+        // With --serve, the port is the served demo's.
+        port: if args.serve { 0 } else { args.port },
         store: args.store.store.clone(),
         prefix: prefix.clone(),
     };
-    let demo = match Demo::start(setup).await {
-        Ok(demo) => demo,
-        Err(e) => {
-            eprintln!("tenure demo: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     if let StoreUrl::Redis(url) = &args.store.store {
-        println!("store: {url}, key prefix {prefix}");
+        let prefixes: Vec<String> = match modes.as_slice() {
+            [_] => vec![prefix.clone()],
+            _ => modes.iter().map(|m| mode_prefix(&prefix, *m)).collect(),
+        };
+        println!("store: {url}, key prefix {}", prefixes.join(", "));
     }
+    let reports = compare(&setup, &modes, |demo| {
+        eprintln!(
+            "{:?}: front router on http://{}, nodes on {:?}; running the workload…",
+            demo.setup().mode,
+            demo.front,
+            demo.node_addrs()
+        );
+    })
+    .await;
+    match reports {
+        Ok(reports) => print!("{}", Summary(&reports)),
+        Err(e) => return fail(&e),
+    }
+    if !args.serve {
+        return ExitCode::SUCCESS;
+    }
+    let mut served = setup;
+    served.port = args.port;
+    served.prefix = format!("{prefix}-serve");
+    served.plan.users = 0;
+    served.plan.requests = 0;
+    let demo = match Demo::start(served).await {
+        Ok(demo) => demo,
+        Err(e) => return fail(&e),
+    };
     println!(
-        "front router on http://{}, nodes on {:?}; running the workload…",
-        demo.front,
-        demo.node_addrs()
+        "\nServing at http://{1}/ (a fresh {0:?} demo: try it in a browser or with curl). Ctrl-C to stop.",
+        demo.setup().mode,
+        demo.front
     );
     let mut report = demo.run_workload().await;
-    if args.serve {
-        print!("{report}");
-        println!(
-            "\nServing at http://{}/ (try it in a browser or with curl). Ctrl-C to stop.",
-            demo.front
-        );
-        let _ = tokio::signal::ctrl_c().await;
-        demo.shutdown(&mut report).await;
-        if let Some(stored) = report.stored_after_shutdown {
-            println!("after shutdown: {stored} increments in the store (your requests while serving included)");
-        }
-    } else {
-        demo.shutdown(&mut report).await;
-        print!("{report}");
+    let _ = tokio::signal::ctrl_c().await;
+    demo.shutdown(&mut report).await;
+    if let Some(stored) = report.stored_after_shutdown {
+        println!("after shutdown: {stored} increments in the store (your requests)");
     }
     ExitCode::SUCCESS
 }

@@ -6,8 +6,32 @@ fn tenure() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tenure"))
 }
 
+/// The cells of the summary row labelled `label` (columns are three spaces apart).
+fn row<'a>(summary: &'a str, label: &str) -> Vec<&'a str> {
+    let line = summary
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("summary lacks `{label}`:\n{summary}"));
+    cells(&line.trim()[label.len()..])
+}
+
+fn cells(text: &str) -> Vec<&str> {
+    text.split("   ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+/// The column titles: the line after the summary's first.
+fn columns(summary: &str) -> Vec<&str> {
+    let mut lines = summary
+        .lines()
+        .skip_while(|l| !l.starts_with("Tenure demo:"));
+    cells(lines.nth(1).unwrap_or_default())
+}
+
 #[test]
-fn demo_runs_and_reports_no_lost_updates() {
+fn demo_prints_both_modes_side_by_side() {
     let out = tenure()
         .args([
             "demo",
@@ -16,7 +40,7 @@ fn demo_runs_and_reports_no_lost_updates() {
             "--users",
             "4",
             "--concurrency",
-            "8",
+            "16",
         ])
         .output()
         .unwrap();
@@ -26,18 +50,93 @@ fn demo_runs_and_reports_no_lost_updates() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for line in [
-        "requests",
-        "responses",
-        "served by",
-        "increments",
-        "store calls",
-        "bytes committed",
-        "lock handoffs",
+    assert!(
+        stdout.contains("4 users × 4 tabs (16 requests in flight)"),
+        "{stdout}"
+    );
+    assert_eq!(
+        columns(&stdout),
+        ["Exclusive", "LastWriterWins"],
+        "{stdout}"
+    );
+    for label in [
+        "requests/s",
+        "200",
+        "node-1",
+        "acknowledged",
+        "in the final counters",
+        "in the store after shutdown",
+        "store calls per request",
+        "bytes committed per request",
     ] {
-        assert!(stdout.contains(line), "summary lacks `{line}`:\n{stdout}");
+        assert_eq!(
+            row(&stdout, label).len(),
+            2,
+            "`{label}` has both columns:\n{stdout}"
+        );
     }
-    assert!(stdout.contains(" 0 lost"), "{stdout}");
+    let requests = row(&stdout, "requests");
+    assert_eq!(requests, ["304", "304"], "{stdout}");
+    let lost = row(&stdout, "lost");
+    assert_eq!(
+        lost[0], "0 lost",
+        "the exclusive mode loses nothing:\n{stdout}"
+    );
+    assert!(lost[1].contains(" lost"), "{stdout}");
+    // Counters a mode never uses show as `—`, not 0.
+    assert_eq!(row(&stdout, "lock handoffs (recalls)")[1], "—", "{stdout}");
+    assert_eq!(row(&stdout, "near-cache hits")[1], "—", "{stdout}");
+    assert_eq!(row(&stdout, "whole-session writes")[0], "—", "{stdout}");
+    assert_ne!(row(&stdout, "whole-session writes")[1], "—", "{stdout}");
+}
+
+#[test]
+fn demo_with_a_mode_runs_that_mode_only() {
+    let out = tenure()
+        .args([
+            "demo",
+            "--requests",
+            "100",
+            "--users",
+            "2",
+            "--mode",
+            "optimistic",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert_eq!(columns(&stdout), ["Optimistic"], "{stdout}");
+    assert_eq!(row(&stdout, "lost"), ["0 lost"], "{stdout}");
+    assert!(stdout.contains("conflicts (409)"), "{stdout}");
+    assert!(!stdout.contains("lock handoffs"), "{stdout}");
+}
+
+#[test]
+fn errors_print_their_message_and_causes_not_debug() {
+    let out = tenure()
+        .args(["demo", "--mode", "optimistic", "--policy", "manual"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error: the nodes could not start\n  caused by: "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.to_lowercase().contains("exclusive consistency mode"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("caused by: ").count(),
+        1,
+        "a cause is printed once: {stderr}"
+    );
+    assert!(
+        !stderr.contains("PolicyNeedsExclusive") && !stderr.contains("Config("),
+        "no Debug output: {stderr}"
+    );
 }
 
 #[test]
@@ -77,7 +176,7 @@ fn demo_serve_keeps_serving_until_interrupted() {
     let url = loop {
         let line = rx
             .recv_timeout(Duration::from_secs(120))
-            .expect("the demo announces its URL");
+            .expect("the demo announces its URL within 120 s");
         if let Some(rest) = line.strip_prefix("Serving at http://") {
             break rest.split('/').next().unwrap().to_string();
         }

@@ -28,9 +28,23 @@ impl Tab {
         content_type: Option<&str>,
         body: &str,
     ) -> Reply {
+        self.send_with(method, path, content_type, None, body).await
+    }
+
+    async fn send_with(
+        &mut self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        accept: Option<&str>,
+        body: &str,
+    ) -> Reply {
         let mut req = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base));
+        if let Some(a) = accept {
+            req = req.header("accept", a);
+        }
         if let Some(c) = &self.cookie {
             req = req.header("cookie", c);
         }
@@ -106,11 +120,14 @@ async fn the_demo_api_works_through_the_router() {
     assert!(nodes.len() > 1, "requests went to several nodes: {nodes:?}");
     assert_eq!(tab.send(Method::GET, "/counter", None, "").await.body, "6");
 
+    // A form body from an API client that asks for JSON gets JSON (a browser's form
+    // post gets 303 back to the page: tests/demo_html_forms.rs).
     let r = tab
-        .send(
+        .send_with(
             Method::POST,
             "/cart",
             Some("application/x-www-form-urlencoded"),
+            Some("application/json"),
             "item=apple",
         )
         .await;

@@ -57,7 +57,7 @@ async fn exclusive_mode_loses_nothing_and_hands_sessions_between_nodes() {
             report.stats.iter().map(|s| s.recalls).sum::<u64>() > 0,
             "sessions moved between nodes"
         );
-        assert!(report.to_string().contains(" 0 lost"));
+        assert!(report.to_string().contains(" 0 lost"), "{report}");
     }
 }
 
@@ -100,5 +100,41 @@ async fn write_behind_needs_the_exclusive_mode() {
         prefix: "tenure".into(),
     };
     let err = Demo::start(setup).await.unwrap_err();
-    assert!(err.to_string().contains("exclusive"), "{err}");
+    let text = tenure_cli::errors::describe(&err);
+    assert!(
+        text.contains("caused by: ") && text.contains("exclusive"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_errors_are_named_with_their_reason() {
+    // One user, 700 requests: about 140 cart additions, so the cart (100 items) fills.
+    let setup = Setup {
+        nodes: 2,
+        affinity: 0.8,
+        mode: Consistency::Exclusive,
+        policy: WritePolicy::end_of_request(),
+        plan: Plan {
+            users: 1,
+            requests: 700,
+            concurrency: 4,
+            seed: 5,
+        },
+        port: 0,
+        store: tenure_cli::stores::StoreUrl::Memory,
+        prefix: "tenure".into(),
+    };
+    let demo = Demo::start(setup).await.unwrap();
+    let mut report = demo.run_workload().await;
+    demo.shutdown(&mut report).await;
+    let full = report.outcome.reasons[&400]["the cart is full"];
+    assert!(full > 0 && full == report.responses(400), "{report}");
+    let summary = report.to_string();
+    let line = summary
+        .lines()
+        .find(|l| l.contains("400 the cart is full"))
+        .unwrap_or_else(|| panic!("the 400s are named:\n{summary}"));
+    assert!(line.trim_end().ends_with(&full.to_string()), "{line}");
+    assert_eq!(report.lost(), 0, "{summary}");
 }

@@ -1,14 +1,19 @@
-//! The demo web app one node serves: a counter, a cart, login and logout.
+//! The demo web app one node serves: a counter, a cart, login and logout, as an API
+//! (JSON or plain text) and as an HTML page whose forms post back to it.
+
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::{FromRequest, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::Deserialize;
 use tenure_axum::{CookieConfig, CookieConfigError, Session, SessionFailure, SessionLayer};
-use tenure_core::Key;
-use tenure_node::Node;
+use tenure_core::{Consistency, Key};
+use tenure_node::{Node, NodeStats};
+
+use super::page::{self, back_home, refused, wants_html, Page};
 
 /// The attributes the demo keeps.
 pub const COUNTER: Key<u64> = Key::new("counter");
@@ -16,6 +21,9 @@ pub const COUNTER: Key<u64> = Key::new("counter");
 pub const CART: Key<Vec<String>> = Key::new("cart");
 /// The logged-in user.
 pub const USER: Key<String> = Key::new("user");
+/// The session's last form posts from a browser, each with the node that served it
+/// (API calls do not touch it).
+pub const HISTORY: Key<Vec<String>> = Key::new("history");
 
 /// Longest cart item or user name accepted.
 const MAX_TEXT: usize = 100;
@@ -25,15 +33,61 @@ const MAX_ITEMS: usize = 100;
 /// The response header naming the node that served a request.
 pub const NODE_HEADER: &str = "x-tenure-node";
 
+/// The nodes whose counters the page shows: every node of a demo (set once they have
+/// all started), or the serving node alone.
+#[derive(Clone, Default)]
+pub struct Peers(Arc<OnceLock<Vec<Node>>>);
+
+impl std::fmt::Debug for Peers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Peers")
+            .field(&self.0.get().map(Vec::len))
+            .finish()
+    }
+}
+
+impl Peers {
+    /// Sets the nodes (the first call wins).
+    pub fn set(&self, nodes: Vec<Node>) {
+        let _ = self.0.set(nodes);
+    }
+
+    /// Each node's name and counters.
+    pub fn stats(&self) -> Vec<(String, NodeStats)> {
+        let nodes = self.0.get().map(Vec::as_slice).unwrap_or_default();
+        nodes
+            .iter()
+            .map(|n| (n.config().label.clone(), n.stats()))
+            .collect()
+    }
+}
+
 #[derive(Clone)]
 struct AppState {
     name: String,
+    mode: Consistency,
+    peers: Peers,
 }
 
-/// The demo app for one node called `name`. `cookies` sets the session cookie (the
-/// demo runs over plain HTTP, so it is not `Secure`).
+/// The demo app for one node called `name`; its page shows this node's counters.
+/// `cookies` sets the session cookie (the demo runs over plain HTTP, so it is not
+/// `Secure`).
 pub fn app(node: Node, name: &str, cookies: CookieConfig) -> Result<Router, CookieConfigError> {
+    let peers = Peers::default();
+    peers.set(vec![node.clone()]);
+    app_with_peers(node, name, cookies, peers)
+}
+
+/// The demo app for one node called `name`, whose page shows the counters of every
+/// node in `peers`.
+pub fn app_with_peers(
+    node: Node,
+    name: &str,
+    cookies: CookieConfig,
+    peers: Peers,
+) -> Result<Router, CookieConfigError> {
     let header = HeaderValue::from_str(name).unwrap_or(HeaderValue::from_static("node"));
+    let mode = node.config().consistency;
     let sessions = SessionLayer::new(node).with_cookies(cookies)?;
     Ok(Router::new()
         .route("/", get(page))
@@ -52,17 +106,61 @@ pub fn app(node: Node, name: &str, cookies: CookieConfig) -> Result<Router, Cook
         }))
         .with_state(AppState {
             name: name.to_string(),
+            mode,
+            peers,
         }))
+}
+
+/// Appends `what` (and the serving node) to the session's form-post history.
+async fn remember(session: &Session, state: &AppState, what: &str) -> Result<(), SessionFailure> {
+    let mut history = session.get(&HISTORY).await?.unwrap_or_default();
+    history.push(format!("{what} — served by {}", state.name));
+    let excess = history.len().saturating_sub(page::HISTORY_LEN);
+    history.drain(..excess);
+    session.insert(&HISTORY, history).await?;
+    Ok(())
+}
+
+/// The answer to a browser's form post that `result` ended: 303 back to the page once
+/// `what` is in the history, or the failure.
+async fn form_done(
+    session: &Session,
+    state: &AppState,
+    result: Result<String, SessionFailure>,
+) -> Response {
+    let result = match result {
+        Ok(what) => remember(session, state, &what).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => back_home(),
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn counter(session: Session) -> Result<String, SessionFailure> {
     Ok(session.get(&COUNTER).await?.unwrap_or(0).to_string())
 }
 
-async fn increment(session: Session) -> Result<String, SessionFailure> {
-    let mut n = session.get_mut_or_insert_with(&COUNTER, || 0).await?;
-    *n += 1;
-    Ok(n.to_string())
+async fn increment(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        let mut n = session.get_mut_or_insert_with(&COUNTER, || 0).await?;
+        *n += 1;
+        Ok::<_, SessionFailure>(*n)
+    }
+    .await;
+    if wants_html(&headers) {
+        let result = result.map(|n| format!("counter → {n}"));
+        return form_done(&session, &state, result).await;
+    }
+    match result {
+        Ok(n) => n.to_string().into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn cart(session: Session) -> Result<Json<Vec<String>>, SessionFailure> {
@@ -101,18 +199,24 @@ async fn form_or_json<T: serde::de::DeserializeOwned + Send + 'static>(
     }
 }
 
-fn bad_request(why: &'static str) -> Response {
-    (StatusCode::BAD_REQUEST, why).into_response()
+/// A 400 saying `why`: plain text for API clients, a page for browsers.
+fn bad_request(html: bool, state: &AppState, why: &'static str) -> Response {
+    if html {
+        refused(StatusCode::BAD_REQUEST, why, &state.name)
+    } else {
+        (StatusCode::BAD_REQUEST, why).into_response()
+    }
 }
 
 fn valid_text(s: &str) -> bool {
     !s.trim().is_empty() && s.len() <= MAX_TEXT && !s.chars().any(char::is_control)
 }
 
-async fn add_to_cart(session: Session, req: Request) -> Response {
+async fn add_to_cart(State(state): State<AppState>, session: Session, req: Request) -> Response {
+    let html = wants_html(req.headers());
     let item = match form_or_json::<ItemForm>(req).await {
         Ok(f) if valid_text(&f.item) => f.item,
-        Ok(_) => return bad_request("item must be 1 to 100 printable characters"),
+        Ok(_) => return bad_request(html, &state, "item must be 1 to 100 printable characters"),
         Err(rejection) => return rejection,
     };
     let result = async {
@@ -125,8 +229,16 @@ async fn add_to_cart(session: Session, req: Request) -> Response {
     }
     .await;
     match result {
+        Ok(Some(cart)) if html => {
+            let what = format!(
+                "cart + {} ({} in the cart)",
+                cart[cart.len() - 1],
+                cart.len()
+            );
+            form_done(&session, &state, Ok(what)).await
+        }
         Ok(Some(cart)) => Json(cart).into_response(),
-        Ok(None) => bad_request("the cart is full"),
+        Ok(None) => bad_request(html, &state, "the cart is full"),
         Err(e) => e.into_response(),
     }
 }
@@ -135,35 +247,46 @@ async fn show_session(
     State(state): State<AppState>,
     session: Session,
 ) -> Result<Json<serde_json::Value>, SessionFailure> {
-    let id = session.id().await?;
+    let counter = session.get(&COUNTER).await?.unwrap_or(0);
+    let id = session.id();
     Ok(Json(serde_json::json!({
         "node": state.name,
         "id": id.as_ref().map(|i| format!("{}…", i.prefix())),
-        "counter": session.get(&COUNTER).await?.unwrap_or(0),
+        "counter": counter,
         "cart": session.get(&CART).await?.unwrap_or_default(),
         "user": session.get(&USER).await?,
     })))
 }
 
-async fn login(session: Session, req: Request) -> Response {
+async fn login(State(state): State<AppState>, session: Session, req: Request) -> Response {
+    let html = wants_html(req.headers());
     let user = match form_or_json::<UserForm>(req).await {
         Ok(f) if valid_text(&f.user) => f.user,
-        Ok(_) => return bad_request("user must be 1 to 100 printable characters"),
+        Ok(_) => return bad_request(html, &state, "user must be 1 to 100 printable characters"),
         Err(rejection) => return rejection,
     };
     let result = async {
         // A new id on privilege change: an id planted before login is worthless after.
         session.rotate_id().await?;
         session.insert(&USER, user.clone()).await?;
-        Ok::<_, SessionFailure>(Json(serde_json::json!({ "user": user })))
+        Ok::<_, SessionFailure>(())
     }
     .await;
-    result.into_response()
+    if html {
+        let result = result.map(|()| format!("logged in as {user}, new session id"));
+        return form_done(&session, &state, result).await;
+    }
+    result
+        .map(|()| Json(serde_json::json!({ "user": user })))
+        .into_response()
 }
 
-async fn logout(session: Session) -> Result<StatusCode, SessionFailure> {
+async fn logout(session: Session, headers: HeaderMap) -> Result<Response, SessionFailure> {
     session.delete().await?;
-    Ok(StatusCode::NO_CONTENT)
+    if wants_html(&headers) {
+        return Ok(back_home());
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn page(
@@ -171,38 +294,15 @@ async fn page(
     session: Session,
 ) -> Result<Html<String>, SessionFailure> {
     let counter = session.get(&COUNTER).await?.unwrap_or(0);
-    let cart = session.get(&CART).await?.unwrap_or_default();
-    let user = session.get(&USER).await?;
-    let id = session
-        .id()
-        .await?
-        .map(|i| format!("{}…", i.prefix()))
-        .unwrap_or_else(|| "(none yet)".into());
-    let items: String = cart
-        .iter()
-        .map(|i| format!("<li>{}</li>", escape(i)))
-        .collect();
-    let user = user
-        .map(|u| escape(&u))
-        .unwrap_or_else(|| "(not logged in)".into());
-    Ok(Html(format!(
-        "<!doctype html><html><head><meta charset=utf-8><title>Tenure demo</title></head><body>\
-         <h1>Tenure demo</h1>\
-         <p>Served by <b>{node}</b>. Session <code>{id}</code>. User: {user}.</p>\
-         <p>Counter: <b>{counter}</b></p>\
-         <form method=post action=/counter><button>Increment</button></form>\
-         <h2>Cart</h2><ul>{items}</ul>\
-         <form method=post action=/cart><input name=item placeholder=item><button>Add</button></form>\
-         <form method=post action=/login><input name=user placeholder=user><button>Log in</button></form>\
-         <form method=post action=/logout><button>Log out</button></form>\
-         </body></html>",
-        node = escape(&state.name),
-    )))
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    let page = Page {
+        node: &state.name,
+        mode: state.mode,
+        counter,
+        cart: session.get(&CART).await?.unwrap_or_default(),
+        user: session.get(&USER).await?,
+        history: session.get(&HISTORY).await?.unwrap_or_default(),
+        id: session.id().map(|i| format!("{}…", i.prefix())),
+        stats: state.peers.stats(),
+    };
+    Ok(Html(page.render()))
 }

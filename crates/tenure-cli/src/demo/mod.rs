@@ -3,22 +3,33 @@
 //! what happened.
 
 pub mod app;
+pub mod compare;
 pub mod front;
+pub mod page;
+pub mod remote;
+pub mod report;
+mod table;
 pub mod workload;
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use tenure_axum::CookieConfig;
 use tenure_core::{Codec, Consistency, MessagePack, WritePolicy};
-use tenure_node::{Node, NodeConfig, NodeStats};
+use tenure_node::{Node, NodeConfig};
 use tenure_redis::{Inspector, ServerStats};
 use tenure_store::Store;
-use tenure_test::{CallCounts, CountingStore};
+use tenure_test::CountingStore;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
+use crate::serve::{listen, plain_http_cookies};
 use crate::stores::{Backend, StoreUrl};
 
+pub use compare::{compare, mode_prefix};
+pub use report::{Counter, Report};
+pub use table::Summary;
 pub use workload::{Outcome, Plan};
 
 /// What to run.
@@ -42,23 +53,27 @@ pub struct Setup {
     pub prefix: String,
 }
 
-/// Why the demo could not run.
+/// Why the demo could not run. The cause is the error's
+/// [`source`](std::error::Error::source), not part of its message.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
     /// The nodes could not start (for example, a write-behind policy with a mode that
     /// has no held copy).
-    #[error("node configuration: {0}")]
+    #[error("the nodes could not start")]
     Node(#[from] tenure_node::StartError),
     /// The cookie settings cannot work.
-    #[error("cookie settings: {0}")]
+    #[error("the cookie settings cannot work")]
     Cookies(#[from] tenure_axum::CookieConfigError),
     /// A port could not be bound.
-    #[error("could not listen: {0}")]
+    #[error("could not listen on a port")]
     Listen(#[from] std::io::Error),
     /// The store could not be reached.
-    #[error("store: {0}")]
+    #[error("could not open the store")]
     Store(#[from] tenure_redis::ConnectError),
 }
+
+/// How long [`Demo::shutdown`] waits for a server's open connections to finish.
+const SERVER_STOP: Duration = Duration::from_secs(5);
 
 /// A running demo: nodes and servers up, workload not yet run.
 pub struct Demo {
@@ -67,6 +82,9 @@ pub struct Demo {
     store: CountingStore<Arc<dyn Store>>,
     nodes: Vec<Node>,
     node_addrs: Vec<SocketAddr>,
+    /// Tells every server to stop.
+    stop: watch::Sender<bool>,
+    servers: Vec<JoinHandle<()>>,
     /// The front router's address.
     pub front: SocketAddr,
 }
@@ -80,27 +98,31 @@ impl fmt::Debug for Demo {
     }
 }
 
-async fn serve(app: axum::Router, port: u16) -> Result<SocketAddr, std::io::Error> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "server stopped");
-        }
-    });
-    Ok(addr)
+/// Resolves once `stop` turns true (or its sender is gone).
+fn stopped(stop: &watch::Sender<bool>) -> impl std::future::Future<Output = ()> + Send {
+    let mut rx = stop.subscribe();
+    async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
 }
 
 impl Demo {
     /// Starts the nodes, their servers and the front router.
     pub async fn start(setup: Setup) -> Result<Self, DemoError> {
         let backend = Backend::open(&setup.store, &setup.prefix).await?;
-        let store = CountingStore::new(backend.shared());
+        let inner: Arc<dyn Store> = match &backend {
+            // Calls suspend the request as they would on a network store.
+            Backend::Memory(memory) => Arc::new(remote::Remote(memory.clone())),
+            Backend::Redis(_) => backend.shared(),
+        };
+        let store = CountingStore::new(inner);
         let shared: Arc<dyn Store> = Arc::new(store.clone());
-        let mut cookies = CookieConfig::default();
-        cookies.secure = false; // the demo speaks plain HTTP on loopback
+        let cookies = plain_http_cookies(); // the demo speaks plain HTTP on loopback
+        let (stop, _) = watch::channel(false);
+        let peers = app::Peers::default();
         let mut nodes = Vec::new();
         let mut node_addrs = Vec::new();
+        let mut servers = Vec::new();
         for i in 1..=setup.nodes.max(1) {
             let name = format!("node-{i}");
             let mut config = NodeConfig::default();
@@ -108,22 +130,29 @@ impl Demo {
             config.consistency = setup.mode;
             config.write_policy = setup.policy;
             let node = Node::start(shared.clone(), config).await?;
-            node_addrs.push(serve(app::app(node.clone(), &name, cookies.clone())?, 0).await?);
+            let app = app::app_with_peers(node.clone(), &name, cookies.clone(), peers.clone())?;
+            let (addr, server) = listen(app, 0, stopped(&stop)).await?;
+            node_addrs.push(addr);
+            servers.push(server);
             nodes.push(node);
         }
+        peers.set(nodes.clone());
         let router = front::router(
             node_addrs.clone(),
             setup.affinity,
             cookies.cookie_name(),
             setup.plan.seed,
         );
-        let front = serve(router, setup.port).await?;
+        let (front, server) = listen(router, setup.port, stopped(&stop)).await?;
+        servers.push(server);
         Ok(Self {
             setup,
             backend,
             store,
             nodes,
             node_addrs,
+            stop,
+            servers,
             front,
         })
     }
@@ -174,9 +203,21 @@ impl Demo {
         &self.backend
     }
 
-    /// Shuts every node down (writing what they hold) and adds the stored counters to
+    /// What runs.
+    pub fn setup(&self) -> &Setup {
+        &self.setup
+    }
+
+    /// Stops the servers (the front router's port is free again once this returns),
+    /// shuts every node down (writing what they hold) and adds the stored counters to
     /// the report.
     pub async fn shutdown(self, report: &mut Report) {
+        let _ = self.stop.send(true);
+        for server in self.servers {
+            if tokio::time::timeout(SERVER_STOP, server).await.is_err() {
+                eprintln!("a demo server did not stop within {SERVER_STOP:?}");
+            }
+        }
         for node in &self.nodes {
             if let Err(e) = node.shutdown().await {
                 eprintln!("shutdown of {}: {e}", node.owner());
@@ -213,121 +254,5 @@ async fn stored_counters(backend: &Backend) -> Option<u64> {
             }
             Some(sum)
         }
-    }
-}
-
-/// What the demo measured.
-#[derive(Debug)]
-pub struct Report {
-    /// What ran.
-    pub setup: Setup,
-    /// What the workload saw.
-    pub outcome: Outcome,
-    /// Store calls made by all nodes.
-    pub store_calls: CallCounts,
-    /// What the Redis servers counted during the workload, when the store is Redis.
-    pub redis: Option<ServerStats>,
-    /// Each node's counters.
-    pub stats: Vec<NodeStats>,
-    /// The counters' sum in the store after shutdown, if shut down.
-    pub stored_after_shutdown: Option<u64>,
-}
-
-impl Report {
-    /// Acknowledged increments missing from the final counters.
-    pub fn lost(&self) -> u64 {
-        self.outcome.lost()
-    }
-
-    fn sum(&self, f: impl Fn(&NodeStats) -> u64) -> u64 {
-        self.stats.iter().map(f).sum()
-    }
-}
-
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let o = &self.outcome;
-        let s = &self.setup;
-        let secs = o.elapsed.as_secs_f64().max(1e-9);
-        let requests = o.requests.max(1) as f64;
-        let (acked, finals) = o.totals();
-        writeln!(
-            f,
-            "Tenure demo: {} nodes, mode {:?}, policy {}, affinity {:.2}",
-            s.nodes, s.mode, s.policy, s.affinity
-        )?;
-        writeln!(
-            f,
-            "  requests          {} in {:.2} s ({:.0} req/s), {} users, concurrency {}",
-            o.requests,
-            secs,
-            o.requests as f64 / secs,
-            s.plan.users,
-            s.plan.concurrency
-        )?;
-        let statuses: Vec<String> = o
-            .statuses
-            .iter()
-            .map(|(k, v)| {
-                if *k == 0 {
-                    format!("no reply: {v}")
-                } else {
-                    format!("{k}: {v}")
-                }
-            })
-            .collect();
-        writeln!(f, "  responses         {}", statuses.join(", "))?;
-        let nodes: Vec<String> = o
-            .per_node
-            .iter()
-            .map(|(k, v)| format!("{k}: {v}"))
-            .collect();
-        writeln!(f, "  served by         {}", nodes.join(", "))?;
-        writeln!(
-            f,
-            "  increments        {acked} acknowledged, {finals} in the final counters, {} lost{}{}",
-            self.lost(),
-            match o.unacknowledged_stored() {
-                0 => String::new(),
-                n => format!(", {n} stored but unacknowledged"),
-            },
-            match o.unknown() {
-                0 => String::new(),
-                n => format!(" ({n} users unreadable, left out)"),
-            },
-        )?;
-        if let Some(stored) = self.stored_after_shutdown {
-            writeln!(f, "  after shutdown    {stored} in the store")?;
-        }
-        let c = &self.store_calls;
-        writeln!(
-            f,
-            "  store calls       {:.2} per request ({} total: acquire {}, load {}, commit {}, optimistic {}, create {}, renew {})",
-            c.total() as f64 / requests, c.total(), c.acquire, c.load, c.commit, c.commit_optimistic, c.create, c.renew
-        )?;
-        writeln!(
-            f,
-            "  bytes committed   {:.1} per request",
-            self.sum(|n| n.commit_bytes) as f64 / requests
-        )?;
-        if let Some(r) = &self.redis {
-            writeln!(
-                f,
-                "  redis             {:.3} commands per request sent ({:.2} run inside scripts), {:.0} bytes per request ({:.0} in, {:.0} out)",
-                r.client_commands() as f64 / requests,
-                r.script_commands() as f64 / requests,
-                r.net_bytes() as f64 / requests,
-                r.net_input_bytes as f64 / requests,
-                r.net_output_bytes as f64 / requests,
-            )?;
-        }
-        writeln!(
-            f,
-            "  lock handoffs     {} (recalls), cache hits {}, conflicts {}, tenures lost {}",
-            self.sum(|n| n.recalls),
-            self.sum(|n| n.cache_hits),
-            self.sum(|n| n.conflicts),
-            self.sum(|n| n.tenure_lost)
-        )
     }
 }

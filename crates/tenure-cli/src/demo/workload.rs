@@ -1,5 +1,10 @@
-//! The built-in workload: simulated users, several concurrent requests per user (tabs),
-//! each through the front router.
+//! The built-in workload: simulated users, each with several requests in flight at
+//! once (tabs), every request through the front router, no delays between them.
+//!
+//! The `concurrency` workers are spread evenly over the users: with 16 users and 64
+//! workers, each user has 4 tabs that send one request after another. With fewer
+//! workers than users, a worker serves a fixed group of users, picking one at random
+//! for each request.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -25,7 +30,7 @@ pub struct Plan {
     pub users: usize,
     /// Requests after each user's first.
     pub requests: usize,
-    /// Requests in flight at once.
+    /// Requests in flight at once, spread evenly over the users (tabs).
     pub concurrency: usize,
     /// Seed of the random choices.
     pub seed: u64,
@@ -40,6 +45,8 @@ pub struct Outcome {
     pub elapsed: Duration,
     /// Responses per status code (0: no response).
     pub statuses: BTreeMap<u16, u64>,
+    /// Client errors (4xx) per status code and reason (the body's first line).
+    pub reasons: BTreeMap<u16, BTreeMap<String, u64>>,
     /// Responses per serving node.
     pub per_node: BTreeMap<String, u64>,
     /// Increments answered 200, per user.
@@ -131,10 +138,24 @@ impl Http {
     }
 }
 
+/// Longest reason text kept for a 4xx answer.
+const MAX_REASON: usize = 60;
+
+/// What a client error says: its body's first line, shortened.
+fn reason(body: &str) -> String {
+    let line = body.lines().map(str::trim).find(|l| !l.is_empty());
+    let line = line.unwrap_or("(no reason given)");
+    match line.char_indices().nth(MAX_REASON) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_string(),
+    }
+}
+
 #[derive(Default)]
 struct Tally {
     sent: AtomicU64,
     statuses: Mutex<BTreeMap<u16, u64>>,
+    reasons: Mutex<BTreeMap<u16, BTreeMap<String, u64>>>,
     per_node: Mutex<BTreeMap<String, u64>>,
 }
 
@@ -143,6 +164,13 @@ impl Tally {
         self.sent.fetch_add(1, Ordering::Relaxed);
         let status = reply.as_ref().map_or(0, |r| r.status.as_u16());
         *lock(&self.statuses).entry(status).or_default() += 1;
+        if let Some(r) = reply.as_ref().filter(|r| r.status.is_client_error()) {
+            *lock(&self.reasons)
+                .entry(status)
+                .or_default()
+                .entry(reason(&r.body))
+                .or_default() += 1;
+        }
         if let Some(node) = reply.as_ref().and_then(|r| r.node.clone()) {
             *lock(&self.per_node).entry(node).or_default() += 1;
         }
@@ -151,6 +179,16 @@ impl Tally {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The users worker `w` of `workers` sends requests for: the workers are spread
+/// evenly over the users, so each user has `workers / users` tabs (at least one).
+fn users_of(w: usize, workers: usize, users: usize) -> (usize, usize, usize) {
+    let groups = users.min(workers).max(1);
+    let group = w % groups;
+    // Users group, group + groups, group + 2 groups, ...
+    let count = users.saturating_sub(group).div_ceil(groups);
+    (group, groups, count)
 }
 
 /// Runs `plan` against the front router at `front`.
@@ -177,8 +215,9 @@ pub async fn run(front: SocketAddr, plan: Plan) -> Outcome {
     let cookies = Arc::new(cookies);
 
     let remaining = Arc::new(AtomicUsize::new(plan.requests));
+    let workers_n = plan.concurrency.max(1);
     let mut workers = Vec::new();
-    for w in 0..plan.concurrency.max(1) {
+    for w in 0..workers_n {
         let (http, tally, cookies, acknowledged, remaining) = (
             http.clone(),
             tally.clone(),
@@ -186,13 +225,14 @@ pub async fn run(front: SocketAddr, plan: Plan) -> Outcome {
             acknowledged.clone(),
             remaining.clone(),
         );
+        let (first, step, count) = users_of(w, workers_n, cookies.len());
         let mut rng = StdRng::seed_from_u64(plan.seed.wrapping_add(w as u64));
         workers.push(tokio::spawn(async move {
             while remaining
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
                 .is_ok()
             {
-                let user = rng.random_range(0..cookies.len().max(1));
+                let user = first + step * rng.random_range(0..count.max(1));
                 let Some(cookie) = cookies.get(user).and_then(|c| c.as_deref()) else {
                     // Its session was never created: every request would start anew.
                     tally.record(&None);
@@ -226,6 +266,7 @@ pub async fn run(front: SocketAddr, plan: Plan) -> Outcome {
         requests: tally.sent.into_inner(),
         elapsed,
         statuses: tally.statuses.into_inner().unwrap_or_default(),
+        reasons: tally.reasons.into_inner().unwrap_or_default(),
         per_node: tally.per_node.into_inner().unwrap_or_default(),
         acknowledged: acknowledged
             .iter()
@@ -259,4 +300,33 @@ pub async fn read_back(front: SocketAddr, outcome: &mut Outcome) {
         finals.push(value);
     }
     outcome.final_counters = finals;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workers_spread_evenly_over_users() {
+        // 16 users, 64 workers: each user has exactly 4 tabs.
+        let mut tabs = [0; 16];
+        for w in 0..64 {
+            let (first, step, count) = users_of(w, 64, 16);
+            assert_eq!((step, count), (16, 1));
+            tabs[first] += 1;
+        }
+        assert_eq!(tabs, [4; 16]);
+        // 10 users, 4 workers: worker 1 serves users 1, 5 and 9.
+        assert_eq!(users_of(1, 4, 10), (1, 4, 3));
+        assert_eq!(users_of(3, 4, 10), (3, 4, 2));
+        assert_eq!(users_of(0, 4, 0).2, 0);
+    }
+
+    #[test]
+    fn reasons_are_the_first_line_shortened() {
+        assert_eq!(reason("the cart is full"), "the cart is full");
+        assert_eq!(reason("\n  conflict on: cart\nmore"), "conflict on: cart");
+        assert_eq!(reason(""), "(no reason given)");
+        assert_eq!(reason(&"x".repeat(100)).chars().count(), MAX_REASON + 1);
+    }
 }
