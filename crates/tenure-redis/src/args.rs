@@ -41,6 +41,15 @@ fn timeout_ms(d: Option<Duration>) -> Value {
     }
 }
 
+/// Appends a commit's new timeouts, as the scripts' `read_timeouts` reads them:
+/// replace `0`/`1`, then idle and absolute ms (0 none).
+fn push_timeouts(args: &mut Vec<Value>, expiry: Option<Expiry>) {
+    match expiry {
+        None => args.extend([flag(false), int(0), int(0)]),
+        Some(e) => args.extend([flag(true), timeout_ms(e.idle), timeout_ms(e.absolute)]),
+    }
+}
+
 /// Appends a delta's ops as (name, kind, value[, expect kind, expect version]).
 fn push_ops(args: &mut Vec<Value>, delta: &Delta, with_expect: bool) {
     args.push(int(delta.ops.len() as u64));
@@ -88,12 +97,14 @@ pub(crate) fn commit(owner: &OwnerId, fence: Fence, delta: &Delta, release: bool
         flag(release),
         flag(delta.replace_all),
     ];
+    push_timeouts(&mut args, delta.expiry);
     push_ops(&mut args, delta, false);
     args
 }
 
 pub(crate) fn optimistic(delta: &Delta) -> Vec<Value> {
     let mut args = vec![flag(delta.replace_all)];
+    push_timeouts(&mut args, delta.expiry);
     push_ops(&mut args, delta, true);
     args
 }

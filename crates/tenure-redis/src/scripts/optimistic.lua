@@ -1,7 +1,9 @@
--- KEYS: m a v.  ARGV: replace all 0|1, ops with expectations (see read_ops).
+-- KEYS: m a v.  ARGV: replace all 0|1, new timeouts (3, see read_timeouts), ops with
+-- expectations (see read_ops).
 -- Reply: {'N'} | {'L'} | {'X', conflicting names...} | {'C', version}
 local replace_all = flag(ARGV[1], 'replace all')
-local order, final, expects = read_ops(2, true)
+local timeouts = read_timeouts(2)
+local order, final, expects = read_ops(5, true)
 local now = clock()
 local m = read_meta(KEYS[1], now)
 if m == nil then return { 'N' } end
@@ -28,6 +30,5 @@ if #conflicts > 0 then
 end
 apply_ops(KEYS[2], KEYS[3], m, replace_all, order, final)
 m.la = now
-save_meta(KEYS[1], m)
-apply_ttl(KEYS[1], KEYS[2], KEYS[3], m)
+save_committed(KEYS[1], KEYS[2], KEYS[3], m, timeouts)
 return { 'C', m.v }

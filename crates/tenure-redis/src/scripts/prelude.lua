@@ -123,6 +123,42 @@ local function apply_ttl(km, ka, kv, m)
   end
 end
 
+-- Reads a commit's new timeouts from ARGV[at .. at + 2]: replace 0|1, idle ms, absolute
+-- ms (0 none). Answers {idle, absolute}, or nil when the commit keeps the session's.
+-- Checks both numbers either way, so a malformed call fails before any write.
+local function read_timeouts(at)
+  local replace = flag(ARGV[at], 'expiry flag')
+  local idle = num(ARGV[at + 1], 'new idle timeout')
+  local absolute = num(ARGV[at + 2], 'new absolute timeout')
+  if not replace then return nil end
+  return { idle, absolute }
+end
+
+-- Ends a commit that applied: saves the meta and sets the TTLs. With new timeouts
+-- (`t` from read_timeouts) the keys lose a TTL the session no longer has (PERSIST),
+-- and a session already past its new deadline (an absolute timeout shorter than its
+-- age) is deleted now, as I5 has it gone for every later call.
+local function save_committed(km, ka, kv, m, t)
+  if t ~= nil then
+    m.i, m.x = t[1], t[2]
+    local at = expires_at(m)
+    if at ~= nil and at <= script_now then
+      redis.call('DEL', km, ka, kv)
+      return
+    end
+    save_meta(km, m)
+    if at == nil then
+      redis.call('PERSIST', km)
+      redis.call('PERSIST', ka)
+      redis.call('PERSIST', kv)
+      return
+    end
+  else
+    save_meta(km, m)
+  end
+  apply_ttl(km, ka, kv, m)
+end
+
 -- A fence above every fence this id was granted, and at least the server's clock in
 -- microseconds, so it cannot go back even if the stored one was lost with the keys.
 local function new_fence(m, now_us)

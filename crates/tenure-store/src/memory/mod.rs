@@ -85,6 +85,23 @@ impl MemoryStore {
     }
 }
 
+/// Applies a checked delta to a live session: its operations as one new version, then
+/// its timeouts (`Delta::expiry`), with `now` as the access the new idle timeout runs
+/// from. Without operations the version stays, although `Delta::is_empty` (and so
+/// `Delta::apply_to`) counts an expiry-only delta as a change.
+fn apply(entry: &mut Entry, delta: &Delta, now: Instant) -> u64 {
+    let version = if delta.ops.is_empty() && !delta.replace_all {
+        entry.snapshot.version
+    } else {
+        delta.apply_to(&mut entry.snapshot)
+    };
+    if let Some(expiry) = delta.expiry {
+        entry.set_expiry(expiry);
+    }
+    entry.last_access = now;
+    version
+}
+
 #[async_trait]
 impl Store for MemoryStore {
     async fn acquire(
@@ -205,14 +222,14 @@ impl Store for MemoryStore {
         {
             return Ok(CommitReply::Stale { delta });
         }
-        let version = delta.apply_to(&mut entry.snapshot);
-        entry.last_access = now;
+        let version = apply(entry, &delta, now);
         if release {
             entry.lock = None;
             if let Some(head) = entry.queue.front() {
                 hints.send(&head.owner, Hint::Grant(sid.clone()));
             }
         }
+        guard.drop_if_expired(sid, now);
         Ok(CommitReply::Committed { version })
     }
 
@@ -243,8 +260,8 @@ impl Store for MemoryStore {
         if !conflict.attrs.is_empty() {
             return Ok(OptimisticReply::Conflict(conflict));
         }
-        let version = delta.apply_to(&mut entry.snapshot);
-        entry.last_access = now;
+        let version = apply(entry, &delta, now);
+        state.drop_if_expired(sid, now);
         Ok(OptimisticReply::Committed { version })
     }
 

@@ -62,6 +62,12 @@ impl State {
         )
     }
 
+    /// Removes the session if it has expired by `now` (a commit may have shortened
+    /// its timeouts), so its waiters hear of it at once rather than on the next call.
+    pub(super) fn drop_if_expired(&mut self, sid: &SessionId, now: Instant) {
+        self.live(sid, now);
+    }
+
     pub(super) fn purge_expired(&mut self, now: Instant) -> usize {
         let expired: Vec<SessionId> = self
             .sessions
@@ -99,6 +105,13 @@ impl Entry {
 
     pub(super) fn expiry(&self) -> Expiry {
         self.expiry
+    }
+
+    /// Replaces the timeouts (a commit's `Delta::expiry`). The idle one runs from
+    /// `last_access`, which the committing call sets; the absolute one still counts
+    /// from `created`, so shortening it may end the session at once.
+    pub(super) fn set_expiry(&mut self, expiry: Expiry) {
+        self.expiry = expiry;
     }
 
     pub(super) fn age(&self, now: Instant) -> Duration {

@@ -18,7 +18,7 @@ const IDLE: Duration = Duration::from_millis(500);
 const ABSOLUTE: Duration = Duration::from_millis(900);
 
 /// Asserts the session is gone to every kind of call, and that its id is free.
-async fn assert_gone(s: &dyn Store, sid: &tenure_core::SessionId, ctx: &str) {
+pub(super) async fn assert_gone(s: &dyn Store, sid: &tenure_core::SessionId, ctx: &str) {
     let a = owner("late");
     assert!(
         load(s, sid).await.is_none(),

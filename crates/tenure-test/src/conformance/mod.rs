@@ -25,6 +25,7 @@ mod hints;
 mod lifecycle;
 mod locking;
 mod optimistic;
+mod timeouts;
 mod util;
 
 use std::future::Future;
@@ -40,6 +41,7 @@ pub use hints::*;
 pub use lifecycle::*;
 pub use locking::*;
 pub use optimistic::*;
+pub use timeouts::*;
 
 /// The future of one case.
 pub type CaseFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -190,6 +192,12 @@ macro_rules! __tenure_test_cases {
             idle_expiry_ignores_untouched_renew,
             absolute_expiry_while_active,
             rotate_id_keeps_expiry,
+            commit_expiry_lengthens_idle,
+            commit_expiry_shortens_absolute,
+            stale_commit_keeps_expiry,
+            optimistic_commit_applies_expiry,
+            expiry_only_commit_keeps_version,
+            commit_expiry_removes_timeouts,
         ] [
             hints_delivered,
         ] $($args)*}

@@ -1,0 +1,108 @@
+//! A commit's new timeouts (`Delta::expiry`) reach the keys' TTLs, so Redis removes
+//! the session on its own at the new deadline: every key of the session gets the new
+//! TTL, loses it when the commit removes every timeout, and is deleted at once when
+//! the new deadline has already passed.
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+use tenure_core::{Bytes, Delta, OwnerId, SessionId};
+use tenure_redis::fred::interfaces::KeysInterface;
+use tenure_redis::RedisStore;
+use tenure_store::{CommitReply, CreateReply, Expiry, Fence, Store};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The PTTL of each of the session's data keys (-1 none, -2 no key).
+async fn ttls(store: &RedisStore, sid: &SessionId) -> Vec<i64> {
+    let mut out = Vec::new();
+    for suffix in ["m", "a", "v"] {
+        let key = format!("tenure-test:{{{}}}:{suffix}", sid.as_str());
+        out.push(store.client().pttl(&key).await.unwrap());
+    }
+    out
+}
+
+async fn commit_expiry(
+    store: &RedisStore,
+    sid: &SessionId,
+    owner: &OwnerId,
+    fence: Fence,
+    e: Expiry,
+) {
+    let mut delta = Delta::default();
+    delta.set("a", Bytes::from_static(b"2"));
+    delta.expiry = Some(e);
+    let reply = store.commit(sid, owner, fence, delta, false).await.unwrap();
+    assert!(
+        matches!(reply, CommitReply::Committed { version: 2.. }),
+        "{reply:?}"
+    );
+}
+
+#[test]
+fn a_commit_sets_the_ttls_of_its_new_timeouts() {
+    if !reachable(single_url()) {
+        return;
+    }
+    runtime().block_on(async {
+        let store = connect(single_url()).await;
+        let sid = SessionId::generate().unwrap();
+        let owner = OwnerId::generate("t").unwrap();
+        let attrs = vec![("a".to_string(), Bytes::from_static(b"1"))];
+        let created = store
+            .create(
+                &sid,
+                attrs,
+                Expiry::idle(Duration::from_secs(60)),
+                Some((&owner, Duration::from_secs(30))),
+            )
+            .await
+            .unwrap();
+        let CreateReply::Created { fence: Some(fence) } = created else {
+            panic!("{created:?}")
+        };
+        commit_expiry(
+            &store,
+            &sid,
+            &owner,
+            fence,
+            Expiry::idle(Duration::from_secs(3600)),
+        )
+        .await;
+        for ttl in ttls(&store, &sid).await {
+            assert!(
+                ttl > 60_000 && ttl <= 3_600_000,
+                "the longer idle timeout is the TTL: {ttl}"
+            );
+        }
+        commit_expiry(&store, &sid, &owner, fence, Expiry::default()).await;
+        assert_eq!(
+            ttls(&store, &sid).await,
+            vec![-1; 3],
+            "no timeouts: no TTLs"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        commit_expiry(
+            &store,
+            &sid,
+            &owner,
+            fence,
+            Expiry::absolute(Duration::from_millis(1)),
+        )
+        .await;
+        assert_eq!(
+            ttls(&store, &sid).await,
+            vec![-2; 3],
+            "past its new deadline: deleted"
+        );
+        store.quit().await;
+    });
+}
