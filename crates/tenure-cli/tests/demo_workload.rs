@@ -102,7 +102,7 @@ async fn write_behind_needs_the_exclusive_mode() {
     let err = Demo::start(setup).await.unwrap_err();
     let text = tenure_cli::errors::describe(&err);
     assert!(
-        text.contains("caused by: ") && text.contains("exclusive"),
+        text.contains("caused by: ") && text.to_lowercase().contains("exclusive"),
         "{text}"
     );
 }

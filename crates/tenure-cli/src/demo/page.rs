@@ -72,7 +72,7 @@ const CSS: &str = "body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#
 main{max-width:40rem;margin:2rem auto;padding:0 1rem}\
 h1{font-size:1.6rem;margin:0 0 .5rem}h2{font-size:1.1rem;margin:0 0 .5rem}\
 section{background:#fff;border:1px solid #dde1e8;border-radius:8px;padding:1rem;margin:1rem 0}\
-.node{display:inline-block;background:#1f6feb;color:#fff;border-radius:4px;padding:0 .4rem;font-weight:600}\
+.served>b:first-child{background:#1f6feb;color:#fff;border-radius:4px;padding:0 .4rem}\
 .big{font-size:2rem;font-weight:700;margin:0 1rem 0 0}\
 form{display:inline-flex;gap:.4rem;margin:.25rem .5rem .25rem 0}\
 input{font:inherit;padding:.25rem .5rem;border:1px solid #b8c0cc;border-radius:4px}\
@@ -158,7 +158,7 @@ impl Page<'_> {
              <meta name=viewport content=\"width=device-width,initial-scale=1\">\
              <title>Tenure demo</title><style>{CSS}</style></head><body><main>\
              <h1>Tenure demo</h1>\
-             <p>Served by <b>{node}</b> <span class=node>{node}</span> · mode {mode:?} · \
+             <p class=served>Served by <b>{node}</b> · mode {mode:?} · \
              session {id} · user {user}</p>\
              <section><h2>Counter</h2><span class=big>Counter: <b>{counter}</b></span>\
              <form method=post action=/counter><button>Increment</button></form></section>\
