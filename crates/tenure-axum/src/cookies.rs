@@ -174,8 +174,14 @@ impl CookieConfig {
 
     /// The `Set-Cookie` cookie that hands `id` to the client.
     pub fn cookie_for(&self, id: &SessionId) -> Cookie<'static> {
+        self.cookie_lasting(id, self.max_age)
+    }
+
+    /// The `Set-Cookie` cookie for `id` with lifetime `max_age` (`None`: it ends with
+    /// the browser session).
+    fn cookie_lasting(&self, id: &SessionId, max_age: Option<Duration>) -> Cookie<'static> {
         let mut cookie = self.base(id.as_str().to_string());
-        if let Some(age) = self.max_age {
+        if let Some(age) = max_age {
             let secs = i64::try_from(age.as_secs()).unwrap_or(i64::MAX);
             cookie.set_max_age(cookie::time::Duration::seconds(secs));
         }
@@ -209,17 +215,24 @@ impl CookieConfig {
     /// session after the request (`after`) when it differs from the presented one (new,
     /// rotated), clears it when no session is left, and, for a request that `used` the
     /// session, refreshes a sliding cookie or re-issues one verified by an old key.
+    ///
+    /// `lifetime` is the session's own cookie lifetime, if it chose one
+    /// (`Some(None)`: a browser-session cookie); otherwise the configured `max_age`
+    /// applies. `renew` re-sends the cookie (its lifetime changed).
     pub(crate) fn apply(
         &self,
         headers: &mut HeaderMap,
         presented: Option<&Presented>,
         after: Option<&SessionId>,
         used: bool,
+        lifetime: Option<Option<Duration>>,
+        renew: bool,
     ) {
+        let max_age = lifetime.unwrap_or(self.max_age);
         let cookie = match (after, presented) {
-            (Some(id), p) if p.map(|p| &p.id) != Some(id) => self.cookie_for(id),
-            (Some(id), Some(p)) if used && (self.max_age.is_some() || p.reissue) => {
-                self.cookie_for(id)
+            (Some(id), p) if p.map(|p| &p.id) != Some(id) => self.cookie_lasting(id, max_age),
+            (Some(id), Some(p)) if renew || (used && (max_age.is_some() || p.reissue)) => {
+                self.cookie_lasting(id, max_age)
             }
             (None, Some(_)) => self.removal(),
             _ => return,

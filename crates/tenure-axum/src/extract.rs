@@ -27,10 +27,10 @@ pub(crate) struct Shared<C: Codec> {
 
 impl<C: Codec> Handle<C> {
     pub(crate) fn new(session: tenure_node::Session<C>) -> Self {
-        let id = session.id().cloned();
         Self(Arc::new(Shared {
             session: Mutex::new(Some(session)),
-            id: std::sync::Mutex::new(id),
+            // A presented id is only the client's claim until the session is used.
+            id: std::sync::Mutex::new(None),
         }))
     }
 }
@@ -106,12 +106,14 @@ impl<C: Codec> Session<C> {
         let mut guard = self.handle.0.session.lock().await;
         let session = guard.as_mut().ok_or(SessionError::Ended)?;
         let result = f(session).await;
-        *lock(&self.handle.0.id) = session.id().cloned();
+        *lock(&self.handle.0.id) = session.id().filter(|_| session.is_attached()).cloned();
         result
     }
 
-    /// Reads an attribute. `None` if absent. Never waits for other requests: it sees
-    /// the value the last request that ended left (see the README's isolation rules).
+    /// Reads an attribute. `None` if absent. Never waits for another request's lock:
+    /// it sees the value the last request that ended left (see the README's isolation
+    /// rules). Calls on clones of one request's session take turns, so a `get` on one
+    /// clone waits while a `get_mut` on another waits for its lock.
     pub async fn get<T: DeserializeOwned>(
         &self,
         key: impl AsKey<T>,
@@ -169,6 +171,18 @@ impl<C: Codec> Session<C> {
         self.with(async |s| s.remove_value(name).await).await
     }
 
+    /// Chooses how long this session lives, e.g. "remember me" at login
+    /// ([`SessionExpiry`](tenure_node::SessionExpiry)): the store's timeouts and the
+    /// cookie's lifetime change with this request's other changes.
+    pub async fn set_expiry(&self, expiry: tenure_node::SessionExpiry) -> Result<(), SessionError> {
+        self.with(async |s| s.set_expiry(expiry).await).await
+    }
+
+    /// The session's own expiry, if it chose one; `None` for the node's defaults.
+    pub async fn expiry(&self) -> Result<Option<tenure_node::SessionExpiry>, SessionError> {
+        self.with(async |s| s.expiry_now().await).await
+    }
+
     /// Removes every attribute; the session and its id stay.
     pub async fn clear(&self) -> Result<(), SessionError> {
         self.with(async |s| s.clear().await).await
@@ -179,8 +193,9 @@ impl<C: Codec> Session<C> {
         self.with(async |s| s.is_empty().await).await
     }
 
-    /// The session id as of the last call: the presented one until the session is
-    /// first used, then `None` if it named no session; the new id after
+    /// The session id as of the last call: `None` until the session is first used
+    /// in this request (a presented cookie is only a claim until then), then the id
+    /// of the stored session (`None` if the cookie named none); the new id after
     /// [`rotate_id`](Self::rotate_id); `None` after [`delete`](Self::delete). A new
     /// session gets its id when the request ends. Treat it as a secret.
     pub fn id(&self) -> Option<SessionId> {

@@ -38,7 +38,6 @@ use crate::{CookieConfig, DiscardSession, SessionFailure};
 /// changes the first rule. An id rotation or a deletion takes effect at once at the
 /// store, so its cookie is sent whatever the outcome.
 ///
-/// ```
 /// Cookie settings are builders; a setting that cannot work (an invalid cookie name)
 /// is reported by [`check`](Self::check), and a layer that was never checked answers
 /// every request with a 500 and logs why, rather than send broken cookies.
@@ -265,6 +264,11 @@ where
             // A rotation or deletion already took effect at the store: whatever happens
             // next, the client must learn the id that now names its session.
             let current = session.id().cloned();
+            // The session's own cookie lifetime, as it will be stored if this ends well.
+            let lifetime = session
+                .expiry()
+                .map(|e| e.cookie_max_age(std::time::SystemTime::now()));
+            let renew = session.expiry_changed();
             let discard = response.extensions().get::<DiscardSession>().is_some()
                 || (response.status().is_server_error() && !settings.keep_on_server_error);
             if discard {
@@ -273,6 +277,8 @@ where
                     response.headers_mut(),
                     presented.as_ref(),
                     current.as_ref(),
+                    false,
+                    None,
                     false,
                 );
                 return Ok(response);
@@ -283,6 +289,8 @@ where
                     presented.as_ref(),
                     report.id.as_ref(),
                     report.used,
+                    lifetime,
+                    renew,
                 ),
                 Err(e) => {
                     response = SessionFailure(e).into_response();
@@ -290,6 +298,8 @@ where
                         response.headers_mut(),
                         presented.as_ref(),
                         current.as_ref(),
+                        false,
+                        None,
                         false,
                     );
                 }

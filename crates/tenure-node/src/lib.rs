@@ -27,6 +27,7 @@
 
 mod config;
 mod error;
+mod expiry;
 mod inner;
 mod locks;
 mod node;
@@ -36,6 +37,7 @@ mod tenure;
 
 pub use config::{NodeConfig, MAX_TIMING};
 pub use error::{ConfigError, SessionError};
+pub use expiry::SessionExpiry;
 pub use node::{Node, StartError};
 pub use session::{AttrGuard, EndReport, Session};
 pub use stats::NodeStats;

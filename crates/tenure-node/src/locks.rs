@@ -86,6 +86,13 @@ impl LockTable {
             return LockStep::Granted;
         }
         let (tx, rx) = oneshot::channel();
+        if let Some(w) = attr.queue.iter_mut().find(|w| w.req == req) {
+            // Asked again after a wait that was given up: keep its place in line,
+            // answer through the new receiver (the old one is gone).
+            w.tx = tx;
+            self.waiting.insert(req, name.to_string());
+            return LockStep::Wait(rx);
+        }
         attr.queue.push_back(Waiter { req, tx });
         if let Some(cycle) = self.cycle(req, name) {
             if let Some(attr) = self.attrs.get_mut(name) {
@@ -131,6 +138,21 @@ impl LockTable {
             }
         }
         None
+    }
+
+    /// `req` stopped waiting for `name` (its wait was cancelled): it leaves the queue
+    /// and the wait-for graph, so it neither blocks others nor closes false cycles. A
+    /// lock granted meanwhile stays its own until it ends.
+    fn cancel(&mut self, req: ReqId, name: &str) {
+        if self.waiting.get(&req).is_some_and(|n| n == name) {
+            self.waiting.remove(&req);
+        }
+        if let Some(attr) = self.attrs.get_mut(name) {
+            attr.queue.retain(|w| w.req != req);
+            if attr.holder.is_none() && attr.queue.is_empty() {
+                self.attrs.remove(name);
+            }
+        }
     }
 
     /// Releases everything `req` holds or waits for among `names`, and grants what
@@ -188,13 +210,53 @@ impl AttrLocks {
         }
     }
 
-    /// Asks for `name`; the caller awaits a `Wait`.
-    pub(crate) fn lock(&mut self, name: &str) -> LockStep {
+    /// Takes `name`, waiting for it if another request holds it. If the wait is
+    /// cancelled, the request leaves the queue (it still owns a grant that came first).
+    pub(crate) async fn lock(&mut self, name: &str) -> Result<(), LockError> {
         let step = lock(&self.table).lock(self.req, name);
         if !matches!(step, LockStep::Deadlock(_)) && !self.names.iter().any(|n| n == name) {
             self.names.push(name.to_string());
         }
-        step
+        match step {
+            LockStep::Granted => Ok(()),
+            LockStep::Deadlock(cycle) => Err(LockError::Deadlock(cycle)),
+            LockStep::Wait(granted) => {
+                let mut waiting = Waiting {
+                    table: &self.table,
+                    req: self.req,
+                    name,
+                    done: false,
+                };
+                let result = granted.await.map_err(|_| LockError::Closed);
+                waiting.done = true;
+                result
+            }
+        }
+    }
+}
+
+/// Why a lock was not taken.
+#[derive(Debug)]
+pub(crate) enum LockError {
+    /// Waiting would close a cycle: the attributes on it, the asked-for one first.
+    Deadlock(Vec<String>),
+    /// The table went away (the held copy was dropped).
+    Closed,
+}
+
+/// A wait in progress; if dropped before it finished, the wait is cancelled.
+struct Waiting<'a> {
+    table: &'a Mutex<LockTable>,
+    req: ReqId,
+    name: &'a str,
+    done: bool,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            lock(self.table).cancel(self.req, self.name);
+        }
     }
 }
 
@@ -265,17 +327,51 @@ mod tests {
     }
 
     #[test]
-    fn dropped_lock_set_releases_its_attributes() {
+    fn asking_again_after_a_cancelled_wait_keeps_the_place_and_is_granted() {
+        let mut t = LockTable::default();
+        assert!(granted(&t.lock(1, "a")));
+        drop(t.lock(2, "a")); // the first wait is given up without cancel
+        let LockStep::Wait(mut rx) = t.lock(2, "a") else {
+            panic!("still waits")
+        };
+        t.release_all(1, ["a"]);
+        assert!(rx.try_recv().is_ok(), "the second ask is the one answered");
+        t.release_all(2, ["a"]);
+        assert!(t.is_idle());
+    }
+
+    #[test]
+    fn a_cancelled_wait_closes_no_false_cycle() {
+        let mut t = LockTable::default();
+        assert!(granted(&t.lock(1, "x")));
+        assert!(matches!(t.lock(2, "x"), LockStep::Wait(_)));
+        t.cancel(2, "x"); // request 2 gave up on x
+        assert!(granted(&t.lock(2, "y")));
+        assert!(
+            matches!(t.lock(1, "y"), LockStep::Wait(_)),
+            "request 2 waits for nothing: no cycle"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dropped_lock_set_releases_and_a_cancelled_wait_leaves_the_queue() {
         let table = Arc::new(Mutex::new(LockTable::default()));
         let mut one = AttrLocks::new(table.clone(), 1);
-        assert!(granted(&one.lock("a")));
+        one.lock("a").await.unwrap();
         let mut two = AttrLocks::new(table.clone(), 2);
-        let LockStep::Wait(mut rx) = two.lock("a") else {
-            panic!("must wait")
-        };
+        let gave_up =
+            tokio::time::timeout(std::time::Duration::from_millis(10), two.lock("a")).await;
+        assert!(gave_up.is_err(), "request 2 waits, then gives up");
+        assert!(
+            lock(&table).waiting.is_empty(),
+            "and leaves the wait-for graph"
+        );
+        let mut three = AttrLocks::new(table.clone(), 3);
+        let waiter = tokio::spawn(async move { three.lock("a").await.map(|()| three) });
+        tokio::task::yield_now().await;
         drop(one);
-        assert!(rx.try_recv().is_ok());
-        drop(two);
+        let three = waiter.await.unwrap().unwrap();
+        drop((two, three));
         assert!(lock(&table).is_idle());
     }
 }

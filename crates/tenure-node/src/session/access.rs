@@ -7,6 +7,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tenure_core::{Bytes, Codec, WriteScope};
 
+use std::time::SystemTime;
+
+use crate::expiry::{reserved, SessionExpiry, EXPIRY_ATTR};
 use crate::session::backing::Backing;
 use crate::session::slots::{Shared, Slot, SlotError};
 use crate::session::Session;
@@ -34,7 +37,15 @@ impl<C: Codec> Session<C> {
             return Err(SessionError::Ended);
         }
         if self.backing.is_none() {
-            let backing = Backing::attach(&self.node, self.id.as_ref(), self.req).await?;
+            let mut backing = Backing::attach(&self.node, self.id.as_ref(), self.req).await?;
+            if self
+                .own_expiry(&backing)
+                .is_some_and(|e| e.ended(SystemTime::now()))
+            {
+                // Past the date it chose: ended for every request, as an expired
+                // session is; the store may still hold its bytes until its timeout.
+                backing.delete(&self.node, self.id.as_ref()).await?;
+            }
             if matches!(backing, Backing::New) {
                 self.id = None;
             }
@@ -43,9 +54,19 @@ impl<C: Codec> Session<C> {
         self.backing.as_mut().ok_or(SessionError::Ended)
     }
 
+    /// The expiry the session chose, as stored.
+    fn own_expiry(&self, backing: &Backing) -> Option<SessionExpiry> {
+        let bytes = backing.value(EXPIRY_ATTR)?;
+        self.decode(EXPIRY_ATTR, &bytes).ok()
+    }
+
     /// Checks the name, attaches, and (for a write) locks the attribute.
     pub(super) async fn prepare(&mut self, name: &str, write: bool) -> Result<(), SessionError> {
-        self.node.config.limits.check_name(name)?;
+        // Reserved names hold a control character, which `check_name` refuses: only
+        // Tenure itself reaches them.
+        if !reserved(name) {
+            self.node.config.limits.check_name(name)?;
+        }
         let node = self.node.clone();
         let backing = self.attach().await?;
         backing.ready(&node).await?;
@@ -136,9 +157,19 @@ impl<C: Codec> Session<C> {
     pub(super) async fn take_out(&mut self, name: &str) -> Result<Option<Bytes>, SessionError> {
         self.prepare(name, true).await?;
         let old = self.view(name, self.base(name))?;
-        self.slots.remove(name);
-        self.tracker.write(name, None);
+        self.replace(name, None)?;
         Ok(old)
+    }
+
+    /// Records a write of `name` (`None`: removal), dropping a value taken mutably,
+    /// unless a guard on it is alive: its change would be lost without a word.
+    pub(super) fn replace(&mut self, name: &str, value: Option<Bytes>) -> Result<(), SessionError> {
+        if self.slots.get(name).is_some_and(|s| s.borrowed()) {
+            return Err(borrowed(name));
+        }
+        self.slots.remove(name);
+        self.tracker.write(name, value);
+        Ok(())
     }
 
     /// The attributes present as this request sees them.
@@ -147,9 +178,13 @@ impl<C: Codec> Session<C> {
         names.extend(self.tracker.accessed().map(|(n, _)| n.to_string()));
         names.sort();
         names.dedup();
+        names.retain(|n| !reserved(n));
         let mut present = Vec::new();
         for name in names {
-            if self.view(&name, self.base(&name))?.is_some() {
+            // A guard is only handed out for a value that exists (and cannot empty
+            // it): a borrowed attribute is present.
+            let borrowed = self.slots.get(&name).is_some_and(|s| s.borrowed());
+            if borrowed || self.view(&name, self.base(&name))?.is_some() {
                 present.push(name);
             }
         }

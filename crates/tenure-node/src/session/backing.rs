@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use tenure_core::{Bytes, Codec, Consistency, SessionId};
+use tenure_core::{Bytes, Codec, Consistency, Expiry, SessionId};
 
 use crate::inner::NodeInner;
 use crate::locks::ReqId;
@@ -141,10 +141,11 @@ impl Backing {
         id: Option<SessionId>,
         changes: Vec<(String, Option<Bytes>)>,
         rewrite: Rewrite,
+        timeouts: Option<Expiry>,
     ) -> Result<Ended, SessionError> {
         match self {
             Self::Held(h) => {
-                let (id, written) = h.end(node, changes, rewrite).await?;
+                let (id, written) = h.end(node, changes, rewrite, timeouts).await?;
                 Ok(Ended {
                     id,
                     created: false,
@@ -155,9 +156,9 @@ impl Backing {
                 let Some(sid) = id else {
                     return Err(SessionError::Gone);
                 };
-                let written = !changes.is_empty();
+                let written = !changes.is_empty() || timeouts.is_some();
                 if written {
-                    l.commit(node, &sid, changes).await?;
+                    l.commit(node, &sid, changes, timeouts).await?;
                 }
                 Ok(Ended {
                     id: Some(sid),
@@ -174,7 +175,8 @@ impl Backing {
                     return Ok(Ended::default());
                 }
                 let exclusive = node.config.consistency == Consistency::Exclusive;
-                let id = node.create(attrs, exclusive).await?;
+                let expiry = timeouts.unwrap_or(node.config.expiry);
+                let id = node.create(attrs, exclusive, expiry).await?;
                 Ok(Ended {
                     id: Some(id),
                     created: true,

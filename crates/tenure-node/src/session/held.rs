@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use tenure_core::{Bytes, Codec, SessionId};
+use tenure_core::{Bytes, Codec, Expiry, SessionId};
 use tokio::time::Instant;
 
 use crate::inner::NodeInner;
-use crate::locks::LockStep;
+use crate::locks::LockError;
 use crate::stats::count;
 use crate::tenure::held::{GoneReason, Phase, Rewrite};
 use crate::tenure::request::HeldRequest;
@@ -51,10 +51,10 @@ impl HeldBacking {
         node: &Arc<NodeInner<C>>,
         name: &str,
     ) -> Result<(), SessionError> {
-        match self.request.locks().lock(name) {
-            LockStep::Granted => Ok(()),
-            LockStep::Wait(granted) => granted.await.map_err(|_| SessionError::TenureLost),
-            LockStep::Deadlock(attrs) => {
+        match self.request.locks().lock(name).await {
+            Ok(()) => Ok(()),
+            Err(LockError::Closed) => Err(SessionError::TenureLost),
+            Err(LockError::Deadlock(attrs)) => {
                 count!(node.stats, deadlocks);
                 tracing::warn!(
                     session = self.request.held().sid().prefix(),
@@ -85,9 +85,12 @@ impl HeldBacking {
         node: &Arc<NodeInner<C>>,
         changes: Vec<(String, Option<Bytes>)>,
         rewrite: Rewrite,
+        timeouts: Option<Expiry>,
     ) -> Result<(Option<SessionId>, bool), SessionError> {
         let held = self.request.held().clone();
-        let written = node.end_held(self.request, changes, rewrite).await?;
+        let written = node
+            .end_held(self.request, changes, rewrite, timeouts)
+            .await?;
         let deleted = matches!(held.phase(), Phase::Gone(GoneReason::Deleted));
         Ok((Some(held.sid()).filter(|_| !deleted), written))
     }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use tenure_core::{Bytes, Change, Codec, Consistency, Delta, Expect, SessionId, Snapshot};
+use tenure_core::{Bytes, Change, Codec, Consistency, Delta, Expect, Expiry, SessionId, Snapshot};
 use tenure_store::{OptimisticReply, RotateReply, StoreError};
 
 use crate::inner::NodeInner;
@@ -72,6 +72,7 @@ impl LoadedBacking {
         node: &NodeInner<C>,
         sid: &SessionId,
         changes: Vec<(String, Option<Bytes>)>,
+        timeouts: Option<Expiry>,
     ) -> Result<(), SessionError> {
         let snapshot = self.snapshot;
         let (mut count, mut size) = (snapshot.attrs.len(), snapshot.size_bytes());
@@ -114,6 +115,7 @@ impl LoadedBacking {
                 delta.push(name, change, expect);
             }
         }
+        delta.expiry = timeouts;
         let bytes = delta.payload_bytes() as u64;
         match node.store.commit_optimistic(sid, delta).await? {
             OptimisticReply::Committed { .. } => {

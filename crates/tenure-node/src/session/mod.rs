@@ -17,12 +17,14 @@ mod slots;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tenure_core::{AsKey, Bytes, Codec, MessagePack, SessionId, Tracker};
 use tokio::sync::OwnedMutexGuard;
 
+use crate::expiry::{SessionExpiry, EXPIRY_ATTR};
 use crate::inner::NodeInner;
 use crate::locks::ReqId;
 use crate::SessionError;
@@ -81,6 +83,8 @@ pub struct Session<C: Codec = MessagePack> {
     backing: Option<Backing>,
     tracker: Tracker,
     slots: BTreeMap<String, Box<dyn MutSlot<C>>>,
+    /// New store timeouts this request set ([`Session::set_expiry`]).
+    timeouts: Option<tenure_core::Expiry>,
     finished: bool,
 }
 
@@ -106,6 +110,7 @@ impl<C: Codec> Session<C> {
             backing: None,
             tracker: Tracker::default(),
             slots: BTreeMap::new(),
+            timeouts: None,
             finished: false,
         }
     }
@@ -114,6 +119,11 @@ impl<C: Codec> Session<C> {
     /// (then `None`), rotates it, or deletes it. A new session gets its id at `end`.
     pub fn id(&self) -> Option<&SessionId> {
         self.id.as_ref()
+    }
+
+    /// True once the handle was used, so its [`id`](Self::id) is checked.
+    pub fn is_attached(&self) -> bool {
+        self.backing.is_some()
     }
 
     /// True once the request has found that no stored session backs this handle.
@@ -225,9 +235,7 @@ impl<C: Codec> Session<C> {
             .encode(&value)
             .map_err(|source| encode_err(name, source))?;
         self.node.config.limits.check_value(name, bytes.len())?;
-        self.slots.remove(name);
-        self.tracker.write(name, Some(Bytes::from(bytes)));
-        Ok(())
+        self.replace(name, Some(Bytes::from(bytes)))
     }
 
     /// Removes an attribute; answers the value it had (`None` if absent).
@@ -236,8 +244,14 @@ impl<C: Codec> Session<C> {
         key: impl AsKey<T>,
     ) -> Result<Option<T>, SessionError> {
         let name = key.name();
-        let old = self.take_out(name).await?;
-        old.map(|bytes| self.decode(name, &bytes)).transpose()
+        self.prepare(name, true).await?;
+        // Decoded before anything changes: a remove that fails removes nothing.
+        let old = self
+            .view(name, self.base(name))?
+            .map(|bytes| self.decode(name, &bytes))
+            .transpose()?;
+        self.replace(name, None)?;
+        Ok(old)
     }
 
     /// Removes an attribute without decoding it; true if it was present.
@@ -259,6 +273,58 @@ impl<C: Codec> Session<C> {
         Ok(self.present().await?.is_empty())
     }
 
+    /// Chooses how long this session lives (e.g. "remember me" at login), from the
+    /// end of this request on: the store's timeouts change in the same commit as the
+    /// request's other changes (so a failed request changes neither), and the cookie
+    /// follows ([`SessionExpiry`] says how). A new session is created with it.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use tenure_node::{Node, NodeConfig};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = Node::start(Arc::new(tenure_store::MemoryStore::new()), NodeConfig::default()).await?;
+    /// use std::time::Duration;
+    /// use tenure_node::SessionExpiry;
+    /// let mut s = node.session(None);
+    /// s.insert("user", "ada".to_string()).await?;
+    /// let month = SessionExpiry::OnInactivity(Duration::from_secs(30 * 24 * 3600));
+    /// s.set_expiry(month).await?;
+    /// assert_eq!(s.expiry(), Some(month));
+    /// let id = s.end().await?.id.unwrap();
+    /// assert_eq!(node.session(Some(id)).expiry_now().await?, Some(month));
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_expiry(&mut self, expiry: SessionExpiry) -> Result<(), SessionError> {
+        self.prepare(EXPIRY_ATTR, true).await?;
+        let bytes = self
+            .node
+            .codec
+            .encode(&expiry)
+            .map_err(|source| encode_err(EXPIRY_ATTR, source))?;
+        self.tracker.write(EXPIRY_ATTR, Some(Bytes::from(bytes)));
+        self.timeouts = Some(expiry.timeouts(self.node.config.expiry, SystemTime::now()));
+        Ok(())
+    }
+
+    /// The session's own expiry as this request sees it, if it has one (set by
+    /// [`set_expiry`](Self::set_expiry), in this or an earlier request); `None` for
+    /// the node's defaults, or while the handle is unused.
+    pub fn expiry(&self) -> Option<SessionExpiry> {
+        let bytes = self.view(EXPIRY_ATTR, self.base(EXPIRY_ATTR)).ok()??;
+        self.decode(EXPIRY_ATTR, &bytes).ok()
+    }
+
+    /// Like [`expiry`](Self::expiry), attaching the handle first.
+    pub async fn expiry_now(&mut self) -> Result<Option<SessionExpiry>, SessionError> {
+        self.attach().await?;
+        Ok(self.expiry())
+    }
+
+    /// Whether this request changed the session's expiry.
+    pub fn expiry_changed(&self) -> bool {
+        self.timeouts.is_some()
+    }
+
     /// Deletes the session at the store (logout). The handle then behaves as a new,
     /// empty session: anything inserted afterwards creates a fresh one at `end`.
     pub async fn delete(&mut self) -> Result<(), SessionError> {
@@ -269,6 +335,7 @@ impl<C: Codec> Session<C> {
         self.id = None;
         self.tracker = Tracker::default();
         self.slots.clear();
+        self.timeouts = None;
         Ok(())
     }
 
@@ -305,7 +372,7 @@ impl<C: Codec> Session<C> {
         let (changes, rewrite) = self.changes(&backing)?;
         report.changed = changes.len();
         let ended = backing
-            .end(&self.node, self.id.clone(), changes, rewrite)
+            .end(&self.node, self.id.clone(), changes, rewrite, self.timeouts)
             .await?;
         report.id = ended.id;
         report.created = ended.created;

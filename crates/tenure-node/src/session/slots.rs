@@ -30,6 +30,8 @@ pub(crate) enum SlotError {
 /// Type-erased access to a [`Slot`], so one request can hold values of many types.
 pub(crate) trait MutSlot<C>: Send + Sync {
     fn encode(&self, codec: &C) -> Result<Option<Bytes>, SlotError>;
+    /// A guard on the value is alive.
+    fn borrowed(&self) -> bool;
     fn as_any_mut(&mut self) -> &mut dyn Any;
     fn as_any(&self) -> &dyn Any;
 }
@@ -42,6 +44,10 @@ impl<C: Codec, T: Serialize + Send + Sync + 'static> MutSlot<C> for Slot<T> {
             .map(|v| codec.encode(v).map(Bytes::from))
             .transpose()
             .map_err(SlotError::Encode)
+    }
+
+    fn borrowed(&self) -> bool {
+        self.0.try_lock().is_err()
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {

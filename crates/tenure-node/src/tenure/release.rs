@@ -8,14 +8,27 @@
 
 use std::sync::{Arc, Weak};
 
-use tenure_core::Codec;
-use tenure_store::{CommitReply, StoreError};
+use tenure_core::{Bytes, Codec, Delta, Expiry, SessionId};
+use tenure_store::{CommitReply, Fence, StoreError};
 use tokio::time::Instant;
 
 use crate::inner::{deadline_after, NodeInner};
 use crate::stats::count;
-use crate::tenure::held::{GoneReason, Held, Phase};
+use crate::tenure::held::{Collected, GoneReason, Held, Phase, Rewrite};
 use crate::SessionError;
+
+/// What [`Held::collect`] answers.
+type Collect = (SessionId, Fence, Delta, Collected, (u32, u32));
+
+/// Whether a flush may write `held`: `Ok(false)` once released (nothing to write).
+fn still_writable(held: &Held) -> Result<bool, SessionError> {
+    match held.phase() {
+        Phase::Gone(GoneReason::Lost) => Err(SessionError::TenureLost),
+        Phase::Gone(GoneReason::Deleted) => Err(SessionError::Gone),
+        Phase::Gone(GoneReason::Released) => Ok(false),
+        Phase::Active | Phase::Draining => Ok(true),
+    }
+}
 
 /// Why a held session is being given back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,16 +95,60 @@ impl<C: Codec> NodeInner<C> {
     pub(crate) async fn flush(&self, held: &Arc<Held>, release: bool) -> Result<(), SessionError> {
         // I10: one commit of this session at a time, in the order they were collected.
         let _serial = held.flush_lock.lock().await;
-        match held.phase() {
-            Phase::Gone(GoneReason::Lost) => return Err(SessionError::TenureLost),
-            Phase::Gone(GoneReason::Deleted) => return Err(SessionError::Gone),
-            Phase::Gone(GoneReason::Released) => return Ok(()),
-            Phase::Active | Phase::Draining => {}
+        if !still_writable(held)? {
+            return Ok(());
         }
         let (sid, fence, delta, collected, counts) = held.collect();
         if delta.is_empty() && !release {
             return Ok(());
         }
+        self.commit(held, (sid, fence, delta, collected, counts), release)
+            .await
+    }
+
+    /// Writes a held session's unwritten changes together with a request's own
+    /// `changes`, which the cache takes only once the store has them: a request told
+    /// that its commit failed leaves nothing behind for a later commit to store.
+    pub(crate) async fn flush_request(
+        &self,
+        held: &Arc<Held>,
+        changes: Vec<(String, Option<Bytes>)>,
+        rewrite: &Rewrite,
+        timeouts: Option<Expiry>,
+    ) -> Result<(), SessionError> {
+        let _serial = held.flush_lock.lock().await;
+        if !still_writable(held)? {
+            return Err(SessionError::TenureLost);
+        }
+        let (sid, fence, mut delta, collected, counts) = held.collect();
+        for (name, value) in held.rewritten(rewrite) {
+            if !changes.iter().any(|(n, _)| *n == name) {
+                delta.set(name, value);
+            }
+        }
+        // After the collected ones: a later operation on a name wins.
+        for (name, value) in &changes {
+            match value {
+                Some(v) => delta.set(name.clone(), v.clone()),
+                None => delta.remove(name.clone()),
+            }
+        }
+        if timeouts.is_some() {
+            delta.expiry = timeouts;
+        }
+        self.commit(held, (sid, fence, delta, collected, counts), false)
+            .await?;
+        held.apply_written(changes, timeouts);
+        Ok(())
+    }
+
+    /// One fenced commit of what [`Held::collect`] (and a request) gave.
+    async fn commit(
+        &self,
+        held: &Arc<Held>,
+        (sid, fence, delta, collected, counts): Collect,
+        release: bool,
+    ) -> Result<(), SessionError> {
         let bytes = delta.payload_bytes() as u64;
         let reply = match self
             .store

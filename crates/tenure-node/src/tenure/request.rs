@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use tenure_core::{Bytes, Codec, SessionId, Snapshot};
+use tenure_core::{Bytes, Codec, Expiry, SessionId, Snapshot};
 use tenure_store::{CreateReply, RotateReply, StoreError};
 use tokio::time::Instant;
 
@@ -57,6 +57,7 @@ impl<C: Codec> NodeInner<C> {
         request: HeldRequest,
         changes: Vec<(String, Option<Bytes>)>,
         rewrite: Rewrite,
+        timeouts: Option<Expiry>,
     ) -> Result<bool, SessionError> {
         let held = request.held().clone();
         match held.phase() {
@@ -64,11 +65,12 @@ impl<C: Codec> NodeInner<C> {
             Phase::Gone(GoneReason::Deleted) => return Err(SessionError::Gone),
             _ => {}
         }
-        let wrote = !changes.is_empty() || !matches!(rewrite, Rewrite::Nothing);
-        held.apply_checked(changes, &self.config.limits, &rewrite)?;
+        let wrote =
+            !changes.is_empty() || !matches!(rewrite, Rewrite::Nothing) || timeouts.is_some();
         if wrote && held.phase() == Phase::Draining {
             // Recalled: the release commit carries these changes, one round trip
             // instead of two. Complete only once it has (I12).
+            held.apply_checked(changes, &self.config.limits, &rewrite, timeouts)?;
             drop(request);
             held.gone().await;
             return match held.phase() {
@@ -79,13 +81,19 @@ impl<C: Codec> NodeInner<C> {
         }
         let policy = self.config.write_policy;
         let now = Instant::now();
+        let pending = changes.len() + usize::from(wrote && changes.is_empty());
         // I9: never acknowledge a change into a copy whose lease may have lapsed:
         // write it now, and let the fence decide.
-        if held.due(&policy, now) || (held.is_dirty() && !held.lease_valid(now)) {
-            // I11: the request keeps its locks until its commit is done.
-            self.flush(&held, false).await?;
+        let lapsed = !held.lease_valid(now) && (wrote || held.is_dirty());
+        if held.due_with(&policy, pending, now) || lapsed {
+            held.check_fits(&changes, &self.config.limits)?;
+            // I11: the request keeps its locks until its commit is done. The cache
+            // takes the changes only once they are stored.
+            self.flush_request(&held, changes, &rewrite, timeouts)
+                .await?;
             return Ok(true);
         }
+        held.apply_checked(changes, &self.config.limits, &rewrite, timeouts)?;
         if held.is_dirty() {
             self.arm_timer(&held);
         }
@@ -98,6 +106,7 @@ impl<C: Codec> NodeInner<C> {
         self: &Arc<Self>,
         attrs: Vec<(String, Bytes)>,
         exclusive: bool,
+        expiry: Expiry,
     ) -> Result<SessionId, SessionError> {
         let size = attrs.iter().map(|(k, v)| k.len() + v.len()).sum();
         self.config.limits.check_session(attrs.len(), size)?;
@@ -113,7 +122,7 @@ impl<C: Codec> NodeInner<C> {
             let sent = Instant::now();
             match self
                 .store
-                .create(&sid, attrs.clone(), self.config.expiry, tenure)
+                .create(&sid, attrs.clone(), expiry, tenure)
                 .await?
             {
                 CreateReply::Created { fence } => {
@@ -126,7 +135,7 @@ impl<C: Codec> NodeInner<C> {
                             fence,
                             lease: self.config.lease,
                             snapshot: Snapshot::new(1, attrs),
-                            expiry: self.config.expiry,
+                            expiry,
                             age: std::time::Duration::ZERO,
                             sent,
                         }));

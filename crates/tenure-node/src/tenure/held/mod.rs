@@ -26,12 +26,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tenure_core::sync::lock;
-use tenure_core::{Bytes, Delta, LimitError, Limits, SessionId, Snapshot};
+use tenure_core::{Bytes, SessionId, Snapshot};
 use tenure_store::{Expiry, Fence};
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
 use crate::locks::LockTable;
+
+mod cache;
+pub(crate) use cache::{Collected, Rewrite};
 
 /// Where a held session is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,24 +79,13 @@ struct HeldState {
     updates: u32,
     requests: u32,
     touched: bool,
+    /// New timeouts a request set (per-session expiry), not yet written, with the
+    /// write sequence number of the request that set them.
+    pending_expiry: Option<(Expiry, u64)>,
     timer_armed: bool,
     release_started: bool,
     next_seq: u64,
 }
-
-/// Attributes a request writes back unchanged, per its write scope.
-#[derive(Debug)]
-pub(crate) enum Rewrite {
-    /// Only what changed (`WriteScope::Modified`).
-    Nothing,
-    /// These attributes, read but not changed (`WriteScope::Accessed`).
-    These(Vec<String>),
-    /// Every attribute (`WriteScope::Whole`).
-    All,
-}
-
-/// A dirty attribute as collected for a flush: its name and write sequence number.
-pub(crate) type Collected = Vec<(String, u64)>;
 
 /// A held session.
 #[derive(Debug)]
@@ -151,6 +143,7 @@ impl Held {
             updates: 0,
             requests: 0,
             touched: false,
+            pending_expiry: None,
             timer_armed: false,
             release_started: false,
             next_seq: 1,
@@ -247,129 +240,6 @@ impl Held {
             .filter(|(_, a)| a.value.is_some())
             .map(|(k, _)| k.clone())
             .collect()
-    }
-
-    /// Applies a request's write set to the cache and counts the request, if the
-    /// session stays within `limits` (checked and applied in one critical section, so
-    /// concurrent requests cannot jointly overshoot). `rewrite` marks attributes for
-    /// writing with their current values (the accessed and whole write scopes): the
-    /// value a concurrent request wrote is kept, never the one this request read.
-    pub(crate) fn apply_checked(
-        &self,
-        changes: Vec<(String, Option<Bytes>)>,
-        limits: &Limits,
-        rewrite: &Rewrite,
-    ) -> Result<(), LimitError> {
-        let mut st = lock(&self.state);
-        let (mut count, mut size) = (
-            st.attrs.values().filter(|a| a.value.is_some()).count(),
-            st.size_bytes,
-        );
-        for (name, value) in &changes {
-            if let Some(old) = st.attrs.get(name).and_then(|a| a.value.as_ref()) {
-                count -= 1;
-                size -= name.len() + old.len();
-            }
-            if let Some(v) = value {
-                count += 1;
-                size += name.len() + v.len();
-            }
-        }
-        limits.check_session(count, size)?;
-        st.requests = st.requests.saturating_add(1);
-        st.updates = st.updates.saturating_add(changes.len() as u32);
-        for (name, value) in changes {
-            let seq = st.next_seq;
-            st.next_seq += 1;
-            let added = value.as_ref().map_or(0, |v| name.len() + v.len());
-            let removed = st
-                .attrs
-                .get(&name)
-                .and_then(|a| a.value.as_ref())
-                .map_or(0, |v| name.len() + v.len());
-            st.size_bytes = st.size_bytes + added - removed;
-            st.attrs.insert(
-                name,
-                CachedAttr {
-                    value,
-                    seq,
-                    dirty: true,
-                },
-            );
-        }
-        match rewrite {
-            Rewrite::Nothing => {}
-            Rewrite::These(names) => {
-                for name in names {
-                    if let Some(a) = st.attrs.get_mut(name) {
-                        a.dirty = true;
-                    }
-                }
-            }
-            Rewrite::All => {
-                for a in st.attrs.values_mut() {
-                    a.dirty = true;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    pub(crate) fn is_dirty(&self) -> bool {
-        lock(&self.state).attrs.values().any(|a| a.dirty)
-    }
-
-    /// Whether the session is due for a write under `policy` at `now`.
-    pub(crate) fn due(&self, policy: &tenure_core::WritePolicy, now: Instant) -> bool {
-        let st = lock(&self.state);
-        st.attrs.values().any(|a| a.dirty)
-            && policy.due(st.updates, st.requests, now - st.last_write)
-    }
-
-    /// Takes every dirty attribute into a delta, for a flush. Resets the policy
-    /// counters; [`Held::restore_counts`] gives them back if the commit fails.
-    pub(crate) fn collect(&self) -> (SessionId, Fence, Delta, Collected, (u32, u32)) {
-        let mut st = lock(&self.state);
-        let counts = (
-            std::mem::take(&mut st.updates),
-            std::mem::take(&mut st.requests),
-        );
-        let mut delta = Delta::default();
-        let mut collected = Vec::new();
-        let mut dirty: Vec<(&String, &CachedAttr)> =
-            st.attrs.iter().filter(|(_, a)| a.dirty).collect();
-        dirty.sort_by_key(|(_, a)| a.seq);
-        for (name, attr) in dirty {
-            match &attr.value {
-                Some(v) => delta.set(name.clone(), v.clone()),
-                None => delta.remove(name.clone()),
-            }
-            collected.push((name.clone(), attr.seq));
-        }
-        (st.sid.clone(), st.fence, delta, collected, counts)
-    }
-
-    /// After a failed commit: the unwritten updates and requests still count.
-    pub(crate) fn restore_counts(&self, (updates, requests): (u32, u32)) {
-        let mut st = lock(&self.state);
-        st.updates = st.updates.saturating_add(updates);
-        st.requests = st.requests.saturating_add(requests);
-    }
-
-    /// After a successful commit: attributes unchanged since `collect` are clean.
-    pub(crate) fn mark_clean(&self, collected: &Collected, now: Instant) {
-        let mut st = lock(&self.state);
-        for (name, seq) in collected {
-            let clean = st.attrs.get(name).is_some_and(|a| a.seq == *seq);
-            if clean {
-                if st.attrs.get(name).is_some_and(|a| a.value.is_none()) {
-                    st.attrs.remove(name);
-                } else if let Some(a) = st.attrs.get_mut(name) {
-                    a.dirty = false;
-                }
-            }
-        }
-        st.last_write = now;
     }
 
     /// Renewal bookkeeping: whether requests used the session since the last renewal.

@@ -1,0 +1,240 @@
+//! The near cache's write path: a request's changes going into a held copy, and a
+//! flush taking them out.
+//!
+//! The cache changes only at the end of a request, under the request's attribute
+//! locks, so a flush always sees whole requests (I10). Each attribute carries a write
+//! sequence number: a flush marks an attribute clean only if no request changed it
+//! while the commit was in flight (I10).
+
+use tenure_core::sync::lock;
+use tenure_core::{Bytes, Delta, Expiry, LimitError, Limits, SessionId};
+use tenure_store::Fence;
+use tokio::time::Instant;
+
+use super::{CachedAttr, Held, HeldState};
+
+/// Attributes a request writes back unchanged, per its write scope.
+#[derive(Debug)]
+pub(crate) enum Rewrite {
+    /// Only what changed (`WriteScope::Modified`).
+    Nothing,
+    /// These attributes, read but not changed (`WriteScope::Accessed`).
+    These(Vec<String>),
+    /// Every attribute (`WriteScope::Whole`).
+    All,
+}
+
+/// What a flush collected: each dirty attribute with its write sequence number, and
+/// the sequence number of unwritten new timeouts.
+#[derive(Debug, Default)]
+pub(crate) struct Collected {
+    attrs: Vec<(String, u64)>,
+    expiry: Option<u64>,
+}
+
+impl Held {
+    /// Applies a request's write set to the cache and counts the request, if the
+    /// session stays within `limits` (checked and applied in one critical section, so
+    /// concurrent requests cannot jointly overshoot). `rewrite` marks attributes for
+    /// writing with their current values (the accessed and whole write scopes): the
+    /// value a concurrent request wrote is kept, never the one this request read.
+    pub(crate) fn apply_checked(
+        &self,
+        changes: Vec<(String, Option<Bytes>)>,
+        limits: &Limits,
+        rewrite: &Rewrite,
+        timeouts: Option<Expiry>,
+    ) -> Result<(), LimitError> {
+        let mut st = lock(&self.state);
+        fits(&st, &changes, limits)?;
+        st.requests = st.requests.saturating_add(1);
+        st.updates = st.updates.saturating_add(changes.len() as u32);
+        put(&mut st, changes, true);
+        if let Some(expiry) = timeouts {
+            // The node tells expiry on its own while it holds the session: from now
+            // on by the new timeouts, which the next flush writes.
+            let seq = st.next_seq;
+            st.next_seq += 1;
+            st.expiry = expiry;
+            st.pending_expiry = Some((expiry, seq));
+        }
+        match rewrite {
+            Rewrite::Nothing => {}
+            Rewrite::These(names) => {
+                for name in names {
+                    if let Some(a) = st.attrs.get_mut(name) {
+                        a.dirty = true;
+                    }
+                }
+            }
+            Rewrite::All => {
+                for a in st.attrs.values_mut() {
+                    a.dirty = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `changes` keep the session within `limits`.
+    pub(crate) fn check_fits(
+        &self,
+        changes: &[(String, Option<Bytes>)],
+        limits: &Limits,
+    ) -> Result<(), LimitError> {
+        fits(&lock(&self.state), changes, limits)
+    }
+
+    /// After a request's own commit stored its changes: the cache takes them, clean.
+    pub(crate) fn apply_written(
+        &self,
+        changes: Vec<(String, Option<Bytes>)>,
+        timeouts: Option<Expiry>,
+    ) {
+        let mut st = lock(&self.state);
+        put(&mut st, changes, false);
+        if let Some(expiry) = timeouts {
+            st.expiry = expiry;
+        }
+    }
+
+    /// The current values of the attributes `rewrite` names.
+    pub(crate) fn rewritten(&self, rewrite: &Rewrite) -> Vec<(String, Bytes)> {
+        let st = lock(&self.state);
+        let wanted = |name: &String| match rewrite {
+            Rewrite::Nothing => false,
+            Rewrite::These(names) => names.contains(name),
+            Rewrite::All => true,
+        };
+        st.attrs
+            .iter()
+            .filter(|(name, _)| wanted(name))
+            .filter_map(|(name, a)| a.value.clone().map(|v| (name.clone(), v)))
+            .collect()
+    }
+
+    /// Whether a write is due under `policy` at `now` once a request with `pending`
+    /// changes is counted.
+    pub(crate) fn due_with(
+        &self,
+        policy: &tenure_core::WritePolicy,
+        pending: usize,
+        now: Instant,
+    ) -> bool {
+        let st = lock(&self.state);
+        (pending > 0 || st.attrs.values().any(|a| a.dirty))
+            && policy.due(
+                st.updates.saturating_add(pending as u32),
+                st.requests.saturating_add(1),
+                now - st.last_write,
+            )
+    }
+
+    pub(crate) fn is_dirty(&self) -> bool {
+        lock(&self.state).attrs.values().any(|a| a.dirty)
+    }
+
+    /// Whether the session is due for a write under `policy` at `now`.
+    pub(crate) fn due(&self, policy: &tenure_core::WritePolicy, now: Instant) -> bool {
+        let st = lock(&self.state);
+        st.attrs.values().any(|a| a.dirty)
+            && policy.due(st.updates, st.requests, now - st.last_write)
+    }
+
+    /// Takes every dirty attribute into a delta, for a flush. Resets the policy
+    /// counters; [`Held::restore_counts`] gives them back if the commit fails.
+    pub(crate) fn collect(&self) -> (SessionId, Fence, Delta, Collected, (u32, u32)) {
+        let mut st = lock(&self.state);
+        let counts = (
+            std::mem::take(&mut st.updates),
+            std::mem::take(&mut st.requests),
+        );
+        let mut delta = Delta::default();
+        let mut collected = Collected::default();
+        if let Some((expiry, seq)) = st.pending_expiry {
+            delta.expiry = Some(expiry);
+            collected.expiry = Some(seq);
+        }
+        let mut dirty: Vec<(&String, &CachedAttr)> =
+            st.attrs.iter().filter(|(_, a)| a.dirty).collect();
+        dirty.sort_by_key(|(_, a)| a.seq);
+        for (name, attr) in dirty {
+            match &attr.value {
+                Some(v) => delta.set(name.clone(), v.clone()),
+                None => delta.remove(name.clone()),
+            }
+            collected.attrs.push((name.clone(), attr.seq));
+        }
+        (st.sid.clone(), st.fence, delta, collected, counts)
+    }
+
+    /// After a failed commit: the unwritten updates and requests still count.
+    pub(crate) fn restore_counts(&self, (updates, requests): (u32, u32)) {
+        let mut st = lock(&self.state);
+        st.updates = st.updates.saturating_add(updates);
+        st.requests = st.requests.saturating_add(requests);
+    }
+
+    /// After a successful commit: attributes unchanged since `collect` are clean.
+    pub(crate) fn mark_clean(&self, collected: &Collected, now: Instant) {
+        let mut st = lock(&self.state);
+        if collected.expiry.is_some() && st.pending_expiry.map(|(_, s)| s) == collected.expiry {
+            st.pending_expiry = None;
+        }
+        for (name, seq) in &collected.attrs {
+            let clean = st.attrs.get(name).is_some_and(|a| a.seq == *seq);
+            if clean {
+                if st.attrs.get(name).is_some_and(|a| a.value.is_none()) {
+                    st.attrs.remove(name);
+                } else if let Some(a) = st.attrs.get_mut(name) {
+                    a.dirty = false;
+                }
+            }
+        }
+        st.last_write = now;
+    }
+}
+
+/// Whether `changes` keep the session in `st` within `limits`.
+fn fits(
+    st: &HeldState,
+    changes: &[(String, Option<Bytes>)],
+    limits: &Limits,
+) -> Result<(), LimitError> {
+    let (mut count, mut size) = (
+        st.attrs.values().filter(|a| a.value.is_some()).count(),
+        st.size_bytes,
+    );
+    for (name, value) in changes {
+        if let Some(old) = st.attrs.get(name).and_then(|a| a.value.as_ref()) {
+            count -= 1;
+            size -= name.len() + old.len();
+        }
+        if let Some(v) = value {
+            count += 1;
+            size += name.len() + v.len();
+        }
+    }
+    limits.check_session(count, size)
+}
+
+/// Puts `changes` in the cache, each with a new write sequence number; `dirty` unless
+/// they are already stored (then a removal leaves no entry).
+fn put(st: &mut HeldState, changes: Vec<(String, Option<Bytes>)>, dirty: bool) {
+    for (name, value) in changes {
+        let seq = st.next_seq;
+        st.next_seq += 1;
+        let added = value.as_ref().map_or(0, |v| name.len() + v.len());
+        let removed = st
+            .attrs
+            .get(&name)
+            .and_then(|a| a.value.as_ref())
+            .map_or(0, |v| name.len() + v.len());
+        st.size_bytes = st.size_bytes + added - removed;
+        if value.is_none() && !dirty {
+            st.attrs.remove(&name);
+            continue;
+        }
+        st.attrs.insert(name, CachedAttr { value, seq, dirty });
+    }
+}
