@@ -182,7 +182,10 @@ impl CookieConfig {
     fn cookie_lasting(&self, id: &SessionId, max_age: Option<Duration>) -> Cookie<'static> {
         let mut cookie = self.base(id.as_str().to_string());
         if let Some(age) = max_age {
-            let secs = i64::try_from(age.as_secs()).unwrap_or(i64::MAX);
+            // Rounded up: a lifetime under a second left must not read as `Max-Age=0`,
+            // which tells the browser to drop the cookie at once.
+            let secs = age.as_secs() + u64::from(age.subsec_nanos() > 0);
+            let secs = i64::try_from(secs).unwrap_or(i64::MAX);
             cookie.set_max_age(cookie::time::Duration::seconds(secs));
         }
         let keys = match &self.protection {

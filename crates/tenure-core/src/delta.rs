@@ -130,9 +130,11 @@ impl Delta {
     }
 
     /// Applies the delta (without checking expectations) as one new session version,
-    /// and returns that version. An empty delta changes nothing and keeps the version.
+    /// and returns that version. A delta without operations (empty, or carrying only new
+    /// timeouts) changes no attribute and keeps the version.
     pub fn apply_to(&self, snap: &mut Snapshot) -> u64 {
-        if self.is_empty() {
+        // New timeouts alone change no attribute, so no version.
+        if self.ops.is_empty() && !self.replace_all {
             return snap.version;
         }
         let version = snap.version + 1;

@@ -198,7 +198,9 @@ pub type HintReceiver = tokio::sync::mpsc::Receiver<Hint>;
 ///   [`Delta::expiry`] replaces the session's timeouts in the same atomic step as its
 ///   operations (and only if they apply): the new idle timeout runs from that commit,
 ///   the new absolute one from the session's creation, and later grants report them.
-///   A delta that carries only `expiry` changes no attribute and no version.
+///   A delta that carries only `expiry` changes no attribute and no version. A commit
+///   whose new timeouts have already run out still answers `Committed`; the session
+///   is gone afterwards.
 #[async_trait]
 pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Asks for the session's lock with a lease of `lease`.

@@ -11,6 +11,7 @@
 //! | [`MemoryStore`] | the embedded store (one process, tests, demos) |
 //! | `redis::RedisStore` | Redis and Redis Cluster (feature `redis`) |
 //! | [`Key`] | a typed attribute key |
+//! | [`Expiry`], [`SessionExpiry`] | the node's default timeouts; one session's own ("remember me") |
 //! | [`cookie`] | cookie settings and the cookie signing [`cookie::Key`] |
 //!
 //! ```
@@ -40,7 +41,7 @@ pub use tenure_axum::{
 };
 pub use tenure_core::{Consistency, Key, SessionId, WritePolicy, WriteScope};
 pub use tenure_node::{ConfigError, EndReport, NodeStats, StartError};
-pub use tenure_node::{Node, NodeConfig};
+pub use tenure_node::{Node, NodeConfig, SessionExpiry};
 pub use tenure_store::{Expiry, MemoryStore, Store, StoreError};
 
 /// Cookie settings, and the key that signs or encrypts session cookies (not to be
