@@ -17,7 +17,9 @@ fn read(path: &str) -> String {
 
 /// The code block that follows `marker` in the README.
 fn block_after(readme: &str, marker: &str) -> String {
-    let start = readme.find(marker).unwrap_or_else(|| panic!("README has {marker:?}"));
+    let start = readme
+        .find(marker)
+        .unwrap_or_else(|| panic!("README has {marker:?}"));
     let rest = &readme[start + marker.len()..];
     let open = rest.find("```").expect("a code block follows");
     let body = &rest[open..];

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use tenure_core::sync::lock;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -68,10 +69,6 @@ pub fn router(backends: Vec<SocketAddr>, affinity: f64, cookie: String, seed: u6
         client: Client::builder(TokioExecutor::new()).build_http(),
     };
     Router::new().fallback(proxy).with_state(Arc::new(front))
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Front {

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tenure_core::sync::lock;
 
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -175,10 +176,6 @@ impl Tally {
             *lock(&self.per_node).entry(node).or_default() += 1;
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The users worker `w` of `workers` sends requests for: the workers are spread
