@@ -45,7 +45,7 @@ pub use tenure_node::{Node, NodeConfig, SessionExpiry};
 pub use tenure_store::{Expiry, MemoryStore, Store, StoreError};
 
 /// Cookie settings, and the key that signs or encrypts session cookies (not to be
-/// confused with the attribute [`Key`](crate::Key)).
+/// confused with the [attribute `Key`](crate::Key)).
 pub mod cookie {
     pub use tenure_axum::{CookieConfig, CookieConfigError, Key, Protection, SameSite};
 }
