@@ -19,7 +19,7 @@
 //! | [`SessionError`] | what can go wrong, with predicates (`is_conflict`, `is_transient`) |
 //! | [`NodeStats`] | counters: cache hits, commits, recalls, lost tenures… |
 //!
-//! Inside: [`node`] is the public handle over the shared state in `inner`;
+//! Inside: `node` is the public handle over the shared state in `inner`;
 //! `tenure/` keeps the exclusive mode's held sessions (table, acquisition, release,
 //! renewal), `session/` one request by consistency mode, `locks` the attribute locks.
 //! See `docs/ARCHITECTURE.md` in the repository for the protocol and its invariants.
