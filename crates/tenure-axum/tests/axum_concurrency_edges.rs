@@ -137,6 +137,25 @@ async fn c1_no_lost_increments_under_after_updates_5() {
     no_lost_increments(WritePolicy::after_updates(5).or_every(Duration::from_secs(1))).await;
 }
 
+/// A node with write scope `scope`, and a router whose `/seed` sets x and y to 0.
+async fn seeded(scope: WriteScope) -> (Node, Router) {
+    let node = Node::start(
+        Arc::new(MemoryStore::new()),
+        NodeConfig::new().with_write_scope(scope),
+    )
+    .await
+    .unwrap();
+    let router = Router::new().route(
+        "/seed",
+        post(|s: Session| async move {
+            s.insert(&X, 0).await?;
+            s.insert(&Y, 0).await?;
+            Ok::<_, SessionFailure>("")
+        }),
+    );
+    (node, router)
+}
+
 /// README: "read-modify-write through `get_mut` never loses an update, also after a
 /// `get` of the same attribute". Change detection: A `get`s x (0), B sets x to 1 and
 /// ends, A `get_mut`s x (sees 1) and sets it back to 0, the value it first read. That
@@ -148,24 +167,11 @@ async fn c2_a_get_then_get_mut_judges_the_change_against_the_latest_value() {
         WriteScope::Accessed,
         WriteScope::Whole,
     ] {
-        let node = Node::start(
-            Arc::new(MemoryStore::new()),
-            NodeConfig::new().with_write_scope(scope),
-        )
-        .await
-        .unwrap();
+        let (node, seeded) = seeded(scope).await;
         let read = Arc::new(Notify::new());
         let b_done = Arc::new(Notify::new());
         let (r1, d1) = (read.clone(), b_done.clone());
-        let app = Router::new()
-            .route(
-                "/seed",
-                post(|s: Session| async move {
-                    s.insert(&X, 0).await?;
-                    s.insert(&Y, 0).await?;
-                    Ok::<_, SessionFailure>("")
-                }),
-            )
+        let app = seeded
             .route(
                 "/set-x-1",
                 post(|s: Session| async move {
@@ -227,24 +233,11 @@ async fn c2_a_get_then_get_mut_judges_the_change_against_the_latest_value() {
 #[tokio::test]
 async fn c3_accessed_and_whole_scopes_never_write_back_a_stale_read() {
     for scope in [WriteScope::Accessed, WriteScope::Whole] {
-        let node = Node::start(
-            Arc::new(MemoryStore::new()),
-            NodeConfig::new().with_write_scope(scope),
-        )
-        .await
-        .unwrap();
+        let (node, seeded) = seeded(scope).await;
         let read = Arc::new(Notify::new());
         let b_done = Arc::new(Notify::new());
         let (r1, d1) = (read.clone(), b_done.clone());
-        let app = Router::new()
-            .route(
-                "/seed",
-                post(|s: Session| async move {
-                    s.insert(&X, 0).await?;
-                    s.insert(&Y, 0).await?;
-                    Ok::<_, SessionFailure>("")
-                }),
-            )
+        let app = seeded
             .route(
                 "/bump-y",
                 post(|s: Session| async move {
