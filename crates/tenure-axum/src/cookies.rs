@@ -1,24 +1,16 @@
-//! The session cookie: its attributes, and optional signing or encryption with key
-//! rotation.
-//!
-//! Whatever arrives, reading never fails: a missing, malformed, forged, oversized or
-//! unverifiable cookie simply yields no session id, and the request starts a new
-//! session. The id's shape is checked before anything is built from it.
+//! The session cookie: its attributes, optional signing or encryption with key
+//! rotation, and the `Set-Cookie` a response carries. Reading the cookie from a
+//! request is in [`crate::presented`].
 
 use std::fmt;
 use std::time::Duration;
 
 use cookie::{Cookie, CookieJar, Key, SameSite};
-use http::header::{COOKIE, SET_COOKIE};
+use http::header::SET_COOKIE;
 use http::{HeaderMap, HeaderValue};
 use tenure_core::SessionId;
 
-/// A `Cookie` header value longer than this is ignored (browsers send at most a few
-/// KiB; anything larger is not ours to parse).
-const MAX_COOKIE_HEADER: usize = 8 * 1024;
-/// A session cookie value longer than this is ignored: an id is 32 characters, its
-/// signed or encrypted form under 100.
-const MAX_VALUE: usize = 256;
+use crate::presented::Presented;
 
 /// How the cookie's value protects the id.
 #[derive(Clone, Default)]
@@ -106,44 +98,6 @@ impl CookieConfig {
         }
     }
 
-    /// The session id a request presents, if any valid one.
-    pub fn read(&self, headers: &HeaderMap) -> Option<SessionId> {
-        self.read_presented(headers).map(|p| p.id)
-    }
-
-    /// The presented id, and whether it verified with a key other than the current
-    /// one (then the cookie is re-issued under the current key).
-    pub(crate) fn read_presented(&self, headers: &HeaderMap) -> Option<Presented> {
-        let name = self.cookie_name();
-        let value = headers
-            .get_all(COOKIE)
-            .iter()
-            .filter(|h| h.len() <= MAX_COOKIE_HEADER)
-            .filter_map(|h| h.to_str().ok())
-            .flat_map(Cookie::split_parse)
-            .filter_map(Result::ok)
-            .find(|c| c.name() == name && c.value().len() <= MAX_VALUE)?;
-        let (id, key_index) = match &self.protection {
-            Protection::Plain => (value.value().to_string(), 0),
-            Protection::Signed(keys) | Protection::Private(keys) => {
-                let mut jar = CookieJar::new();
-                jar.add_original(value.into_owned());
-                keys.iter().enumerate().find_map(|(i, k)| {
-                    let opened = match &self.protection {
-                        Protection::Signed(_) => jar.signed(k).get(&name),
-                        _ => jar.private(k).get(&name),
-                    };
-                    opened.map(|c| (c.value().to_string(), i))
-                })?
-            }
-        };
-        let id = SessionId::parse(&id).ok()?;
-        Some(Presented {
-            id,
-            reissue: key_index > 0,
-        })
-    }
-
     /// Checks the settings: the name must be a cookie token, and signed or private
     /// cookies need at least one key.
     pub fn validate(&self) -> Result<(), CookieConfigError> {
@@ -217,7 +171,9 @@ impl CookieConfig {
     /// Sets or clears the cookie on a response: hands out the id that names the
     /// session after the request (`after`) when it differs from the presented one (new,
     /// rotated), clears it when no session is left, and, for a request that `used` the
-    /// session, refreshes a sliding cookie or re-issues one verified by an old key.
+    /// session, refreshes a sliding cookie or re-issues one marked
+    /// [`reissue`](Presented::reissue) (verified by an old key, or not the first cookie
+    /// of the name).
     ///
     /// `lifetime` is the session's own cookie lifetime, if it chose one
     /// (`Some(None)`: a browser-session cookie); otherwise the configured `max_age`
@@ -246,14 +202,6 @@ impl CookieConfig {
     }
 }
 
-/// A session id as the request presented it.
-#[derive(Debug, Clone)]
-pub(crate) struct Presented {
-    pub(crate) id: SessionId,
-    /// Verified with an older key: re-issue under the current one.
-    pub(crate) reissue: bool,
-}
-
 /// Cookie settings that cannot work.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -269,97 +217,6 @@ pub enum CookieConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(cookie: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(COOKIE, HeaderValue::from_str(cookie).unwrap());
-        h
-    }
-
-    fn roundtrip(config: &CookieConfig, id: &SessionId) -> Option<SessionId> {
-        let c = config.cookie_for(id);
-        config.read(&headers(&format!("other=1; {}={}", c.name(), c.value())))
-    }
-
-    #[test]
-    fn plain_signed_and_private_round_trip() {
-        let id = SessionId::generate().unwrap();
-        let key = Key::generate();
-        for protection in [
-            Protection::Plain,
-            Protection::Signed(vec![key.clone()]),
-            Protection::Private(vec![key]),
-        ] {
-            let config = CookieConfig {
-                protection,
-                ..CookieConfig::default()
-            };
-            assert_eq!(roundtrip(&config, &id).as_ref(), Some(&id), "{config:?}");
-        }
-    }
-
-    #[test]
-    fn private_value_hides_the_id_and_tampering_fails() {
-        let id = SessionId::generate().unwrap();
-        let config = CookieConfig {
-            protection: Protection::Private(vec![Key::generate()]),
-            ..Default::default()
-        };
-        let c = config.cookie_for(&id);
-        assert!(!c.value().contains(id.as_str()));
-        let mut forged = c.value().to_string();
-        forged.replace_range(..1, if forged.starts_with('A') { "B" } else { "A" });
-        assert_eq!(
-            config.read(&headers(&format!("{}={forged}", c.name()))),
-            None
-        );
-    }
-
-    #[test]
-    fn rotated_keys_still_verify_and_unknown_keys_do_not() {
-        let id = SessionId::generate().unwrap();
-        let (old, new) = (Key::generate(), Key::generate());
-        let before = CookieConfig {
-            protection: Protection::Signed(vec![old.clone()]),
-            ..Default::default()
-        };
-        let c = before.cookie_for(&id);
-        let header = headers(&format!("{}={}", c.name(), c.value()));
-        let after = CookieConfig {
-            protection: Protection::Signed(vec![new.clone(), old]),
-            ..Default::default()
-        };
-        assert_eq!(after.read(&header), Some(id));
-        let stranger = CookieConfig {
-            protection: Protection::Signed(vec![new]),
-            ..Default::default()
-        };
-        assert_eq!(stranger.read(&header), None);
-    }
-
-    #[test]
-    fn bad_cookies_yield_no_id() {
-        let config = CookieConfig::default();
-        let name = config.cookie_name();
-        let good = SessionId::generate().unwrap();
-        for bad in [
-            String::new(),
-            format!("{name}="),
-            format!("{name}=../../etc/passwd"),
-            format!("{name}=short"),
-            format!("{name}={}", "a".repeat(10_000)),
-            format!("{name}={}é", good),
-            format!("tenure={good}"), // without the prefix: not our cookie
-            "\u{0}\u{1}garbage;;;==".to_string(),
-        ] {
-            let mut h = HeaderMap::new();
-            if let Ok(v) = HeaderValue::from_str(&bad) {
-                h.insert(COOKIE, v);
-            }
-            assert_eq!(config.read(&h), None, "{bad:?}");
-        }
-        assert_eq!(config.read(&headers(&format!("{name}={good}"))), Some(good));
-    }
 
     #[test]
     fn invalid_settings_are_refused() {

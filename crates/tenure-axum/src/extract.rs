@@ -1,7 +1,5 @@
 //! The `Session` extractor.
 
-use std::sync::Arc;
-
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -9,37 +7,10 @@ use serde::Serialize;
 use tenure_core::sync::lock;
 use tenure_core::{AsKey, Codec, MessagePack, SessionId};
 use tenure_node::SessionError;
-use tokio::sync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard};
+use tokio::sync::{OwnedMappedMutexGuard, OwnedMutexGuard};
 
 use crate::failure::MissingSessionLayer;
-
-/// The request's node session, shared by the layer and every clone of the extractor.
-/// The layer takes it back to end the request after the handler returns.
-pub(crate) struct Handle<C: Codec>(pub(crate) Arc<Shared<C>>);
-
-pub(crate) struct Shared<C: Codec> {
-    /// Locked only for the duration of one call, never while a guard lives: a guard
-    /// from `get_mut` locks its attribute only.
-    pub(crate) session: Mutex<Option<tenure_node::Session<C>>>,
-    /// The id as of the last call, for a synchronous [`Session::id`].
-    id: std::sync::Mutex<Option<SessionId>>,
-}
-
-impl<C: Codec> Handle<C> {
-    pub(crate) fn new(session: tenure_node::Session<C>) -> Self {
-        Self(Arc::new(Shared {
-            session: Mutex::new(Some(session)),
-            // A presented id is only the client's claim until the session is used.
-            id: std::sync::Mutex::new(None),
-        }))
-    }
-}
-
-impl<C: Codec> Clone for Handle<C> {
-    fn clone(&self) -> Self {
-        Self(self.0.clone())
-    }
-}
+use crate::handle::Handle;
 
 /// A guard on an attribute taken with [`Session::get_mut`]: dereference it to read or
 /// change the value in place. The change is written when the request ends (if the
@@ -103,8 +74,8 @@ impl<C: Codec> Session<C> {
         &self,
         f: impl AsyncFnOnce(&mut tenure_node::Session<C>) -> Result<R, SessionError>,
     ) -> Result<R, SessionError> {
-        let mut guard = self.handle.0.session.lock().await;
-        let session = guard.as_mut().ok_or(SessionError::Ended)?;
+        let mut slot = self.handle.0.slot.lock().await;
+        let session = slot.session().await?;
         let result = f(session).await;
         *lock(&self.handle.0.id) = session.id().filter(|_| session.is_attached()).cloned();
         result
@@ -195,7 +166,8 @@ impl<C: Codec> Session<C> {
 
     /// The session id as of the last call: `None` until the session is first used
     /// in this request (a presented cookie is only a claim until then), then the id
-    /// of the stored session (`None` if the cookie named none); the new id after
+    /// of the stored session (`None` if no presented cookie named a live one; with
+    /// several cookies of the name, the first that did); the new id after
     /// [`rotate_id`](Self::rotate_id); `None` after [`delete`](Self::delete). A new
     /// session gets its id when the request ends. Treat it as a secret.
     pub fn id(&self) -> Option<SessionId> {

@@ -18,13 +18,20 @@ use tower::Layer;
 use tower_service::Service;
 
 use crate::cookies::{CookieConfigError, Protection};
-use crate::extract::Handle;
+use crate::handle::Handle;
 use crate::{CookieConfig, DiscardSession, SessionFailure};
 
 /// Adds Tenure sessions to a service: reads the session cookie, hands the handler a
 /// lazily loaded [`Session`](crate::Session), and after the handler returns ends the
 /// request under the node's write policy (by default the response leaves only once
 /// the store has the changes), then sets or clears the cookie.
+///
+/// When a request carries several cookies of the session's name (a browser holds one
+/// per path and domain), the first that verifies and names a live session is used and
+/// the others are ignored; if that was not the first, the response sets the cookie
+/// again. At most 4 verified ids, from the first 32 cookies of the name, are tried:
+/// each that names no session costs one store call, and one cookie costs nothing
+/// extra.
 ///
 /// If ending the request fails, the handler's response is replaced by the error's
 /// ([`SessionFailure`]): a response must not claim success for changes that were not
@@ -238,8 +245,7 @@ where
         }
         let settings = self.settings.clone();
         let presented = settings.cookies.read_presented(req.headers());
-        let session = self.node.session(presented.as_ref().map(|p| p.id.clone()));
-        let handle = Handle::new(session);
+        let handle = Handle::open(&self.node, &presented);
         req.extensions_mut().insert(handle.clone());
         // The ready service is the one to call; leave a fresh clone in its place.
         let clone = self.inner.clone();
@@ -247,8 +253,8 @@ where
         Box::pin(async move {
             let mut response = inner.call(req).await?.map(Body::new);
             let cookies = &settings.cookies;
-            let session = match handle.0.session.try_lock() {
-                Ok(mut slot) => slot.take(),
+            let taken = match handle.0.slot.try_lock() {
+                Ok(mut slot) => slot.take(&presented),
                 Err(_) => {
                     // Never wait here: whoever holds it may be waiting for this response.
                     tracing::error!(
@@ -258,7 +264,7 @@ where
                     return Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response());
                 }
             };
-            let Some(session) = session else {
+            let Some((session, presented)) = taken else {
                 return Ok(response);
             };
             // A rotation or deletion already took effect at the store: whatever happens

@@ -8,13 +8,16 @@
 //! | [`SessionFailure`] | a session error as a response: 503 when the store is unreachable, 409 on a conflict |
 //!
 //! A missing, malformed, forged, oversized or unknown cookie starts a new session;
-//! it is never an error.
+//! it is never an error. When several cookies carry the session's name, the first
+//! that verifies and names a live session wins (a quoted value is unquoted).
 #![doc(test(attr(deny(warnings))))]
 
 mod cookies;
 mod extract;
 mod failure;
+mod handle;
 mod layer;
+mod presented;
 
 pub use cookie::{Key, SameSite};
 pub use cookies::{CookieConfig, CookieConfigError, Protection};
