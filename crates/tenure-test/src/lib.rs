@@ -8,6 +8,7 @@
 //! | [`CountingStore`] | counts calls per method ([`CallCounts`]) and the size of each committed delta ([`CommitPayload`]) |
 //! | [`FaultyStore`] | injects failures, lost replies, failing renewals, lost hints and delays, switched at run time |
 //! | [`Forward`], [`Forwarding`] | the base both wrappers are built on: a wrapper of your own overrides only the calls it changes |
+//! | [`fault_proxy`] | a TCP proxy between a client and its server (Redis) with latency, stalls, drops, a black hole and refusals, switched at run time |
 //! | [`backend`] | where a backend's tests find their server, and when they may skip |
 //! | [`wait_until`], [`wait_for`], [`Poll`] | bounded polling, so tests wait for a condition instead of sleeping and hoping |
 //!
@@ -33,6 +34,7 @@
 
 pub mod backend;
 pub mod conformance;
+pub mod fault_proxy;
 mod counting;
 mod faulty;
 mod forward;
