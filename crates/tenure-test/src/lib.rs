@@ -34,8 +34,8 @@
 
 pub mod backend;
 pub mod conformance;
-pub mod fault_proxy;
 mod counting;
+pub mod fault_proxy;
 mod faulty;
 mod forward;
 mod wait;
