@@ -254,4 +254,40 @@ mod tests {
         let removal = config.removal().to_string();
         assert!(removal.contains("Max-Age=0"), "{removal}");
     }
+
+    #[test]
+    fn apply_sets_re_sends_or_clears_the_cookie() {
+        let config = CookieConfig::default();
+        let (a, b) = (
+            SessionId::generate().unwrap(),
+            SessionId::generate().unwrap(),
+        );
+        let set = |presented: Option<&Presented>, after: Option<&SessionId>, used: bool| {
+            let mut h = HeaderMap::new();
+            config.apply(&mut h, presented, after, used, None, false);
+            h.get(SET_COOKIE).map(|v| v.to_str().unwrap().to_string())
+        };
+        let first = Presented {
+            id: a.clone(),
+            reissue: false,
+        };
+        let later = Presented {
+            id: a.clone(),
+            reissue: true,
+        };
+        assert_eq!(set(Some(&first), Some(&a), true), None, "unchanged");
+        let again = set(Some(&later), Some(&a), true).expect("a later cookie won");
+        assert!(again.contains(a.as_str()), "{again}");
+        assert_eq!(
+            set(Some(&later), Some(&a), false),
+            None,
+            "not used: a claim"
+        );
+        let new = set(Some(&first), Some(&b), true).expect("a new id");
+        assert!(new.contains(b.as_str()), "{new}");
+        assert!(set(None, Some(&b), true).is_some(), "a new session");
+        let gone = set(Some(&first), None, true).expect("cleared");
+        assert!(gone.contains("Max-Age=0"), "{gone}");
+        assert_eq!(set(None, None, true), None);
+    }
 }

@@ -98,20 +98,14 @@ impl<C: Codec> Slot<C> {
         self.session.as_mut().ok_or(SessionError::Ended)
     }
 
-    /// Takes the session out (the request is over), with which presented id it was
-    /// opened on: `presented` re-marked for the cookie the response should carry.
+    /// Takes the session out (the request is over), with the presented id it was
+    /// opened on (from `presented`, the list it was opened with).
     pub(crate) fn take(
         &mut self,
         presented: &[Presented],
     ) -> Option<(tenure_node::Session<C>, Option<Presented>)> {
         let session = self.session.take()?;
-        let chosen = presented.get(self.chosen).map(|p| Presented {
-            id: p.id.clone(),
-            // A later cookie won: an earlier one of the name shadows it in the
-            // browser, so send it again (it replaces ours if that one was ours).
-            reissue: p.reissue || self.chosen > 0,
-        });
-        Some((session, chosen))
+        Some((session, presented.get(self.chosen).cloned()))
     }
 }
 
@@ -151,7 +145,7 @@ mod tests {
         assert_eq!(n, Some(7));
         assert_eq!((store.counts() - before).total(), 1, "one acquire, as ever");
         let (_, chosen) = slot.take(&presented(&[&live])).unwrap();
-        assert!(!chosen.unwrap().reissue);
+        assert_eq!(chosen.unwrap().id, live);
 
         let ids = presented(&[&dead, &live, &other]);
         let handle = Handle::open(&node, &ids);
@@ -159,8 +153,7 @@ mod tests {
         let session = slot.session().await.unwrap();
         assert_eq!(session.id(), Some(&live));
         let (_, chosen) = slot.take(&ids).unwrap();
-        let chosen = chosen.unwrap();
-        assert_eq!((chosen.id, chosen.reissue), (live, true));
+        assert_eq!(chosen.unwrap().id, live);
 
         let ids = presented(&[&dead, &other]);
         let handle = Handle::open(&node, &ids);

@@ -37,8 +37,9 @@ pub(crate) const MAX_CANDIDATES: usize = 4;
 pub(crate) struct Presented {
     pub(crate) id: SessionId,
     /// Re-send the cookie when the session is used: it verified with a key other than
-    /// the current one, or it was not the first cookie of the name (so the browser
-    /// holds one that shadows it).
+    /// the current one, or it was not the first cookie of the name (the browser holds
+    /// another that comes first; if that one has the layer's path and domain, the new
+    /// cookie replaces it).
     pub(crate) reissue: bool,
 }
 
@@ -68,10 +69,12 @@ impl CookieConfig {
             .filter_map(Result::ok)
             .filter(|c| c.name() == name)
             .take(MAX_EXAMINED);
-        for cookie in same_name {
-            let Some(p) = self.verify(&name, &cookie) else {
+        for (position, cookie) in same_name.enumerate() {
+            let Some(mut p) = self.verify(&name, &cookie) else {
                 continue;
             };
+            // Not the first of the name: the browser holds another that comes first.
+            p.reissue |= position > 0;
             if found.iter().all(|f| f.id != p.id) {
                 found.push(p);
             }
@@ -244,8 +247,14 @@ mod tests {
                 ca.value()
             );
             assert_eq!(ids(&config, &header), vec![a.clone(), b], "{config:?}");
+            let read = config.read_presented(&headers(&header));
+            assert!(
+                read.iter().all(|p| p.reissue),
+                "not first of the name: re-set"
+            );
             let quoted = format!("{name}=\"{}\"", ca.value());
             assert_eq!(ids(&config, &quoted), vec![a], "quoted, {config:?}");
+            assert!(!config.read_presented(&headers(&quoted))[0].reissue);
         }
     }
 
