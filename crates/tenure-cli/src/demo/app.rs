@@ -248,6 +248,9 @@ async fn show_session(
     session: Session,
 ) -> Result<Json<serde_json::Value>, SessionFailure> {
     let counter = session.get(&COUNTER).await?.unwrap_or(0);
+    // Read after the session's first use: until then `id()` is `None` (a cookie is
+    // only a claim), and after it `None` unless a presented cookie named a live
+    // session (tests/demo_session_id.rs).
     let id = session.id();
     Ok(Json(serde_json::json!({
         "node": state.name,
@@ -301,6 +304,7 @@ async fn page(
         cart: session.get(&CART).await?.unwrap_or_default(),
         user: session.get(&USER).await?,
         history: session.get(&HISTORY).await?.unwrap_or_default(),
+        // After the session's first use: only a live session has an id.
         id: session.id().map(|i| format!("{}…", i.prefix())),
         stats: state.peers.stats(),
     };
