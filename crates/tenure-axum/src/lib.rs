@@ -6,6 +6,7 @@
 //! | [`Session`] | the extractor: `get`, `get_mut`, `insert`, `remove`, `rotate_id`, `delete` |
 //! | [`CookieConfig`] | cookie name and attributes (secure by default), plain, signed or encrypted values with key rotation |
 //! | [`SessionFailure`] | a session error as a response: 503 when the store is unreachable, 409 on a conflict |
+//! | [`serve`](mod@serve) | an HTTP server for the app with header, idle and body timeouts, a connection bound and graceful shutdown |
 //!
 //! A missing, malformed, forged, oversized or unknown cookie starts a new session;
 //! it is never an error. When several cookies carry the session's name, the first
@@ -18,6 +19,7 @@ mod failure;
 mod handle;
 mod layer;
 mod presented;
+pub mod serve;
 
 pub use cookie::{Key, SameSite};
 pub use cookies::{CookieConfig, CookieConfigError, Protection};

@@ -6,11 +6,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use tenure_axum::serve::ServerLimits;
 use tenure_cli::demo::compare::DEFAULT_MODES;
+use tenure_cli::demo::front::FrontConfig;
 use tenure_cli::demo::{compare, mode_prefix, Demo, Plan, Setup, Summary};
 use tenure_cli::errors::describe;
 use tenure_cli::inspect::{self, Action};
-use tenure_cli::serve::{serve_node, serve_router, NodeSetup};
+use tenure_cli::serve::{plain_http_cookies, serve_node, serve_router, NodeSetup, RouteSetup};
 use tenure_cli::stores::{Backend, StoreUrl};
 use tenure_core::{Consistency, SessionId, WritePolicy};
 use tenure_redis::Inspector;
@@ -51,6 +53,44 @@ struct StoreArgs {
     prefix: Option<String>,
 }
 
+/// What a server allows its clients (every server the command starts).
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// Longest a client may take to send a request's line and headers (from
+    /// connecting, or from its first byte on a keep-alive connection); then the
+    /// connection is closed.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    header_read_timeout: Duration,
+    /// Longest a keep-alive connection may stay idle between requests.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    idle_timeout: Duration,
+    /// Longest a request body may take to arrive, from the handler's first read;
+    /// then the answer is 408 and the connection is closed.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    body_timeout: Duration,
+    /// Most connections open at once; more wait in the listen backlog. Default:
+    /// three quarters of the open-file limit, at most 10000.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: Option<u32>,
+    /// On SIGTERM or Ctrl-C, how long requests in flight may take to finish.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    shutdown_timeout: Duration,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> ServerLimits {
+        let limits = ServerLimits::new()
+            .header_read_timeout(self.header_read_timeout)
+            .idle_timeout(self.idle_timeout)
+            .body_read_timeout(self.body_timeout)
+            .shutdown_timeout(self.shutdown_timeout);
+        match self.max_connections {
+            Some(max) => limits.max_connections(max as usize),
+            None => limits,
+        }
+    }
+}
+
 #[derive(clap::Args)]
 struct ServeArgs {
     #[command(flatten)]
@@ -70,6 +110,8 @@ struct ServeArgs {
     /// Lease asked of the store (e.g. 3s); renewals run every sixth of it.
     #[arg(long, value_parser = parse_duration)]
     lease: Option<Duration>,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 #[derive(clap::Args)]
@@ -86,6 +128,21 @@ struct RouteArgs {
     /// Seed of the router's random choices.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Longest wait for a node's answer before answering 504 (longer than a node's
+    /// acquire timeout, so a node normally answers for itself).
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    upstream_timeout: Duration,
+    /// Longest wait for a connection to a node (or a health check's answer); a node
+    /// that refuses or does not connect in time is marked down and the request goes
+    /// to another.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    connect_timeout: Duration,
+    /// How often every node is health-checked (a node marked down comes back when it
+    /// answers).
+    #[arg(long, default_value = "500ms", value_parser = parse_duration)]
+    health_interval: Duration,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 #[derive(clap::Args)]
@@ -154,6 +211,8 @@ struct DemoArgs {
     seed: u64,
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 impl From<Mode> for Consistency {
@@ -252,11 +311,23 @@ async fn main() -> ExitCode {
                 policy: args.policy,
                 lease: args.lease,
                 port: args.port,
+                limits: args.limits.limits(),
             };
             report(serve_node(setup).await)
         }
         Command::Route(args) => {
-            report(serve_router(args.backends, args.affinity, args.port, args.seed).await)
+            let mut front =
+                FrontConfig::new(args.affinity, plain_http_cookies().cookie_name(), args.seed);
+            front.upstream_timeout = args.upstream_timeout;
+            front.connect_timeout = args.connect_timeout;
+            front.health_interval = args.health_interval;
+            let setup = RouteSetup {
+                backends: args.backends,
+                front,
+                port: args.port,
+                limits: args.limits.limits(),
+            };
+            report(serve_router(setup).await)
         }
         Command::Inspect(args) => inspect_store(args).await,
     }
@@ -371,17 +442,17 @@ async fn demo(args: DemoArgs) -> ExitCode {
     served.prefix = format!("{prefix}-serve");
     served.plan.users = 0;
     served.plan.requests = 0;
-    let demo = match Demo::start(served).await {
+    let demo = match Demo::start_with(served, args.limits.limits()).await {
         Ok(demo) => demo,
         Err(e) => return fail(&e),
     };
     println!(
-        "\nServing at http://{1}/ (a fresh {0:?} demo: try it in a browser or with curl). Ctrl-C to stop.",
+        "\nServing at http://{1}/ (a fresh {0:?} demo: try it in a browser or with curl). Ctrl-C or SIGTERM to stop.",
         demo.setup().mode,
         demo.front
     );
     let mut report = demo.run_workload().await;
-    let _ = tokio::signal::ctrl_c().await;
+    tenure_cli::serve::stop_signal().await;
     demo.shutdown(&mut report).await;
     if let Some(stored) = report.stored_after_shutdown {
         println!("after shutdown: {stored} increments in the store (your requests)");

@@ -4,11 +4,13 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use tenure_axum::serve::{serve, ServerLimits};
 use tenure_axum::CookieConfig;
 use tenure_core::{Consistency, WritePolicy};
 use tenure_node::{Node, NodeConfig};
 
-use crate::demo::{app, front, DemoError};
+use crate::demo::front::{self, FrontConfig};
+use crate::demo::{app, DemoError};
 use crate::stores::{Backend, StoreUrl};
 
 /// One app-server node's settings.
@@ -28,6 +30,8 @@ pub struct NodeSetup {
     pub lease: Option<Duration>,
     /// Port to listen on (0: any free port).
     pub port: u16,
+    /// What the node's HTTP server allows its clients.
+    pub limits: ServerLimits,
 }
 
 impl NodeSetup {
@@ -53,20 +57,36 @@ pub fn plain_http_cookies() -> CookieConfig {
     cookies
 }
 
-/// Binds `port` on loopback and serves `app` until `shutdown` completes.
+/// Binds `port` on loopback and serves `app` until `shutdown` completes, with the
+/// default [`ServerLimits`] except no drain linger: for servers stopped together
+/// with the router in front of them (the demo's, the tests'), where no pooled
+/// connection outlives them.
 pub async fn listen(
     app: axum::Router,
     port: u16,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), std::io::Error> {
+    let limits = ServerLimits::default().drain_linger(Duration::ZERO);
+    listen_with(app, port, limits, shutdown).await
+}
+
+/// Binds `port` on loopback and serves `app` within `limits` until `shutdown`
+/// completes; the task ends once every connection is closed.
+pub async fn listen_with(
+    app: axum::Router,
+    port: u16,
+    limits: ServerLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), std::io::Error> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(error = %e, "server stopped");
+        let stopped = serve(listener, app, limits, shutdown).await;
+        if stopped.cut > 0 {
+            eprintln!(
+                "{} connections were still busy at the shutdown timeout and were cut",
+                stopped.cut
+            );
         }
     });
     Ok((addr, task))
@@ -74,34 +94,18 @@ pub async fn listen(
 
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+    tenure_axum::serve::stop_signal().await;
 }
 
-/// Runs one node until Ctrl-C or SIGTERM, then shuts it down (writing back what it
-/// holds). Prints `listening on http://ADDR` once it accepts requests.
+/// Runs one node until Ctrl-C or SIGTERM, then stops gracefully: the server stops
+/// accepting and finishes the requests in flight (within the limits' shutdown
+/// timeout), then the node writes back and releases every session it holds. Prints
+/// `listening on http://ADDR` once it accepts requests.
 pub async fn serve_node(setup: NodeSetup) -> Result<(), DemoError> {
     let backend = Backend::open(&setup.store, &setup.prefix).await?;
     let node = Node::start(backend.shared(), setup.config()).await?;
     let router = app::app(node.clone(), &setup.name, plain_http_cookies())?;
-    let (addr, server) = listen(router, setup.port, stop_signal()).await?;
+    let (addr, server) = listen_with(router, setup.port, setup.limits, stop_signal()).await?;
     println!("listening on http://{addr}");
     let _ = server.await;
     if let Err(e) = node.shutdown().await {
@@ -113,17 +117,24 @@ pub async fn serve_node(setup: NodeSetup) -> Result<(), DemoError> {
     Ok(())
 }
 
-/// Runs the front router over `backends` until Ctrl-C or SIGTERM. Prints
-/// `listening on http://ADDR` once it accepts requests.
-pub async fn serve_router(
-    backends: Vec<SocketAddr>,
-    affinity: f64,
-    port: u16,
-    seed: u64,
-) -> Result<(), DemoError> {
-    let cookie = plain_http_cookies().cookie_name();
-    let router = front::router(backends, affinity, cookie, seed);
-    let (addr, server) = listen(router, port, stop_signal()).await?;
+/// The front router's settings.
+#[derive(Debug, Clone)]
+pub struct RouteSetup {
+    /// The nodes' addresses.
+    pub backends: Vec<SocketAddr>,
+    /// Stickiness, timeouts and health checks.
+    pub front: FrontConfig,
+    /// Port to listen on (0: any free port).
+    pub port: u16,
+    /// What the router's HTTP server allows its clients.
+    pub limits: ServerLimits,
+}
+
+/// Runs the front router until Ctrl-C or SIGTERM, then stops gracefully (requests in
+/// flight finish). Prints `listening on http://ADDR` once it accepts requests.
+pub async fn serve_router(setup: RouteSetup) -> Result<(), DemoError> {
+    let router = front::router_with(&setup.backends, setup.front);
+    let (addr, server) = listen_with(router, setup.port, setup.limits, stop_signal()).await?;
     println!("listening on http://{addr}");
     let _ = server.await;
     Ok(())

@@ -1,12 +1,20 @@
 //! The front router: one port that spreads requests over the nodes, like a load
-//! balancer with configurable stickiness.
+//! balancer with configurable stickiness, and that fails over.
 //!
 //! With probability `affinity`, a session's request goes to the node that served its
-//! previous one; otherwise to a node picked at random (which may be the same one).
+//! previous one, while that node is up; otherwise to a live node picked at random
+//! (which may be the same one). A node whose connection fails (refused, or not
+//! established within the connect timeout) is marked down and the request is tried
+//! on another: nothing was sent, so nothing can be applied twice. A request that may
+//! have reached a node is never retried: a broken connection answers `502`, no answer
+//! within the upstream timeout `504`, and both mark the node down. The health check
+//! ([`upstream`](super::upstream)) brings nodes back. `502 every node is down` only
+//! when every node refused.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tenure_core::sync::lock;
 
 use axum::body::Body;
@@ -14,11 +22,14 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+use super::upstream::{spawn_health_checks, Upstreams};
 
 /// Most sessions the router remembers; beyond it, it forgets them all (the demo's
 /// workload has far fewer, but `--serve` faces whatever a client sends).
@@ -48,25 +59,79 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// How the router treats its nodes.
+#[derive(Debug, Clone)]
+pub struct FrontConfig {
+    /// Probability that a session's next request goes to the node that served its last.
+    pub affinity: f64,
+    /// The session cookie's name.
+    pub cookie: String,
+    /// Seed of the random choices.
+    pub seed: u64,
+    /// Longest wait for a node's answer (its response head) before `504`. Longer
+    /// than a node's own acquire timeout (15 s by default), so a node normally
+    /// answers for itself.
+    pub upstream_timeout: Duration,
+    /// Longest wait for a connection to a node, and for a health check's answer.
+    pub connect_timeout: Duration,
+    /// How often every node is health-checked.
+    pub health_interval: Duration,
+}
+
+impl FrontConfig {
+    /// The defaults (upstream timeout 20 s, connect timeout 1 s, health checks every
+    /// 500 ms) with these choices.
+    pub fn new(affinity: f64, cookie: String, seed: u64) -> Self {
+        Self {
+            affinity,
+            cookie,
+            seed,
+            upstream_timeout: Duration::from_secs(20),
+            connect_timeout: Duration::from_secs(1),
+            health_interval: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Largest request body the router forwards. It holds a body until a node has
+/// accepted the connection, so that a refused request can go to another node; the
+/// nodes refuse bodies this large anyway (axum's default limit).
+const MAX_BODY: usize = 2 * 1024 * 1024;
+
 struct Front {
-    backends: Vec<SocketAddr>,
+    upstreams: Arc<Upstreams>,
     affinity: f64,
     cookie: String,
+    upstream_timeout: Duration,
     /// Session cookie value -> the node that served it last.
     last: Mutex<HashMap<String, usize>>,
     rng: Mutex<StdRng>,
     client: Client<HttpConnector, Body>,
 }
 
-/// The router app in front of `backends`. `cookie` is the session cookie's name.
+/// The router app in front of `backends`, with the default timeouts. `cookie` is
+/// the session cookie's name.
+#[allow(clippy::needless_pass_by_value)] // kept: the signature its callers use
 pub fn router(backends: Vec<SocketAddr>, affinity: f64, cookie: String, seed: u64) -> Router {
+    router_with(&backends, FrontConfig::new(affinity, cookie, seed))
+}
+
+/// The router app in front of `backends`. Starts the health checks, which end when
+/// the router is dropped.
+pub fn router_with(backends: &[SocketAddr], config: FrontConfig) -> Router {
+    let upstreams = Upstreams::new(backends);
+    spawn_health_checks(&upstreams, config.health_interval, config.connect_timeout);
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(config.connect_timeout));
+    connector.set_nodelay(true);
     let front = Front {
-        backends,
-        affinity: affinity.clamp(0.0, 1.0),
-        cookie,
+        upstreams,
+        affinity: config.affinity.clamp(0.0, 1.0),
+        cookie: config.cookie,
+        upstream_timeout: config.upstream_timeout,
         last: Mutex::default(),
-        rng: Mutex::new(StdRng::seed_from_u64(seed)),
-        client: Client::builder(TokioExecutor::new()).build_http(),
+        rng: Mutex::new(StdRng::seed_from_u64(config.seed)),
+        client: Client::builder(TokioExecutor::new()).build(connector),
     };
     Router::new().fallback(proxy).with_state(Arc::new(front))
 }
@@ -80,58 +145,113 @@ impl Front {
         })
     }
 
-    fn pick(&self, session: Option<&String>) -> usize {
+    /// The node for a request of `session`, leaving out the nodes `tried`.
+    fn pick(&self, session: Option<&String>, tried: &[bool]) -> Option<usize> {
+        let candidates = self.upstreams.candidates(tried);
+        if candidates.is_empty() {
+            return None;
+        }
         let mut rng = lock(&self.rng);
         let sticky = rng.random_bool(self.affinity);
         let previous = session.and_then(|s| lock(&self.last).get(s).copied());
         match previous {
-            Some(i) if sticky => i,
-            _ => rng.random_range(0..self.backends.len()),
+            // The sticky choice holds only while its node is a candidate (up, not
+            // tried); otherwise the session moves to a live node.
+            Some(i) if sticky && candidates.contains(&i) => Some(i),
+            _ => Some(candidates[rng.random_range(0..candidates.len())]),
+        }
+    }
+
+    /// Remembers that node `i` served `session` and any session it handed out.
+    fn remember(&self, session: Option<String>, i: usize, headers: &HeaderMap) {
+        let mut last = lock(&self.last);
+        // Only sessions a node handed out are remembered; a client's made-up
+        // cookies are not.
+        if let Some(previous) = session.and_then(|s| last.get_mut(&s)) {
+            *previous = i;
+        }
+        for v in headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+        {
+            if let Some(s) = self.session_of(v) {
+                if last.len() >= MAX_REMEMBERED {
+                    last.clear();
+                }
+                last.insert(s, i);
+            }
         }
     }
 }
 
-async fn proxy(State(front): State<Arc<Front>>, mut req: Request) -> Response {
+fn answer(status: StatusCode, text: &str) -> Response {
+    (status, format!("{text}\n")).into_response()
+}
+
+async fn proxy(State(front): State<Arc<Front>>, req: Request) -> Response {
     let session = req
         .headers()
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .find_map(|v| front.session_of(v));
-    let i = front.pick(session.as_ref());
-    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    let Ok(uri) = Uri::try_from(format!("http://{}{path}", front.backends[i])) else {
-        return (StatusCode::BAD_REQUEST, "bad request target").into_response();
-    };
-    *req.uri_mut() = uri;
-    strip_hop_by_hop(req.headers_mut());
-    match front.client.request(req).await {
-        Ok(mut res) => {
-            strip_hop_by_hop(res.headers_mut());
-            let mut last = lock(&front.last);
-            // Only sessions a node handed out are remembered; a client's made-up
-            // cookies are not.
-            if let Some(previous) = session.and_then(|s| last.get_mut(&s)) {
-                *previous = i;
-            }
-            for v in res
-                .headers()
-                .get_all(header::SET_COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-            {
-                if let Some(s) = front.session_of(v) {
-                    if last.len() >= MAX_REMEMBERED {
-                        last.clear();
-                    }
-                    last.insert(s, i);
-                }
-            }
-            res.map(Body::new)
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<LengthLimitError>() => {
+            return answer(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
         }
-        Err(e) => {
-            tracing::warn!(node = %front.backends[i], error = %e, "node unreachable");
-            (StatusCode::BAD_GATEWAY, "node unreachable").into_response()
+        // A body that timed out is answered 408 by the server around this app.
+        Err(_) => return answer(StatusCode::BAD_REQUEST, "the request body broke off"),
+    };
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut headers = parts.headers.clone();
+    strip_hop_by_hop(&mut headers);
+    let mut tried = vec![false; front.upstreams.nodes().len()];
+    loop {
+        let Some(i) = front.pick(session.as_ref(), &tried) else {
+            return answer(StatusCode::BAD_GATEWAY, "every node is down");
+        };
+        tried[i] = true;
+        let node = &front.upstreams.nodes()[i];
+        let Ok(uri) = Uri::try_from(format!("http://{}{path}", node.addr)) else {
+            return answer(StatusCode::BAD_REQUEST, "bad request target");
+        };
+        let mut forwarded = http::Request::new(Body::from(body.clone()));
+        *forwarded.method_mut() = parts.method.clone();
+        *forwarded.uri_mut() = uri;
+        *forwarded.headers_mut() = headers.clone();
+        let sent = tokio::time::timeout(front.upstream_timeout, front.client.request(forwarded));
+        match sent.await {
+            Ok(Ok(mut res)) => {
+                strip_hop_by_hop(res.headers_mut());
+                front.remember(session, i, res.headers());
+                return res.map(Body::new);
+            }
+            Ok(Err(e)) if e.is_connect() => {
+                // Nothing was sent: safe to try the next node.
+                tracing::debug!(node = %node.addr, error = %e, "connection failed; trying another node");
+                node.mark_down("connection failed");
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(node = %node.addr, error = %e, "node broke the connection");
+                node.mark_down("connection broke");
+                return answer(
+                    StatusCode::BAD_GATEWAY,
+                    "the node broke the connection; the request may or may not have been applied",
+                );
+            }
+            Err(_) => {
+                node.mark_down("no answer in time");
+                return answer(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    &format!(
+                        "the node did not answer within {:?}; the request may or may not have been applied",
+                        front.upstream_timeout
+                    ),
+                );
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod page;
 pub mod remote;
 pub mod report;
 mod table;
+pub mod upstream;
 pub mod workload;
 
 use std::fmt;
@@ -24,8 +25,9 @@ use tenure_test::CountingStore;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::serve::{listen, plain_http_cookies};
+use crate::serve::{listen_with, plain_http_cookies};
 use crate::stores::{Backend, StoreUrl};
+use tenure_axum::serve::ServerLimits;
 
 pub use compare::{compare, mode_prefix};
 pub use report::{Counter, Report};
@@ -72,8 +74,9 @@ pub enum DemoError {
     Store(#[from] tenure_redis::ConnectError),
 }
 
-/// How long [`Demo::shutdown`] waits for a server's open connections to finish.
-const SERVER_STOP: Duration = Duration::from_secs(5);
+/// How much longer than the servers' shutdown timeout [`Demo::shutdown`] waits for
+/// one to stop (it cuts its connections at the timeout).
+const SERVER_STOP_MARGIN: Duration = Duration::from_secs(2);
 
 /// A running demo: nodes and servers up, workload not yet run.
 pub struct Demo {
@@ -85,6 +88,8 @@ pub struct Demo {
     /// Tells every server to stop.
     stop: watch::Sender<bool>,
     servers: Vec<JoinHandle<()>>,
+    /// How long [`Demo::shutdown`] waits for each server.
+    server_stop: Duration,
     /// The front router's address.
     pub front: SocketAddr,
 }
@@ -107,8 +112,17 @@ fn stopped(stop: &watch::Sender<bool>) -> impl std::future::Future<Output = ()> 
 }
 
 impl Demo {
-    /// Starts the nodes, their servers and the front router.
+    /// Starts the nodes, their servers and the front router, with the default
+    /// [`ServerLimits`].
     pub async fn start(setup: Setup) -> Result<Self, DemoError> {
+        Self::start_with(setup, ServerLimits::default()).await
+    }
+
+    /// Starts the nodes, their servers and the front router, each server within
+    /// `limits`. The servers stop together, so no connection lingers at shutdown.
+    pub async fn start_with(setup: Setup, limits: ServerLimits) -> Result<Self, DemoError> {
+        let limits = limits.drain_linger(Duration::ZERO);
+        let server_stop = limits.shutdown() + SERVER_STOP_MARGIN;
         let backend = Backend::open(&setup.store, &setup.prefix).await?;
         let inner: Arc<dyn Store> = match &backend {
             // Calls suspend the request as they would on a network store.
@@ -131,7 +145,7 @@ impl Demo {
             config.write_policy = setup.policy;
             let node = Node::start(shared.clone(), config).await?;
             let app = app::app_with_peers(node.clone(), &name, cookies.clone(), peers.clone())?;
-            let (addr, server) = listen(app, 0, stopped(&stop)).await?;
+            let (addr, server) = listen_with(app, 0, limits.clone(), stopped(&stop)).await?;
             node_addrs.push(addr);
             servers.push(server);
             nodes.push(node);
@@ -143,7 +157,7 @@ impl Demo {
             cookies.cookie_name(),
             setup.plan.seed,
         );
-        let (front, server) = listen(router, setup.port, stopped(&stop)).await?;
+        let (front, server) = listen_with(router, setup.port, limits, stopped(&stop)).await?;
         servers.push(server);
         Ok(Self {
             setup,
@@ -153,6 +167,7 @@ impl Demo {
             node_addrs,
             stop,
             servers,
+            server_stop,
             front,
         })
     }
@@ -214,8 +229,11 @@ impl Demo {
     pub async fn shutdown(self, report: &mut Report) {
         let _ = self.stop.send(true);
         for server in self.servers {
-            if tokio::time::timeout(SERVER_STOP, server).await.is_err() {
-                eprintln!("a demo server did not stop within {SERVER_STOP:?}");
+            if tokio::time::timeout(self.server_stop, server)
+                .await
+                .is_err()
+            {
+                eprintln!("a demo server did not stop within {:?}", self.server_stop);
             }
         }
         for node in &self.nodes {
