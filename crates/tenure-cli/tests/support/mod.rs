@@ -2,6 +2,8 @@
 //! in-process front router, and a small HTTP client.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod faults;
+
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;

@@ -1,0 +1,69 @@
+//! Fault (a): the node holding the most sessions is SIGKILLed while 8 sessions take
+//! concurrent increments (3 in flight each) through `tenure route` over three
+//! `tenure serve` processes on a private Redis. From the kill on, one more client per
+//! session talks to the two live nodes directly, so the takeover does not wait on the
+//! router's choices. The history must be clean (see `support/faults/history.rs`), and
+//! the figures line gives the recovery time: from the kill until each session is
+//! served again (p99 over the sessions).
+//!
+//! With `--lease 2s` the takeover waits out the dead holder's lease. With the node's
+//! default settings the target is at most 5 s (issue 11, item 2); that test waits on
+//! the faster dead-holder takeover and is ignored until it lands.
+
+mod support;
+
+use std::time::Duration;
+
+use support::faults::*;
+use tokio::time::Instant;
+
+/// Runs the scenario; answers its figures (`None`: skipped, no Redis).
+async fn killed_holder(scenario: &str, lease: Option<&'static str>) -> Option<Figures> {
+    let mut setup = Setup::new("sigkill");
+    setup.lease = lease;
+    let mut rig = Rig::start(&setup).await?;
+    let mut workload = Workload::start(rig.router.addr, SESSIONS, CLIENTS).await;
+    workload
+        .wait_acked(Instant::now(), ROUNDS, WAIT, "increments before the kill")
+        .await;
+    let ids: Vec<_> = workload.sessions.iter().map(|(_, id)| id.clone()).collect();
+    let (victim, held) = rig.busiest_holder(&ids, 2, WAIT).await;
+    workload.add_clients(&rig.others(victim));
+    let killed = Instant::now();
+    rig.nodes[victim].kill().await;
+    workload
+        .wait_acked(killed, 1, WAIT, "every session served after the kill")
+        .await;
+    workload
+        .wait_acked(
+            Instant::now(),
+            ROUNDS,
+            WAIT,
+            "increments after the takeover",
+        )
+        .await;
+    println!(
+        "{scenario}: killed {} holding sessions {held:?}",
+        rig.nodes[victim].name
+    );
+    Some(finish(scenario, rig, workload, Some((killed, "the kill"))).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkilled_holder_with_a_short_lease() {
+    killed_holder("sigkill holder, --lease 2s", Some("2s")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "waits on issue 11 item 2 (a dead holder's sessions served elsewhere within 5 s with default settings); today the takeover waits out the 30 s default lease"]
+async fn sigkilled_holder_with_default_settings_is_replaced_within_5_s() {
+    let Some(figures) = killed_holder("sigkill holder, default settings", None).await else {
+        return;
+    };
+    let (p99, _) = figures.recovery_p99().expect("every session recovered");
+    assert!(
+        p99 <= Duration::from_secs(5),
+        "recovery p99 {p99:?}: {}",
+        figures.line()
+    );
+}

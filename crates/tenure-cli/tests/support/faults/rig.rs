@@ -1,0 +1,198 @@
+//! The system under test: a private Redis, three `tenure serve` processes (one of them,
+//! optionally, reaching Redis through a fault proxy) and `tenure route` in front, plus
+//! a store handle of the test's own to read what is stored.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tenure_core::SessionId;
+use tenure_redis::{Inspector, RedisStore};
+use tenure_test::fault_proxy::FaultProxy;
+
+use super::procs::{RedisServer, TempDir, Tenure};
+use crate::support::{redis, unique_prefix};
+
+/// How a [`Rig`] starts.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// Short name, for the key prefix and the temporary directory.
+    pub name: &'static str,
+    /// `--lease` of every node (`None`: the node's default).
+    pub lease: Option<&'static str>,
+    /// Redis with `--appendonly yes --appendfsync always`.
+    pub persistent: bool,
+    /// This node (index) reaches Redis through a fault proxy.
+    pub proxied: Option<usize>,
+    /// The router's `--affinity`.
+    pub affinity: f64,
+}
+
+impl Setup {
+    pub fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            lease: Some("2s"),
+            persistent: false,
+            proxied: None,
+            affinity: 0.9,
+        }
+    }
+}
+
+/// Node names, by index.
+pub const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
+
+/// Everything one fault test runs; killed and removed on drop.
+pub struct Rig {
+    pub redis: RedisServer,
+    pub proxy: Option<FaultProxy>,
+    pub nodes: Vec<Tenure>,
+    pub router: Tenure,
+    pub store: RedisStore,
+    pub prefix: String,
+    // Last, so the processes are gone before their directory is.
+    dir: TempDir,
+}
+
+impl Rig {
+    /// Starts everything; `None` (skip) without Redis when it is not required.
+    pub async fn start(setup: &Setup) -> Option<Self> {
+        let dir = TempDir::new(setup.name);
+        let redis_server = RedisServer::start(dir.path(), setup.persistent).await?;
+        let prefix = unique_prefix(setup.name);
+        let store = redis(Some(redis_server.url()), &prefix).await?;
+        let proxy = match setup.proxied {
+            Some(_) => Some(FaultProxy::start(redis_server.addr).await.unwrap()),
+            None => None,
+        };
+        let mut nodes = Vec::new();
+        for (i, name) in NODES.iter().enumerate() {
+            let url = match (&proxy, setup.proxied) {
+                (Some(p), Some(j)) if i == j => format!("redis://{}", p.addr()),
+                _ => redis_server.url(),
+            };
+            let mut args: Vec<String> = [
+                "serve", "--store", &url, "--prefix", &prefix, "--name", name,
+            ]
+            .map(str::to_string)
+            .to_vec();
+            if let Some(lease) = setup.lease {
+                args.extend(["--lease".to_string(), lease.to_string()]);
+            }
+            nodes.push(Tenure::start(dir.path(), name, &args).await);
+        }
+        let mut args = vec!["route".to_string()];
+        for node in &nodes {
+            args.extend(["--backend".to_string(), node.addr.to_string()]);
+        }
+        args.extend([
+            "--affinity".into(),
+            setup.affinity.to_string(),
+            "--seed".into(),
+            "7".into(),
+        ]);
+        let router = Tenure::start(dir.path(), "router", &args).await;
+        Some(Self {
+            redis: redis_server,
+            proxy,
+            nodes,
+            router,
+            store,
+            prefix,
+            dir,
+        })
+    }
+
+    /// The nodes' addresses but `except`'s.
+    pub fn others(&self, except: usize) -> Vec<SocketAddr> {
+        (0..self.nodes.len())
+            .filter(|i| *i != except)
+            .map(|i| self.nodes[i].addr)
+            .collect()
+    }
+
+    /// Which node (index) holds each session now, as the store says.
+    pub async fn holders(&self, sessions: &[SessionId]) -> Vec<Option<usize>> {
+        let inspector = Inspector::new(self.store.clone());
+        let mut out = Vec::new();
+        for sid in sessions {
+            let holder = match inspector.show(sid).await {
+                Ok(Some(info)) => info.lock.map(|l| l.holder.as_str().to_string()),
+                _ => None,
+            };
+            out.push(holder.and_then(|h| {
+                NODES
+                    .iter()
+                    .position(|n| h.strip_prefix(n).is_some_and(|rest| rest.starts_with('-')))
+            }));
+        }
+        out
+    }
+
+    /// Waits (at most `timeout`) until one node holds at least `min` of `sessions`;
+    /// answers that node (the one holding the most) and the sessions it holds.
+    pub async fn busiest_holder(
+        &self,
+        sessions: &[SessionId],
+        min: usize,
+        timeout: Duration,
+    ) -> (usize, Vec<usize>) {
+        let poll = tenure_test::Poll::new(timeout, format!("a node holding {min} sessions"));
+        loop {
+            let holders = self.holders(sessions).await;
+            let held = |node| {
+                (0..sessions.len())
+                    .filter(|s| holders[*s] == Some(node))
+                    .collect::<Vec<_>>()
+            };
+            let best = (0..NODES.len())
+                .map(held)
+                .enumerate()
+                .max_by_key(|(_, s)| s.len());
+            if let Some((node, held)) = best.filter(|(_, s)| s.len() >= min) {
+                return (node, held);
+            }
+            poll.tick().await;
+        }
+    }
+
+    /// Each session's stored counter (`None`: not stored).
+    pub async fn stored_counters(&self, sessions: &[SessionId]) -> Vec<Option<u64>> {
+        use tenure_core::Codec;
+        let inspector = Inspector::new(self.store.clone());
+        let mut out = Vec::new();
+        for sid in sessions {
+            let info = tenure_test::wait_for(Duration::from_secs(10), "the store answers", || {
+                let (inspector, sid) = (inspector.clone(), sid.clone());
+                async move { inspector.show(&sid).await.ok() }
+            })
+            .await;
+            let counter = info
+                .and_then(|i| i.attrs.into_iter().find(|a| a.name == "counter"))
+                .map(|a| tenure_core::MessagePack.decode::<u64>(&a.value).unwrap());
+            out.push(counter);
+        }
+        out
+    }
+
+    /// Deletes the test's sessions and stops everything.
+    pub async fn clean_up(self) {
+        let inspector = Inspector::new(self.store.clone());
+        if let Ok(sids) = inspector.list(usize::MAX).await {
+            for sid in sids {
+                let _ = inspector.delete(&sid).await;
+            }
+        }
+        self.store.quit().await;
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for p in self.nodes.iter().chain([&self.router]) {
+                eprintln!("--- {} stderr (last lines):\n{}", p.name, p.log_tail());
+            }
+        }
+    }
+}
