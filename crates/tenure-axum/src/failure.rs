@@ -4,13 +4,18 @@ use axum::response::{IntoResponse, IntoResponseParts, Response, ResponseParts};
 use http::{header, HeaderValue, StatusCode};
 use tenure_node::SessionError;
 
+/// The response header that says what became of a failed request's session changes:
+/// `not-stored` (on 503) or `unknown` (on 504).
+pub const OUTCOME: header::HeaderName = header::HeaderName::from_static("tenure-outcome");
+
 /// A [`SessionError`] as an HTTP response, so handlers can use `?`:
 ///
-/// | error | status |
-/// |---|---|
-/// | store unreachable, acquire timeout, tenure lost, shutting down | 503, with `Retry-After: 1` |
-/// | optimistic conflict, held elsewhere (optimistic mode), lock deadlock, session gone | 409 |
-/// | decode, encode, limits, misuse | 500 |
+/// | error | status | stored? |
+/// |---|---|---|
+/// | store unreachable, acquire timeout, tenure lost, shutting down | 503, with `Retry-After: 1` and `Tenure-Outcome: not-stored` | nothing of the request |
+/// | commit sent but not confirmed ([`SessionError::OutcomeUnknown`]) | 504, with `Tenure-Outcome: unknown` | maybe: check before retrying |
+/// | optimistic conflict, held elsewhere (optimistic mode), lock deadlock, session gone | 409 | nothing |
+/// | decode, encode, limits, misuse | 500 | nothing |
 ///
 /// The body is a short generic text; the error itself is logged (it names attributes,
 /// never values).
@@ -22,6 +27,7 @@ impl SessionFailure {
     /// The status this failure answers with.
     pub fn status(&self) -> StatusCode {
         match &self.0 {
+            SessionError::OutcomeUnknown => StatusCode::GATEWAY_TIMEOUT,
             e if e.is_conflict() => StatusCode::CONFLICT,
             SessionError::Gone => StatusCode::CONFLICT,
             e if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
@@ -37,18 +43,35 @@ impl IntoResponse for SessionFailure {
         if status.is_server_error() {
             tracing::warn!(error = %self.0, "session request failed");
         }
-        let body = match status {
-            StatusCode::CONFLICT => "session changed concurrently; retry the request",
-            StatusCode::SERVICE_UNAVAILABLE => "session store unavailable; retry shortly",
+        let body = match (&self.0, status) {
+            (_, StatusCode::CONFLICT) => "session changed concurrently; retry the request",
+            (SessionError::AcquireTimeout(_), _) => {
+                "session in use by another server; nothing was stored; retry shortly"
+            }
+            (SessionError::ShuttingDown, _) => {
+                "server shutting down; nothing was stored; retry shortly"
+            }
+            (_, StatusCode::SERVICE_UNAVAILABLE) => {
+                "session store unavailable; nothing was stored; retry shortly"
+            }
+            (_, StatusCode::GATEWAY_TIMEOUT) => {
+                "session store did not confirm whether the changes were stored; check before retrying"
+            }
             _ => "session error",
         };
         // The request failed on its session: what it changed must not be stored (a
         // client told to retry would otherwise apply it twice).
         let mut response = (status, DiscardSession, body).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        let headers = response.headers_mut();
+        match status {
+            StatusCode::SERVICE_UNAVAILABLE => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                headers.insert(OUTCOME, HeaderValue::from_static("not-stored"));
+            }
+            StatusCode::GATEWAY_TIMEOUT => {
+                headers.insert(OUTCOME, HeaderValue::from_static("unknown"));
+            }
+            _ => {}
         }
         response
     }

@@ -24,6 +24,6 @@ pub mod serve;
 pub use cookie::{Key, SameSite};
 pub use cookies::{CookieConfig, CookieConfigError, Protection};
 pub use extract::{AttrMut, Session};
-pub use failure::{DiscardSession, MissingSessionLayer, SessionFailure};
+pub use failure::{DiscardSession, MissingSessionLayer, SessionFailure, OUTCOME};
 pub use layer::{SessionLayer, SessionService};
 pub use tenure_node::SessionError;

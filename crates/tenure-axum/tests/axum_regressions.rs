@@ -87,15 +87,15 @@ async fn a_request_answered_409_deadlock_still_commits_its_earlier_changes() {
 }
 
 /// rotate_id succeeds at the store, then ending the request fails (here the store
-/// blips; in optimistic mode a 409 conflict does the same). The 503 "retry shortly"
-/// carries no Set-Cookie, so the client keeps the old id, which the rotation killed:
-/// the whole session is gone for it, retry or not.
+/// blips, so the commit's outcome is unknown: 504; in optimistic mode a 409 conflict
+/// does the same). The failure once carried no Set-Cookie, so the client kept the old
+/// id, which the rotation killed: the whole session was gone for it, retry or not.
 #[tokio::test]
 async fn a_failed_end_after_rotate_id_strands_the_client_on_a_dead_id() {
     let faulty = FaultyStore::new(MemoryStore::new());
-    let node = Node::start(Arc::new(faulty.clone()), NodeConfig::default())
-        .await
-        .unwrap();
+    let mut config = NodeConfig::default();
+    config.outcome_timeout = std::time::Duration::from_millis(100);
+    let node = Node::start(Arc::new(faulty.clone()), config).await.unwrap();
     let login = {
         let faulty = faulty.clone();
         move |session: Session| {
@@ -116,7 +116,7 @@ async fn a_failed_end_after_rotate_id_strands_the_client_on_a_dead_id() {
     let mut browser = Browser::new(serve(app).await);
     browser.post("/seed").await;
     let reply = browser.post("/login").await;
-    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT);
     faulty.set_unavailable(false);
     let state = browser.get("/dump").await.body;
     assert!(

@@ -56,6 +56,11 @@ pub struct NodeConfig {
     /// hint arrives (hints may be lost). A queued node that falls silent for four of
     /// these (it crashed) loses its place at the store. Default 250 ms.
     pub max_poll: Duration,
+    /// How long a request whose commit the store did not confirm (a timeout, a dropped
+    /// connection) keeps sending the same commit again, which applies at most once,
+    /// before it answers [`SessionError::OutcomeUnknown`](crate::SessionError::OutcomeUnknown).
+    /// Keep it below the time clients and proxies wait for an answer. Default 5 s.
+    pub outcome_timeout: Duration,
     /// Idle and absolute timeouts given to new sessions. Default 30 min idle, 24 h absolute.
     pub expiry: Expiry,
     /// Attribute and session size limits.
@@ -79,6 +84,7 @@ impl Default for NodeConfig {
             max_held: 10_000,
             acquire_timeout: Duration::from_secs(15),
             max_poll: Duration::from_millis(250),
+            outcome_timeout: Duration::from_secs(5),
             expiry: Expiry {
                 idle: Some(Duration::from_secs(30 * 60)),
                 absolute: Some(Duration::from_secs(24 * 3600)),
@@ -187,6 +193,7 @@ impl NodeConfig {
             ("idle_release", self.idle_release),
             ("acquire_timeout", self.acquire_timeout),
             ("max_poll", self.max_poll),
+            ("outcome_timeout", self.outcome_timeout),
         ];
         for (field, value) in timings {
             if value > MAX_TIMING {

@@ -90,6 +90,14 @@ pub enum SessionError {
         "tenure of the session was lost (lease expired or fence superseded); nothing was applied"
     )]
     TenureLost,
+    /// The request's changes were sent to the store, which did not confirm whether it
+    /// applied them, also after they were sent again (idempotently) for as long as
+    /// [`NodeConfig::outcome_timeout`](crate::NodeConfig::outcome_timeout) allowed. They may
+    /// or may not be stored; the node keeps sending them until the store answers, and
+    /// serves the session again only once it knows. Answer the client so that it does
+    /// not retry blindly (the axum layer answers 504 with `Tenure-Outcome: unknown`).
+    #[error("the store did not confirm whether the request's changes were stored")]
+    OutcomeUnknown,
     /// Optimistic mode: these attributes changed at the store since this request
     /// loaded them. Nothing was applied.
     #[error("optimistic commit conflict on: {}", attrs.join(", "))]
@@ -176,6 +184,11 @@ impl SessionError {
     /// True if the node lost its tenure and applied nothing.
     pub fn is_tenure_lost(&self) -> bool {
         matches!(self, Self::TenureLost)
+    }
+
+    /// True if the request's changes may or may not have been stored.
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(self, Self::OutcomeUnknown)
     }
 
     /// True if the same request may succeed later without change.

@@ -40,6 +40,8 @@ pub(crate) struct NodeInner<C> {
     granting: AtomicUsize,
     granting_done: Notify,
     next_req: AtomicU64,
+    /// Commit ids (I2a): one increasing counter for the node.
+    pub(crate) next_commit: AtomicU64,
     pub(crate) stats: Counters,
     shutting_down: AtomicBool,
     pub(crate) tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -58,6 +60,7 @@ impl<C> NodeInner<C> {
             granting: AtomicUsize::new(0),
             granting_done: Notify::new(),
             next_req: AtomicU64::new(1),
+            next_commit: AtomicU64::new(1),
             stats: Counters::default(),
             shutting_down: AtomicBool::new(false),
             tasks: Mutex::default(),

@@ -51,6 +51,12 @@ counters! {
     conflicts,
     /// Requests refused because waiting for an attribute lock would deadlock.
     deadlocks,
+    /// Commits sent again because the store did not answer (they apply once).
+    commit_retries,
+    /// Commits whose outcome the store did not confirm in time (answered 504).
+    outcomes_unknown,
+    /// Commits in doubt whose outcome was learned later, by sending them again.
+    doubts_resolved,
 }
 
 /// Adds `n` to one counter, here and in the `metrics` registry.

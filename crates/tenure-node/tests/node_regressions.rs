@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tenure_core::{Delta, OwnerId, SessionId, WritePolicy};
 use tenure_node::Node;
-use tenure_store::{CommitReply, Fence, MemoryStore, RotateReply, Store, StoreError};
+use tenure_store::{CommitId, CommitReply, Fence, MemoryStore, RotateReply, Store, StoreError};
 use tenure_test::{FaultyStore, Forward, Forwarding};
 use tokio::time::{sleep, timeout};
 
@@ -55,10 +55,11 @@ impl Forward for Delays {
         sid: &SessionId,
         o: &OwnerId,
         f: Fence,
+        id: CommitId,
         d: Delta,
         release: bool,
     ) -> Result<CommitReply, StoreError> {
-        let r = self.inner.commit(sid, o, f, d, release).await;
+        let r = self.inner.commit(sid, o, f, id, d, release).await;
         if release {
             pause(&self.release_reply_ms).await;
         }

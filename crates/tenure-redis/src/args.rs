@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use fred::types::Value;
 use tenure_core::{Bytes, Change, Delta, Expect, OwnerId, Snapshot};
-use tenure_store::{Expiry, Fence, Renewal};
+use tenure_store::{CommitId, Expiry, Fence, Renewal};
 
 /// Durations beyond this many milliseconds (about 100 years) are clamped: they stay
 /// exact in Lua's doubles when added to the clock.
@@ -90,10 +90,17 @@ pub(crate) fn push_renewal(args: &mut Vec<Value>, item: &Renewal) {
     args.extend([int(item.fence.0), flag(item.touch)]);
 }
 
-pub(crate) fn commit(owner: &OwnerId, fence: Fence, delta: &Delta, release: bool) -> Vec<Value> {
+pub(crate) fn commit(
+    owner: &OwnerId,
+    fence: Fence,
+    id: CommitId,
+    delta: &Delta,
+    release: bool,
+) -> Vec<Value> {
     let mut args = vec![
         text(owner.as_str()),
         int(fence.0),
+        int(id.0),
         flag(release),
         flag(delta.replace_all),
     ];

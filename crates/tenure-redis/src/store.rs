@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 use tenure_store::{
-    AcquireReply, CommitReply, CreateReply, Expiry, Fence, Grant, Hint, HintReceiver,
+    AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, Grant, Hint, HintReceiver,
     OptimisticReply, RenewOutcome, Renewal, RotateReply, Store, StoreError,
 };
 
@@ -84,11 +84,12 @@ impl Store for RedisStore {
         sid: &SessionId,
         owner: &OwnerId,
         fence: Fence,
+        id: CommitId,
         delta: Delta,
         release: bool,
     ) -> Result<CommitReply, StoreError> {
         let keys = DataKeys::of(&self.keys(sid));
-        let argv = args::commit(owner, fence, &delta, release);
+        let argv = args::commit(owner, fence, id, &delta, release);
         let mut reply = self.scripts().commit.run(self.client(), keys, argv).await?;
         match reply.text("status")?.as_str() {
             "S" => Ok(CommitReply::Stale { delta }),
@@ -99,6 +100,9 @@ impl Store for RedisStore {
                 let version = reply.int("version")?;
                 Ok(CommitReply::Committed { version })
             }
+            "A" => Ok(CommitReply::AlreadyApplied {
+                version: reply.int("version")?,
+            }),
             other => Err(bad("commit", &format!("unknown status {other:?}"))),
         }
     }

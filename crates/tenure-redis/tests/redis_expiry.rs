@@ -40,7 +40,12 @@ async fn commit_expiry(
     let mut delta = Delta::default();
     delta.set("a", Bytes::from_static(b"2"));
     delta.expiry = Some(e);
-    let reply = store.commit(sid, owner, fence, delta, false).await.unwrap();
+    static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let reply = store
+        .commit(sid, owner, fence, tenure_store::CommitId(id), delta, false)
+        .await
+        .unwrap();
     assert!(
         matches!(reply, CommitReply::Committed { version: 2.. }),
         "{reply:?}"

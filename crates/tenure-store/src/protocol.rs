@@ -24,6 +24,19 @@ impl fmt::Display for Fence {
 
 pub use tenure_core::Expiry;
 
+/// Names one fenced commit, so that sending it again (after a timeout or a lost
+/// reply) applies it once. Within one tenure (one fence), a holder's commit ids
+/// increase: the store answers a repeat of the last applied commit with
+/// [`CommitReply::AlreadyApplied`] and refuses an older one that arrives late.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CommitId(pub u64);
+
+impl fmt::Display for CommitId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// A granted tenure: the lock, with the session data in the same reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
@@ -95,8 +108,16 @@ pub enum CommitReply {
         /// The session version after the commit.
         version: u64,
     },
-    /// The caller does not hold an unexpired lock with that fence: nothing was applied.
-    /// The unapplied delta is handed back.
+    /// This commit (the same fence and [`CommitId`]) was applied before, by an earlier
+    /// sending of it: nothing was applied again. `version` is the session version that
+    /// commit made.
+    AlreadyApplied {
+        /// The session version after the earlier application.
+        version: u64,
+    },
+    /// The caller does not hold an unexpired lock with that fence, or a later commit of
+    /// the same tenure was applied already: nothing was applied. The unapplied delta is
+    /// handed back.
     Stale {
         /// The delta that was not applied.
         delta: Delta,
@@ -187,6 +208,11 @@ pub type HintReceiver = tokio::sync::mpsc::Receiver<Hint>;
 ///   past deletion, or uses one counter for all sessions).
 /// - **Fenced writes** (I2): `commit` and `renew` take effect only if the caller holds
 ///   an unexpired lock with exactly that fence; otherwise nothing changes.
+/// - **Commits apply once** (I2a): the store remembers the fence and [`CommitId`] of
+///   the last commit it applied to the session, also after a release. The same commit
+///   sent again answers `AlreadyApplied` and changes nothing; a commit of the same
+///   fence with a smaller id (a late copy of one the holder has moved past) answers
+///   `Stale` and changes nothing.
 /// - **FIFO** (I3): while the queue is not empty, only its head may be granted the lock.
 /// - **Recall** (I4): while the lock is held and other owners wait, `renew` answers
 ///   `recall: true`, whether or not any hint was delivered. Waiters past their
@@ -238,7 +264,10 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     ) -> Result<Vec<RenewOutcome>, StoreError>;
 
     /// Applies `delta` (expectations are ignored) if `owner` holds an unexpired lock on
-    /// the session with `fence`; otherwise answers `Stale` and applies nothing. With
+    /// the session with `fence` and `id` is above the id of the last commit applied
+    /// with that fence; otherwise answers `Stale` and applies nothing. If the last
+    /// commit applied to the session has exactly this fence and id, answers
+    /// `AlreadyApplied` (whatever the lock's state now) and applies nothing. With
     /// `release`, also frees the lock in the same step and hints the head waiter with
     /// [`Hint::Grant`]. An empty delta changes nothing but may still release. A
     /// commit that applies counts as an access for idle expiry; a `Stale` one does not.
@@ -247,6 +276,7 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         sid: &SessionId,
         owner: &OwnerId,
         fence: Fence,
+        id: CommitId,
         delta: Delta,
         release: bool,
     ) -> Result<CommitReply, StoreError>;
@@ -325,10 +355,11 @@ impl<S: Store + ?Sized> Store for Arc<S> {
         sid: &SessionId,
         owner: &OwnerId,
         fence: Fence,
+        id: CommitId,
         delta: Delta,
         release: bool,
     ) -> Result<CommitReply, StoreError> {
-        (**self).commit(sid, owner, fence, delta, release).await
+        (**self).commit(sid, owner, fence, id, delta, release).await
     }
 
     async fn load(&self, sid: &SessionId) -> Result<Option<Snapshot>, StoreError> {

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use tenure_core::{Bytes, Delta, OwnerId, SessionId};
 use tenure_store::{
-    AcquireReply, CommitReply, CreateReply, Expiry, Hint, MemoryStore, RenewOutcome, Renewal,
-    Store, StoreError,
+    AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Hint, MemoryStore, RenewOutcome,
+    Renewal, Store, StoreError,
 };
 use tenure_test::{wait_until, CallCounts, CountingStore, FaultyStore};
 use tokio::time::Instant;
@@ -52,7 +52,7 @@ async fn counting_store_counts_calls_and_commit_payloads() {
     delta.set("cart", Bytes::from_static(b"3 items"));
     delta.remove("old");
     store
-        .commit(&sid, &a, fence, delta.clone(), true)
+        .commit(&sid, &a, fence, CommitId(1), delta.clone(), true)
         .await
         .unwrap();
     store
@@ -131,7 +131,10 @@ async fn faulty_store_loses_replies_after_the_store_acted() {
     let mut delta = Delta::default();
     delta.set("x", Bytes::from_static(b"1"));
     store.lose_next_replies(1);
-    assert!(store.commit(&sid, &a, fence, delta, false).await.is_err());
+    assert!(store
+        .commit(&sid, &a, fence, CommitId(1), delta, false)
+        .await
+        .is_err());
     let snap = store.load(&sid).await.unwrap().unwrap();
     assert_eq!(
         snap.value("x").map(|v| v.as_ref()),
@@ -198,7 +201,7 @@ async fn faulty_store_drops_hints_on_streams_already_handed_out() {
     store.drop_hints_for(&waiter, true);
     let before = store.dropped_hints();
     store
-        .commit(&sid, &holder, fence, Delta::default(), true)
+        .commit(&sid, &holder, fence, CommitId(1), Delta::default(), true)
         .await
         .unwrap();
     wait_until(
@@ -229,7 +232,7 @@ async fn faulty_store_delays_requests_and_replies() {
     assert!(start.elapsed() >= delay);
     store.heal();
     let reply = store
-        .commit(&sid, &a, fence, Delta::default(), false)
+        .commit(&sid, &a, fence, CommitId(1), Delta::default(), false)
         .await
         .unwrap();
     assert_eq!(reply, CommitReply::Committed { version: 1 });

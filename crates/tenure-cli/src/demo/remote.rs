@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 use tenure_store::{
-    AcquireReply, CommitReply, CreateReply, Expiry, Fence, HintReceiver, OptimisticReply,
+    AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, HintReceiver, OptimisticReply,
     RenewOutcome, Renewal, RotateReply, Store, StoreError,
 };
 
@@ -69,6 +69,7 @@ impl<S: Store> Store for Remote<S> {
         sid: &'b SessionId,
         owner: &'c OwnerId,
         fence: Fence,
+        id: CommitId,
         delta: Delta,
         release: bool,
     ) -> Call<'t, CommitReply>
@@ -78,7 +79,7 @@ impl<S: Store> Store for Remote<S> {
         'c: 't,
         Self: 't,
     {
-        remote(self.0.commit(sid, owner, fence, delta, release))
+        remote(self.0.commit(sid, owner, fence, id, delta, release))
     }
 
     fn load<'a, 'b, 't>(&'a self, sid: &'b SessionId) -> Call<'t, Option<Snapshot>>

@@ -117,7 +117,17 @@ impl LoadedBacking {
         }
         delta.expiry = timeouts;
         let bytes = delta.payload_bytes() as u64;
-        match node.store.commit_optimistic(sid, delta).await? {
+        let reply = match node.store.commit_optimistic(sid, delta).await {
+            Ok(reply) => reply,
+            // Sent, but not confirmed: it may have applied. A retry would meet its own
+            // write as a conflict, so the answer is that the outcome is unknown.
+            Err(e) => {
+                count!(node.stats, outcomes_unknown);
+                tracing::warn!(session = sid.prefix(), error = %e, "optimistic commit unconfirmed; outcome unknown");
+                return Err(SessionError::OutcomeUnknown);
+            }
+        };
+        match reply {
             OptimisticReply::Committed { .. } => {
                 count!(node.stats, commits);
                 count!(node.stats, commit_bytes, bytes);

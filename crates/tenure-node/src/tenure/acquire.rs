@@ -46,6 +46,16 @@ impl<C: Codec> NodeInner<C> {
                     return Ok(None);
                 }
                 if let Some(admission) = held.try_admit(now) {
+                    if held.in_doubt() {
+                        // The store may hold changes this copy lacks: learn the
+                        // outcome of the commit in doubt before serving anything.
+                        let _serial = held.flush_lock.lock().await;
+                        self.resolve_doubt(&held).await?;
+                        if matches!(held.phase(), Phase::Gone(_)) {
+                            drop(admission);
+                            continue;
+                        }
+                    }
                     if held.lease_valid(now) {
                         count!(self.stats, cache_hits);
                         return Ok(Some(admission));

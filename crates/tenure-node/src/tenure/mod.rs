@@ -8,9 +8,11 @@
 //! | [`acquire`] | admission of a request, single-flight `acquire`, queueing, grant hints |
 //! | [`request`] | a request's store calls on a held session: create, end, rotate, delete |
 //! | [`release`] | flush (write) and release, the write-behind timer, shutdown |
+//! | [`commit`] | one fenced commit, sent again until its outcome is known (I2a) |
 //! | [`renew`] | lease renewal, idle sweep, hints: the node's background tasks |
 
 pub(crate) mod acquire;
+pub(crate) mod commit;
 pub(crate) mod held;
 pub(crate) mod release;
 pub(crate) mod renew;

@@ -8,22 +8,19 @@
 
 use std::sync::{Arc, Weak};
 
-use tenure_core::{Bytes, Codec, Delta, Expiry, SessionId};
-use tenure_store::{CommitReply, Fence, StoreError};
+use tenure_core::{Bytes, Codec, Expiry};
 use tokio::time::Instant;
 
 use crate::inner::{deadline_after, NodeInner};
 use crate::stats::count;
-use crate::tenure::held::{Collected, GoneReason, Held, Phase, Rewrite};
+use crate::tenure::held::{GoneReason, Held, Pending, Phase, Rewrite};
 use crate::SessionError;
-
-/// What [`Held::collect`] answers.
-type Collect = (SessionId, Fence, Delta, Collected, (u32, u32));
 
 /// Whether a flush may write `held`: `Ok(false)` once released (nothing to write).
 fn still_writable(held: &Held) -> Result<bool, SessionError> {
     match held.phase() {
         Phase::Gone(GoneReason::Lost) => Err(SessionError::TenureLost),
+        Phase::Gone(GoneReason::InDoubt) => Err(SessionError::OutcomeUnknown),
         Phase::Gone(GoneReason::Deleted) => Err(SessionError::Gone),
         Phase::Gone(GoneReason::Released) => Ok(false),
         Phase::Active | Phase::Draining => Ok(true),
@@ -65,9 +62,12 @@ impl<C: Codec> NodeInner<C> {
         held.drained().await;
         let result = loop {
             match self.flush(&held, true).await {
-                // The store could not be reached. While the lease runs, the changes
-                // can still be written: try again; after that, they cannot (I8).
-                Err(SessionError::Store(e)) if held.lease_valid(Instant::now()) => {
+                // The store could not be reached, or did not confirm the commit (it is
+                // kept in doubt and sent again first). While the lease runs, the
+                // changes can still be written: try again; after that, they cannot (I8).
+                Err(e @ (SessionError::Store(_) | SessionError::OutcomeUnknown))
+                    if held.lease_valid(Instant::now()) =>
+                {
                     tracing::warn!(session = held.sid().prefix(), error = %e, "release failed; retrying");
                     tokio::time::sleep(self.config.max_poll).await;
                 }
@@ -82,6 +82,10 @@ impl<C: Codec> NodeInner<C> {
                 ReleaseReason::Shutdown => count!(self.stats, shutdown_releases),
             },
             Err(SessionError::TenureLost | SessionError::Gone) => {}
+            Err(e) if held.in_doubt() || e.is_outcome_unknown() => {
+                tracing::warn!(session = held.sid().prefix(), error = %e, "release failed with a commit in doubt; dropping copy");
+                self.drop_in_doubt(&held);
+            }
             Err(e) => {
                 tracing::warn!(session = held.sid().prefix(), error = %e, "release failed; dropping copy");
                 self.lose(&held);
@@ -95,15 +99,16 @@ impl<C: Codec> NodeInner<C> {
     pub(crate) async fn flush(&self, held: &Arc<Held>, release: bool) -> Result<(), SessionError> {
         // I10: one commit of this session at a time, in the order they were collected.
         let _serial = held.flush_lock.lock().await;
+        // A commit in doubt goes first: it was collected before anything here.
+        self.resolve_doubt(held).await?;
         if !still_writable(held)? {
             return Ok(());
         }
-        let (sid, fence, delta, collected, counts) = held.collect();
-        if delta.is_empty() && !release {
+        let pending = self.pending(held, release);
+        if pending.delta.is_empty() && !release {
             return Ok(());
         }
-        self.commit(held, (sid, fence, delta, collected, counts), release)
-            .await
+        self.commit_pending(held, pending).await
     }
 
     /// Writes a held session's unwritten changes together with a request's own
@@ -117,66 +122,46 @@ impl<C: Codec> NodeInner<C> {
         timeouts: Option<Expiry>,
     ) -> Result<(), SessionError> {
         let _serial = held.flush_lock.lock().await;
+        self.resolve_doubt(held).await?;
         if !still_writable(held)? {
             return Err(SessionError::TenureLost);
         }
-        let (sid, fence, mut delta, collected, counts) = held.collect();
+        let mut pending = self.pending(held, false);
         for (name, value) in held.rewritten(rewrite) {
             if !changes.iter().any(|(n, _)| *n == name) {
-                delta.set(name, value);
+                pending.delta.set(name, value);
             }
         }
         // After the collected ones: a later operation on a name wins.
         for (name, value) in &changes {
             match value {
-                Some(v) => delta.set(name.clone(), v.clone()),
-                None => delta.remove(name.clone()),
+                Some(v) => pending.delta.set(name.clone(), v.clone()),
+                None => pending.delta.remove(name.clone()),
             }
         }
         if timeouts.is_some() {
-            delta.expiry = timeouts;
+            pending.delta.expiry = timeouts;
         }
-        self.commit(held, (sid, fence, delta, collected, counts), false)
-            .await?;
-        held.apply_written(changes, timeouts);
-        Ok(())
+        pending.changes = changes;
+        pending.timeouts = timeouts;
+        self.commit_pending(held, pending).await
     }
 
-    /// One fenced commit of what [`Held::collect`] (and a request) gave.
-    async fn commit(
-        &self,
-        held: &Arc<Held>,
-        (sid, fence, delta, collected, counts): Collect,
-        release: bool,
-    ) -> Result<(), SessionError> {
-        let bytes = delta.payload_bytes() as u64;
-        let reply = match self
-            .store
-            .commit(&sid, &self.owner, fence, delta, release)
-            .await
-        {
-            Ok(reply) => reply,
-            Err(e) => {
-                held.restore_counts(counts);
-                return Err(e.into());
-            }
-        };
-        match reply {
-            CommitReply::Committed { .. } => {
-                held.mark_clean(&collected, Instant::now());
-                count!(self.stats, commits);
-                count!(self.stats, commit_bytes, bytes);
-                if release {
-                    held.set_gone(GoneReason::Released);
-                    self.uninstall(held);
-                }
-                Ok(())
-            }
-            CommitReply::Stale { .. } => {
-                self.lose(held);
-                Err(SessionError::TenureLost)
-            }
-            _ => Err(StoreError::Protocol("unknown commit reply".into()).into()),
+    /// A commit of everything dirty in `held`, with a new id.
+    fn pending(&self, held: &Held, release: bool) -> Pending {
+        let mark = held.write_mark();
+        let (sid, fence, delta, collected, counts) = held.collect();
+        Pending {
+            id: self.next_commit_id(),
+            sid,
+            fence,
+            delta,
+            release,
+            collected,
+            counts,
+            changes: Vec::new(),
+            timeouts: None,
+            mark,
         }
     }
 

@@ -111,6 +111,18 @@ impl<C: Codec> NodeInner<C> {
         }
         let now = Instant::now();
         for h in self.all_held() {
+            if h.in_doubt() {
+                // Learn the outcome of a commit in doubt as soon as the store answers,
+                // rather than at the session's next request.
+                let node = self.clone();
+                tokio::spawn(async move {
+                    let _serial = h.flush_lock.lock().await;
+                    if let Err(e) = node.resolve_doubt(&h).await {
+                        tracing::debug!(session = h.sid().prefix(), error = %e, "commit still in doubt");
+                    }
+                });
+                continue;
+            }
             if h.expired(now) {
                 self.expire(&h);
             } else if h.idle_for(self.config.idle_release, now) {

@@ -61,7 +61,9 @@ impl<C: Codec> NodeInner<C> {
     ) -> Result<bool, SessionError> {
         let held = request.held().clone();
         match held.phase() {
-            Phase::Gone(GoneReason::Lost) => return Err(SessionError::TenureLost),
+            Phase::Gone(GoneReason::Lost | GoneReason::InDoubt) => {
+                return Err(SessionError::TenureLost)
+            }
             Phase::Gone(GoneReason::Deleted) => return Err(SessionError::Gone),
             _ => {}
         }
@@ -76,6 +78,7 @@ impl<C: Codec> NodeInner<C> {
             return match held.phase() {
                 Phase::Gone(GoneReason::Released) => Ok(true),
                 Phase::Gone(GoneReason::Deleted) => Err(SessionError::Gone),
+                Phase::Gone(GoneReason::InDoubt) => Err(SessionError::OutcomeUnknown),
                 _ => Err(SessionError::TenureLost),
             };
         }
@@ -155,6 +158,10 @@ impl<C: Codec> NodeInner<C> {
         held: &Arc<Held>,
     ) -> Result<SessionId, SessionError> {
         let _serial = held.flush_lock.lock().await;
+        self.resolve_doubt(held).await?;
+        if matches!(held.phase(), Phase::Gone(_)) {
+            return Err(SessionError::TenureLost);
+        }
         let old = held.sid();
         for _ in 0..ID_ATTEMPTS {
             let new = new_id()?;
@@ -185,6 +192,8 @@ impl<C: Codec> NodeInner<C> {
     /// Deletes a held session at the store and drops the copy.
     pub(crate) async fn delete_held(&self, held: &Arc<Held>) -> Result<(), SessionError> {
         self.store.delete(&held.sid()).await?;
+        // Whatever became of a commit in doubt, the session is gone now.
+        held.take_doubt();
         self.forget(held);
         Ok(())
     }

@@ -1,19 +1,25 @@
--- KEYS: m a v.  ARGV: owner, fence, release 0|1, replace all 0|1, new timeouts (3, see
--- read_timeouts), ops (see read_ops).
--- Reply: {'S'} | {'C', hint kind, hint to, version}
+-- KEYS: m a v.  ARGV: owner, fence, commit id, release 0|1, replace all 0|1, new
+-- timeouts (3, see read_timeouts), ops (see read_ops).
+-- Reply: {'S'} | {'C', hint kind, hint to, version} | {'A', version}
 local owner = ARGV[1]
 local fence = num(ARGV[2], 'fence')
-local release = flag(ARGV[3], 'release')
-local replace_all = flag(ARGV[4], 'replace all')
-local timeouts = read_timeouts(5)
-local order, final = read_ops(8, false)
+local id = num(ARGV[3], 'commit id')
+local release = flag(ARGV[4], 'release')
+local replace_all = flag(ARGV[5], 'replace all')
+local timeouts = read_timeouts(6)
+local order, final = read_ops(9, false)
 local now = clock()
 local m = read_meta(KEYS[1], now)
 if m == nil then return { 'S' } end
+-- I2a: the same commit sent again applies once; a late copy of an older one of this
+-- tenure applies never.
+if m.cf == fence and m.cs == id then return { 'A', m.cv } end
+if m.cf == fence and m.cs > id then return { 'S' } end
 tidy(m, now)
 if m.o == '' or m.o ~= owner or m.f ~= fence then return { 'S' } end
 apply_ops(KEYS[2], KEYS[3], m, replace_all, order, final)
 m.la = now
+m.cf, m.cs, m.cv = fence, id, m.v
 local hk, ht = '', ''
 if release then
   m.o, m.f, m.u = '', nil, nil

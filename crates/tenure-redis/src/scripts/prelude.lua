@@ -3,7 +3,9 @@
 -- A session is four keys with one hash tag, so they live in one cluster slot:
 --   m  meta hash: v version, c created ms, i idle ms (0 none), x absolute ms (0 none),
 --      la last access ms, lf last fence granted, o lock owner ('' none), f lock fence,
---      u lock lease end ms, q waiter queue (JSON [[owner, deadline ms], ...] or '')
+--      u lock lease end ms, q waiter queue (JSON [[owner, deadline ms], ...] or ''),
+--      cf cs cv: fence, commit id and resulting version of the last fenced commit
+--      applied (absent before the first; kept across a release)
 --   a  attribute values hash;  v  attribute versions hash
 --   f  the last fence, kept for a while after delete or rotation
 -- Times are the server's (TIME). Every script checks its input and the stored state
@@ -51,6 +53,9 @@ local function read_meta(key, now)
   m.x = num(m.x, 'stored absolute timeout')
   m.la = num(m.la, 'stored access time')
   m.lf = num(m.lf, 'stored fence')
+  m.cf = num(m.cf or '0', 'stored commit fence')
+  m.cs = num(m.cs or '0', 'stored commit id')
+  m.cv = num(m.cv or '0', 'stored commit version')
   m.o = m.o or ''
   if m.o ~= '' then
     m.f = num(m.f, 'stored lock fence')
@@ -93,7 +98,8 @@ local function save_meta(key, m)
   local f, u = '', ''
   if m.o ~= '' then f, u = fmt(m.f), fmt(m.u) end
   redis.call('HSET', key, 'v', fmt(m.v), 'c', fmt(m.c), 'i', fmt(m.i), 'x', fmt(m.x),
-    'la', fmt(m.la), 'lf', fmt(m.lf), 'o', m.o, 'f', f, 'u', u, 'q', q)
+    'la', fmt(m.la), 'lf', fmt(m.lf), 'o', m.o, 'f', f, 'u', u, 'q', q,
+    'cf', fmt(m.cf or 0), 'cs', fmt(m.cs or 0), 'cv', fmt(m.cv or 0))
 end
 
 -- The instant the session expires, in ms, or nil if it never does.

@@ -205,6 +205,7 @@ impl Store for MemoryStore {
         sid: &SessionId,
         owner: &OwnerId,
         fence: Fence,
+        id: CommitId,
         delta: Delta,
         release: bool,
     ) -> Result<CommitReply, StoreError> {
@@ -214,6 +215,16 @@ impl Store for MemoryStore {
         let Some(entry) = entry else {
             return Ok(CommitReply::Stale { delta });
         };
+        match entry.last_commit {
+            Some((f, i, version)) if f == fence && i == id => {
+                return Ok(CommitReply::AlreadyApplied { version });
+            }
+            // A late copy of a commit the holder has moved past (I2a).
+            Some((f, i, _)) if f == fence && i > id => {
+                return Ok(CommitReply::Stale { delta });
+            }
+            _ => {}
+        }
         entry.tidy(now);
         if !entry
             .lock
@@ -223,6 +234,7 @@ impl Store for MemoryStore {
             return Ok(CommitReply::Stale { delta });
         }
         let version = apply(entry, &delta, now);
+        entry.last_commit = Some((fence, id, version));
         if release {
             entry.lock = None;
             if let Some(head) = entry.queue.front() {

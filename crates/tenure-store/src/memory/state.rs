@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use tokio::time::Instant;
 
-use crate::protocol::{Expiry, Fence, Hint};
+use crate::protocol::{CommitId, Expiry, Fence, Hint};
 
 #[derive(Debug, Default)]
 pub(super) struct State {
@@ -27,6 +27,8 @@ pub(super) struct Entry {
     pub(super) last_access: Instant,
     pub(super) lock: Option<Lock>,
     pub(super) queue: VecDeque<Waiter>,
+    /// The last fenced commit applied: its fence, id and the version it made (I2a).
+    pub(super) last_commit: Option<(Fence, CommitId, u64)>,
 }
 
 #[derive(Debug)]
@@ -100,6 +102,7 @@ impl Entry {
             last_access: now,
             lock: None,
             queue: VecDeque::new(),
+            last_commit: None,
         }
     }
 

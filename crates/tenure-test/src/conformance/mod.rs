@@ -19,6 +19,7 @@
 //! - [`run_all`], every case in sequence, from a test of your own;
 //! - a single case, e.g. `fifo_grant_order(Arc::new(store)).await`.
 
+mod commit_ids;
 mod expiry;
 mod fenced;
 mod hints;
@@ -35,6 +36,7 @@ use std::time::Duration;
 
 use tenure_store::Store;
 
+pub use commit_ids::*;
 pub use expiry::*;
 pub use fenced::*;
 pub use hints::*;
@@ -174,6 +176,9 @@ macro_rules! __tenure_test_cases {
             dead_waiters_are_purged,
             stale_commit_applies_nothing,
             commit_applies_delta,
+            repeated_commit_applies_once,
+            late_older_commit_is_refused,
+            repeated_release_applies_once,
             renew_extends_lease,
             renew_lost_session,
             renew_batch_in_order,

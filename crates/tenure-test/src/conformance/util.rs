@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 use tenure_store::{
-    AcquireReply, CommitReply, CreateReply, Expiry, Fence, Grant, Hint, HintReceiver,
+    AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, Grant, Hint, HintReceiver,
     OptimisticReply, RenewOutcome, Renewal, Store, StoreError,
 };
 use tokio::time::Instant;
@@ -165,9 +165,18 @@ pub(super) async fn commit(
     release: bool,
 ) -> CommitReply {
     ok(
-        store.commit(sid, owner, fence, delta, release).await,
+        store
+            .commit(sid, owner, fence, next_commit_id(), delta, release)
+            .await,
         "commit",
     )
+}
+
+/// A commit id above every one handed out before: the cases that do not test
+/// idempotency send each commit once, as a holder does.
+pub(super) fn next_commit_id() -> CommitId {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    CommitId(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
 /// Commits and insists on `Committed`; answers the version.

@@ -7,7 +7,7 @@ use std::fmt;
 use std::time::Duration;
 
 use tenure_core::{Bytes, Delta, OwnerId, SessionId};
-use tenure_store::{Expiry, Fence, Renewal};
+use tenure_store::{CommitId, Expiry, Fence, Renewal};
 
 #[cfg(doc)]
 use super::Forward;
@@ -85,6 +85,7 @@ pub enum Call<'a> {
         sid: &'a SessionId,
         owner: &'a OwnerId,
         fence: Fence,
+        id: CommitId,
         delta: &'a Delta,
         release: bool,
     },

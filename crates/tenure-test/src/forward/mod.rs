@@ -54,7 +54,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 use tenure_store::{
-    AcquireReply, CommitReply, CreateReply, Expiry, Fence, HintReceiver, OptimisticReply,
+    AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, HintReceiver, OptimisticReply,
     RenewOutcome, Renewal, RotateReply, Store, StoreError,
 };
 
@@ -132,6 +132,7 @@ pub trait Forward: Send + Sync + fmt::Debug + 'static {
         sid: &SessionId,
         owner: &OwnerId,
         fence: Fence,
+        id: CommitId,
         delta: Delta,
         release: bool,
     ) -> Result<CommitReply, StoreError> {
@@ -139,11 +140,15 @@ pub trait Forward: Send + Sync + fmt::Debug + 'static {
             sid,
             owner,
             fence,
+            id,
             delta: &delta,
             release,
         })
         .await?;
-        let reply = self.inner().commit(sid, owner, fence, delta, release).await;
+        let reply = self
+            .inner()
+            .commit(sid, owner, fence, id, delta, release)
+            .await;
         self.after(Method::Commit, reply).await
     }
 
@@ -250,10 +255,11 @@ impl<W: Forward> Store for Forwarding<W> {
         sid: &SessionId,
         owner: &OwnerId,
         fence: Fence,
+        id: CommitId,
         delta: Delta,
         release: bool,
     ) -> Result<CommitReply, StoreError> {
-        self.0.commit(sid, owner, fence, delta, release).await
+        self.0.commit(sid, owner, fence, id, delta, release).await
     }
 
     async fn load(&self, sid: &SessionId) -> Result<Option<Snapshot>, StoreError> {

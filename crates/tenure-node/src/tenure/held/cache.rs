@@ -85,13 +85,20 @@ impl Held {
         fits(&lock(&self.state), changes, limits)
     }
 
-    /// After a request's own commit stored its changes: the cache takes them, clean.
+    /// After a request's own commit stored its changes: the cache takes them, clean,
+    /// except where a request changed the attribute after `mark` (possible only when
+    /// the commit was in doubt and its request had left): that later value is newer.
     pub(crate) fn apply_written(
         &self,
         changes: Vec<(String, Option<Bytes>)>,
         timeouts: Option<Expiry>,
+        mark: u64,
     ) {
         let mut st = lock(&self.state);
+        let changes = changes
+            .into_iter()
+            .filter(|(name, _)| st.attrs.get(name).is_none_or(|a| a.seq < mark))
+            .collect();
         put(&mut st, changes, false);
         if let Some(expiry) = timeouts {
             st.expiry = expiry;

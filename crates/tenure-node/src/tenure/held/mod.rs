@@ -34,7 +34,9 @@ use tokio::time::Instant;
 use crate::locks::LockTable;
 
 mod cache;
+mod doubt;
 pub(crate) use cache::{Collected, Rewrite};
+pub(crate) use doubt::Pending;
 
 /// Where a held session is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +51,9 @@ pub(crate) enum Phase {
 pub(crate) enum GoneReason {
     Released,
     Lost,
+    /// Dropped with a commit whose outcome the store never confirmed: the requests
+    /// that rode on it answer [`crate::SessionError::OutcomeUnknown`].
+    InDoubt,
     Deleted,
 }
 
@@ -85,6 +90,8 @@ struct HeldState {
     timer_armed: bool,
     release_started: bool,
     next_seq: u64,
+    /// A commit sent but not confirmed (see [`doubt`]).
+    doubt: Option<Pending>,
 }
 
 /// A held session.
@@ -147,6 +154,7 @@ impl Held {
             timer_armed: false,
             release_started: false,
             next_seq: 1,
+            doubt: None,
         };
         Self {
             state: Mutex::new(state),

@@ -1,0 +1,60 @@
+//! A commit the store has not confirmed: what it carried, so that it can be sent
+//! again as it was (it applies at most once, I2a) and, once it is known to be stored,
+//! taken into the cache.
+//!
+//! While a held copy has a commit in doubt, the node does not serve the session from
+//! it: the store may hold changes the copy lacks. The next admission, flush, release
+//! or renewal tick sends the commit again first.
+
+use tenure_core::sync::lock;
+use tenure_core::{Bytes, Delta, Expiry, SessionId};
+use tenure_store::{CommitId, Fence};
+
+use super::{Collected, Held};
+
+/// One fenced commit, built once and sent as often as it takes to learn its outcome.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    /// Names the commit at the store, so that sending it again applies it once.
+    pub(crate) id: CommitId,
+    pub(crate) sid: SessionId,
+    pub(crate) fence: Fence,
+    pub(crate) delta: Delta,
+    /// The commit also gives the session back.
+    pub(crate) release: bool,
+    /// The dirty attributes it carries, to mark clean once stored.
+    pub(crate) collected: Collected,
+    /// The write policy's counters it reset, given back while it is not stored.
+    pub(crate) counts: (u32, u32),
+    /// A request's own changes, which the cache takes only once they are stored.
+    pub(crate) changes: Vec<(String, Option<Bytes>)>,
+    /// New timeouts the request set, likewise.
+    pub(crate) timeouts: Option<Expiry>,
+    /// The cache's write sequence number when the commit was built: once it is
+    /// stored, a change of the request's goes into the cache only where no later
+    /// request has changed the attribute since.
+    pub(crate) mark: u64,
+}
+
+impl Held {
+    /// The cache's next write sequence number (see [`Pending::mark`]).
+    pub(crate) fn write_mark(&self) -> u64 {
+        lock(&self.state).next_seq
+    }
+
+    /// Keeps `pending` as the commit in doubt, to be sent again before the copy is
+    /// used.
+    pub(crate) fn set_doubt(&self, pending: Pending) {
+        lock(&self.state).doubt = Some(pending);
+    }
+
+    /// Takes the commit in doubt, if there is one.
+    pub(crate) fn take_doubt(&self) -> Option<Pending> {
+        lock(&self.state).doubt.take()
+    }
+
+    /// Whether a commit of this copy awaits its outcome.
+    pub(crate) fn in_doubt(&self) -> bool {
+        lock(&self.state).doubt.is_some()
+    }
+}
