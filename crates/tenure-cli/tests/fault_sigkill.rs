@@ -27,7 +27,7 @@ async fn killed_holder(scenario: &str, lease: Option<&'static str>) -> Option<Fi
         .wait_acked(Instant::now(), ROUNDS, WAIT, "increments before the kill")
         .await;
     let ids: Vec<_> = workload.sessions.iter().map(|(_, id)| id.clone()).collect();
-    let (victim, held) = rig.busiest_holder(&ids, 2, WAIT).await;
+    let (victim, held) = rig.holder(&ids, None, 2, WAIT).await;
     workload.add_clients(&rig.others(victim));
     let killed = Instant::now();
     rig.nodes[victim].kill().await;

@@ -129,11 +129,13 @@ impl Rig {
         out
     }
 
-    /// Waits (at most `timeout`) until one node holds at least `min` of `sessions`;
-    /// answers that node (the one holding the most) and the sessions it holds.
-    pub async fn busiest_holder(
+    /// Waits (at most `timeout`) until one node (`only` that one, if given) holds
+    /// at least `min` of `sessions`; answers that node (the one holding the most)
+    /// and the sessions (indices) it holds.
+    pub async fn holder(
         &self,
         sessions: &[SessionId],
+        only: Option<usize>,
         min: usize,
         timeout: Duration,
     ) -> (usize, Vec<usize>) {
@@ -141,16 +143,31 @@ impl Rig {
         loop {
             let holders = self.holders(sessions).await;
             let held = |node| {
-                (0..sessions.len())
-                    .filter(|s| holders[*s] == Some(node))
-                    .collect::<Vec<_>>()
+                let mine = (0..sessions.len()).filter(|s| holders[*s] == Some(node));
+                (node, mine.collect::<Vec<_>>())
             };
             let best = (0..NODES.len())
+                .filter(|n| only.is_none_or(|o| o == *n))
                 .map(held)
-                .enumerate()
                 .max_by_key(|(_, s)| s.len());
-            if let Some((node, held)) = best.filter(|(_, s)| s.len() >= min) {
-                return (node, held);
+            if let Some(found) = best.filter(|(_, s)| s.len() >= min) {
+                return found;
+            }
+            poll.tick().await;
+        }
+    }
+
+    /// Waits (at most `timeout`) until every session of `sessions` is held by a node
+    /// other than `node` (it was granted elsewhere, so `node`'s lease ran out).
+    pub async fn taken_from(&self, node: usize, sessions: &[SessionId], timeout: Duration) {
+        let poll = tenure_test::Poll::new(
+            timeout,
+            format!("{}'s sessions held elsewhere", NODES[node]),
+        );
+        loop {
+            let holders = self.holders(sessions).await;
+            if holders.iter().all(|h| h.is_some_and(|n| n != node)) {
+                return;
             }
             poll.tick().await;
         }
