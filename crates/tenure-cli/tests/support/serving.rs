@@ -268,3 +268,51 @@ impl Tab {
         }
     }
 }
+
+/// A Redis store under a fresh prefix (answers the URL too), or `None` (skip) when
+/// no Redis answers and backends are not required.
+pub async fn redis_store(test: &str) -> Option<(String, String, tenure_redis::RedisStore)> {
+    use tenure_test::backend::{backend_url, backends_required};
+    let url = backend_url("TENURE_REDIS_URL", Some("redis://127.0.0.1:6379"))?;
+    let mut raw = [0u8; 4];
+    getrandom::fill(&mut raw).unwrap();
+    let prefix = format!("tenure-test-{test}-{:08x}", u32::from_le_bytes(raw));
+    let config = tenure_redis::RedisConfig::new(url.clone()).prefix(&prefix);
+    match tenure_redis::RedisStore::connect(config).await {
+        Ok(store) => Some((url, prefix, store)),
+        Err(e) => {
+            assert!(!backends_required(), "Redis at {url} is required: {e}");
+            eprintln!("skipped: no Redis at {url}");
+            None
+        }
+    }
+}
+
+/// Deletes every session under the store's prefix and disconnects.
+pub async fn clean_up(store: &tenure_redis::RedisStore) {
+    let inspector = tenure_redis::Inspector::new(store.clone());
+    for sid in inspector.list(usize::MAX).await.unwrap() {
+        inspector.delete(&sid).await.unwrap();
+    }
+    store.quit().await;
+}
+
+/// The session id in a `tenure=ID` cookie pair.
+pub fn session_of(cookie: &str) -> tenure_core::SessionId {
+    tenure_core::SessionId::parse(cookie.split_once('=').unwrap().1).unwrap()
+}
+
+/// The stored value of attribute `name` of `sid`, decoded as a `T`.
+pub async fn stored<T: serde::de::DeserializeOwned>(
+    store: &tenure_redis::RedisStore,
+    sid: &tenure_core::SessionId,
+    name: &str,
+) -> Option<T> {
+    use tenure_core::Codec;
+    let info = tenure_redis::Inspector::new(store.clone())
+        .show(sid)
+        .await
+        .unwrap()?;
+    let attr = info.attrs.iter().find(|a| a.name == name)?;
+    Some(tenure_core::MessagePack.decode::<T>(&attr.value).unwrap())
+}
