@@ -12,8 +12,6 @@
 
 #[path = "support/serving.rs"]
 mod serving;
-#[allow(dead_code, unused_imports)]
-mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -60,7 +60,7 @@ impl Proc {
                     .strip_prefix("listening on http://")
                     .or_else(|| line.split("Serving at http://").nth(1));
                 if let Some(url) = url {
-                    let addr = url.split(|c: char| c == '/' || c == ' ').next().unwrap();
+                    let addr = url.split(['/', ' ']).next().unwrap();
                     return addr.parse::<SocketAddr>().unwrap();
                 }
             }
