@@ -13,6 +13,7 @@
 //! | [`Key`] | a typed attribute key |
 //! | [`Expiry`], [`SessionExpiry`] | the node's default timeouts; one session's own ("remember me") |
 //! | [`cookie`] | cookie settings and the cookie signing [`cookie::Key`] |
+//! | [`serve`](mod@serve) | an HTTP server for the app: header, idle and body timeouts, a connection bound, graceful stop |
 //!
 //! ```
 //! use tenure::{Key, MemoryStore, Node, NodeConfig, Session, SessionFailure, SessionLayer};
@@ -49,6 +50,10 @@ pub use tenure_store::{Expiry, MemoryStore, Store, StoreError};
 pub mod cookie {
     pub use tenure_axum::{CookieConfig, CookieConfigError, Key, Protection, SameSite};
 }
+
+/// Serving the app so that slow clients cannot starve it, and stopping it gracefully
+/// on Ctrl-C or SIGTERM: [`serve::serve`] with [`serve::ServerLimits`].
+pub use tenure_axum::serve;
 
 /// The Redis and Redis Cluster store.
 #[cfg(feature = "redis")]

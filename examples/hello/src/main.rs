@@ -1,3 +1,6 @@
+use std::time::Duration;
+
+use tenure::serve::{serve, stop_signal, ServerLimits};
 use tenure::{Key, MemoryStore, Node, NodeConfig, Session, SessionFailure, SessionLayer};
 
 const COUNTER: Key<u64> = Key::new("counter");
@@ -42,32 +45,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
     println!("listening on http://127.0.0.1:3000");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    // What a client may take: its request head, idle time between requests, its
+    // body; and how many may be connected (the default: three quarters of the
+    // open-file limit). On Ctrl-C or SIGTERM (`stop_signal`), the server stops
+    // accepting and lets the requests in flight finish, for up to 10 s.
+    let limits = ServerLimits::new()
+        .header_read_timeout(Duration::from_secs(10))
+        .idle_timeout(Duration::from_secs(60))
+        .body_read_timeout(Duration::from_secs(30))
+        .max_connections(5_000);
+    serve(listener, app, limits, stop_signal()).await;
     node.shutdown().await?; // writes and releases every session this node holds
     Ok(())
-}
-
-/// Ctrl-C, or SIGTERM (what orchestrators send).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                term.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
-    }
 }
