@@ -54,7 +54,9 @@ async fn stored(store: &MemoryStore, browser: &Browser) -> u64 {
         .expect("the session is stored");
     let bytes = snap.value("n").expect("n is stored");
     use tenure_core::Codec;
-    tenure_core::MessagePack.decode(bytes).expect("n is a number")
+    tenure_core::MessagePack
+        .decode(bytes)
+        .expect("n is a number")
 }
 
 /// The store applies a commit but its reply is lost: the node sends the same commit

@@ -56,6 +56,14 @@ pub struct NodeConfig {
     /// hint arrives (hints may be lost). A queued node that falls silent for four of
     /// these (it crashed) loses its place at the store. Default 250 ms.
     pub max_poll: Duration,
+    /// How long the store counts this node alive after each keep-alive (I15). A node
+    /// that crashes costs this long, not its leases: another node may then take its
+    /// sessions. The node stops serving from its copies a sixth of it before its
+    /// liveness can run out at the store. Default 3 s.
+    pub liveness_ttl: Duration,
+    /// How often the node keeps itself alive at the store: one store call per
+    /// interval, however many sessions it holds. Default 1 s.
+    pub keep_alive_interval: Duration,
     /// How long a request whose commit the store did not confirm (a timeout, a dropped
     /// connection) keeps sending the same commit again, which applies at most once,
     /// before it answers [`SessionError::OutcomeUnknown`](crate::SessionError::OutcomeUnknown).
@@ -85,6 +93,8 @@ impl Default for NodeConfig {
             acquire_timeout: Duration::from_secs(15),
             max_poll: Duration::from_millis(250),
             outcome_timeout: Duration::from_secs(5),
+            liveness_ttl: Duration::from_secs(3),
+            keep_alive_interval: Duration::from_secs(1),
             expiry: Expiry {
                 idle: Some(Duration::from_secs(30 * 60)),
                 absolute: Some(Duration::from_secs(24 * 3600)),
@@ -159,6 +169,12 @@ impl NodeConfig {
         self
     }
 
+    /// How long after sending a keep-alive the node may serve from its copies: the
+    /// TTL less a sixth, for clock drift and time in flight.
+    pub(crate) fn liveness_serving(&self) -> Duration {
+        self.liveness_ttl - self.liveness_ttl / 6
+    }
+
     /// How long the store keeps a queued node's place without hearing from it again.
     pub(crate) fn queue_wait(&self) -> Duration {
         (self.max_poll * 4).max(Duration::from_millis(100))
@@ -194,15 +210,25 @@ impl NodeConfig {
             ("acquire_timeout", self.acquire_timeout),
             ("max_poll", self.max_poll),
             ("outcome_timeout", self.outcome_timeout),
+            ("liveness_ttl", self.liveness_ttl),
+            ("keep_alive_interval", self.keep_alive_interval),
         ];
         for (field, value) in timings {
             if value > MAX_TIMING {
                 return Err(ConfigError::OutOfRange { field, value });
             }
         }
+        // One late keep-alive must not make the node stop serving.
+        if self.keep_alive_interval * 2 >= self.liveness_serving() {
+            return Err(ConfigError::Liveness {
+                ttl: self.liveness_ttl,
+                interval: self.keep_alive_interval,
+            });
+        }
         for (field, value) in [
             ("renew_interval", self.renew_interval),
             ("max_poll", self.max_poll),
+            ("keep_alive_interval", self.keep_alive_interval),
         ] {
             if value < Duration::from_millis(1) {
                 return Err(ConfigError::OutOfRange { field, value });

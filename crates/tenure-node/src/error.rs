@@ -64,6 +64,16 @@ pub enum ConfigError {
         /// The renewal interval.
         renew: Duration,
     },
+    /// The keep-alive interval is too long for the liveness TTL.
+    #[error(
+        "keep_alive_interval ({interval:?}) must be less than half of 5/6 of liveness_ttl ({ttl:?}), so one late keep-alive does not stop the node serving: shorten the interval or lengthen the TTL"
+    )]
+    Liveness {
+        /// The liveness TTL.
+        ttl: Duration,
+        /// The keep-alive interval.
+        interval: Duration,
+    },
     /// A node must be able to hold at least one session.
     #[error("max_held must be at least 1")]
     MaxHeld,

@@ -26,7 +26,13 @@ use crate::NodeConfig;
 #[derive(Debug)]
 pub(crate) struct NodeInner<C> {
     pub(crate) store: Arc<dyn Store>,
-    pub(crate) owner: OwnerId,
+    /// Who this node is at the store: a new id whenever its liveness lapsed (I15).
+    owner: Mutex<OwnerId>,
+    /// Until when the node may serve from its copies: its last keep-alive's send time
+    /// plus [`NodeConfig::liveness_serving`] (I15).
+    alive_until: Mutex<Instant>,
+    /// One re-registration at a time, after a lapse.
+    pub(crate) reincarnating: tokio::sync::Mutex<()>,
     pub(crate) config: NodeConfig,
     pub(crate) codec: C,
     /// The tenure table: every session this node holds (exclusive mode).
@@ -51,7 +57,9 @@ impl<C> NodeInner<C> {
     pub(crate) fn new(store: Arc<dyn Store>, owner: OwnerId, config: NodeConfig, codec: C) -> Self {
         Self {
             store,
-            owner,
+            owner: Mutex::new(owner),
+            alive_until: Mutex::new(Instant::now()),
+            reincarnating: tokio::sync::Mutex::new(()),
             config,
             codec,
             table: Mutex::default(),
@@ -65,6 +73,35 @@ impl<C> NodeInner<C> {
             shutting_down: AtomicBool::new(false),
             tasks: Mutex::default(),
         }
+    }
+
+    /// This node's current owner id.
+    pub(crate) fn owner(&self) -> OwnerId {
+        lock(&self.owner).clone()
+    }
+
+    /// Makes `owner` the node's id from now on.
+    pub(crate) fn set_owner(&self, owner: OwnerId) {
+        *lock(&self.owner) = owner;
+    }
+
+    /// Whether the node may serve from its copies at `now` (I15).
+    pub(crate) fn alive(&self, now: Instant) -> bool {
+        now < *lock(&self.alive_until)
+    }
+
+    /// A keep-alive sent at `sent` succeeded.
+    pub(crate) fn alive_since(&self, sent: Instant) {
+        let until = deadline_after(sent, self.config.liveness_serving());
+        let mut current = lock(&self.alive_until);
+        if until > *current {
+            *current = until;
+        }
+    }
+
+    /// The node's liveness lapsed: serve nothing from copies until it is alive again.
+    pub(crate) fn not_alive(&self) {
+        *lock(&self.alive_until) = Instant::now();
     }
 
     /// A new request id, unique within the node (for the attribute lock table).

@@ -84,7 +84,8 @@ impl<C: Codec> Node<C> {
         let owner =
             OwnerId::generate(&config.label).map_err(|e| ConfigError::Label(e.to_string()))?;
         let hints = store.hints(&owner).await?;
-        let inner = Arc::new(NodeInner::new(store, owner, config, codec));
+        let inner = Arc::new(NodeInner::new(store, owner.clone(), config, codec));
+        inner.register(&owner).await?;
         inner.spawn_background(hints);
         Ok(Self { inner })
     }
@@ -95,9 +96,11 @@ impl<C: Codec> Node<C> {
         Session::new(self.inner.clone(), id)
     }
 
-    /// This node's owner id at the store.
-    pub fn owner(&self) -> &OwnerId {
-        &self.inner.owner
+    /// This node's owner id at the store. It changes if the node's liveness lapses
+    /// (the node was paused or cut off from the store for longer than
+    /// `liveness_ttl`): the old id is dead at the store for good.
+    pub fn owner(&self) -> OwnerId {
+        self.inner.owner()
     }
 
     /// The node's configuration.

@@ -57,6 +57,8 @@ counters! {
     outcomes_unknown,
     /// Commits in doubt whose outcome was learned later, by sending them again.
     doubts_resolved,
+    /// Times the node's liveness lapsed at the store and it went on under a new id.
+    liveness_lapses,
 }
 
 /// Adds `n` to one counter, here and in the `metrics` registry.

@@ -26,8 +26,8 @@ async fn stalled_node_loses_tenure_and_its_late_commit_applies_nothing() {
 
     // A request on A is in flight when A stalls: no renewals, no hints.
     let (go, stalled) = support::in_flight(&a, &id, "counter", |v| *v = 999).await;
-    faulty.fail_renew_for(a.owner(), true);
-    faulty.drop_hints_for(a.owner(), true);
+    faulty.fail_renew_for(&a.owner(), true);
+    faulty.drop_hints_for(&a.owner(), true);
     let stalled_at = Instant::now();
 
     // B gets the session once A's lease has run out at the store.

@@ -101,9 +101,9 @@ async fn i14_f1_cancelled_attach_leaks_in_flight_and_wedges_recall_and_shutdown(
     let id = support::new_counter_session(&a).await; // t = 0
 
     sleep(Duration::from_millis(1100)).await; // renewed at t = 1: store lease to 4 s
-    faulty.fail_renew_for(a.owner(), true); // tick at t = 2 fails
+    faulty.fail_renew_for(&a.owner(), true); // tick at t = 2 fails
     sleep(Duration::from_millis(1500)).await; // t = 2.6: local lease lapsed, store's not
-    faulty.fail_renew_for(a.owner(), false);
+    faulty.fail_renew_for(&a.owner(), false);
     faulty.set_request_delay(Duration::from_millis(100));
 
     // A handler with a 10 ms deadline: cancelled inside attach's renew_one.
@@ -314,9 +314,9 @@ async fn control_f1_without_cancel() {
     let b = Node::start(shared.clone(), config.clone()).await.unwrap();
     let id = support::new_counter_session(&a).await;
     sleep(Duration::from_millis(1100)).await;
-    faulty.fail_renew_for(a.owner(), true);
+    faulty.fail_renew_for(&a.owner(), true);
     sleep(Duration::from_millis(1500)).await;
-    faulty.fail_renew_for(a.owner(), false);
+    faulty.fail_renew_for(&a.owner(), false);
     faulty.set_request_delay(Duration::from_millis(100));
     let mut s = a.session(Some(id.clone()));
     assert!(s.get::<u64>("counter").await.is_ok());

@@ -75,8 +75,22 @@ fn push_ops(args: &mut Vec<Value>, delta: &Delta, with_expect: bool) {
     }
 }
 
-pub(crate) fn acquire(owner: &OwnerId, lease: Duration, wait: Duration) -> Vec<Value> {
-    vec![text(owner.as_str()), ms(lease), ms(wait)]
+/// `live`: the caller keeps a liveness key; `dead`: a holder whose key the caller
+/// found gone (I15).
+pub(crate) fn acquire(
+    owner: &OwnerId,
+    lease: Duration,
+    wait: Duration,
+    live: bool,
+    dead: Option<&OwnerId>,
+) -> Vec<Value> {
+    vec![
+        text(owner.as_str()),
+        ms(lease),
+        ms(wait),
+        flag(live),
+        text(dead.map_or("", OwnerId::as_str)),
+    ]
 }
 
 /// The fixed head of a renewal batch; [`push_renewal`] adds each session.
@@ -120,6 +134,7 @@ pub(crate) fn create(
     attrs: Vec<(String, Bytes)>,
     expiry: Expiry,
     tenure: Option<(&OwnerId, Duration)>,
+    live: bool,
 ) -> Vec<Value> {
     let (owner, lease) = match tenure {
         Some((owner, lease)) => (owner.as_str(), lease),
@@ -130,6 +145,7 @@ pub(crate) fn create(
         timeout_ms(expiry.absolute),
         text(owner),
         ms(lease),
+        flag(live),
         int(attrs.len() as u64),
     ];
     for (name, value) in attrs {

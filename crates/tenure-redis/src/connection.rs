@@ -64,6 +64,9 @@ struct Inner {
     /// subscriber connection.
     hints: tokio::sync::Mutex<Option<HintHub>>,
     drop_hints: Arc<AtomicBool>,
+    /// Owners that registered a liveness key through this handle: their grants are
+    /// marked so that waiters may check the key (I15).
+    registered: std::sync::Mutex<std::collections::HashSet<OwnerId>>,
 }
 
 impl RedisStore {
@@ -105,6 +108,7 @@ impl RedisStore {
                 clustered,
                 hints: tokio::sync::Mutex::new(None),
                 drop_hints: Arc::new(AtomicBool::new(false)),
+                registered: std::sync::Mutex::default(),
             }),
         })
     }
@@ -137,6 +141,15 @@ impl RedisStore {
             hub.quit().await;
         }
         let _ = self.inner.client.quit().await;
+    }
+
+    /// Whether `owner` registered a liveness key through this handle.
+    pub(crate) fn is_registered(&self, owner: &OwnerId) -> bool {
+        tenure_core::sync::lock(&self.inner.registered).contains(owner)
+    }
+
+    pub(crate) fn mark_registered(&self, owner: &OwnerId) {
+        tenure_core::sync::lock(&self.inner.registered).insert(owner.clone());
     }
 
     pub(crate) fn scripts(&self) -> &Scripts {

@@ -48,6 +48,11 @@ pub(crate) fn hint_channel(prefix: &str, owner: &OwnerId) -> String {
     format!("{prefix}:hints:{{{}}}", owner.as_str())
 }
 
+/// The liveness key of `owner` (I15), in the owner's own slot.
+pub(crate) fn liveness_key(prefix: &str, owner: &OwnerId) -> String {
+    format!("{prefix}:live:{{{}}}", owner.as_str())
+}
+
 /// The owner a hint channel belongs to, if `channel` is one of this prefix's.
 pub(crate) fn channel_owner(prefix: &str, channel: &str) -> Option<OwnerId> {
     let rest = channel.strip_prefix(prefix)?.strip_prefix(":hints:{")?;

@@ -20,6 +20,7 @@
 //! reconnection), with sharded pub/sub and script helpers; see docs/ARCHITECTURE.md.
 #![doc(test(attr(deny(warnings))))]
 
+mod acquire;
 mod args;
 mod config;
 mod connection;
@@ -27,6 +28,7 @@ mod hint_code;
 mod hints;
 mod inspect;
 mod keys;
+mod liveness;
 mod renew;
 mod reply;
 mod rotate;

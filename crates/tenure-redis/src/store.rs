@@ -8,12 +8,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 use tenure_store::{
-    AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, Grant, Hint, HintReceiver,
+    AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, Hint, HintReceiver, Liveness,
     OptimisticReply, RenewOutcome, Renewal, RotateReply, Store, StoreError,
 };
 
+use crate::acquire::Attempt;
 use crate::args;
 use crate::connection::RedisStore;
+use crate::liveness;
 use crate::reply::bad;
 use crate::scripts::{AllKeys, DataKeys};
 use crate::{renew, rotate};
@@ -27,47 +29,26 @@ impl Store for RedisStore {
         lease: Duration,
         wait: Duration,
     ) -> Result<AcquireReply, StoreError> {
-        let keys = DataKeys::of(&self.keys(sid));
-        let argv = args::acquire(owner, lease, wait);
-        let mut reply = self
-            .scripts()
-            .acquire
-            .run(self.client(), keys, argv)
+        let live = self.is_registered(owner);
+        let first = self
+            .acquire_once(sid, owner, lease, wait, live, None)
             .await?;
-        let status = reply.text("status")?;
-        if status == "N" {
-            return Ok(AcquireReply::NotFound);
-        }
-        if let Some((to, hint)) = reply.hint(sid)? {
-            self.send_hint(&to, &hint);
-        }
-        match status.as_str() {
-            "G" => {
-                let fence = Fence(reply.int("fence")?);
-                let version = reply.int("version")?;
-                let idle = reply.optional_millis("idle")?;
-                let absolute = reply.optional_millis("absolute")?;
-                let age = reply.millis("age")?;
-                let snapshot = reply.snapshot(version)?;
-                Ok(AcquireReply::Granted(Grant {
-                    fence,
-                    lease: Duration::from_millis(args::millis(lease)),
-                    snapshot,
-                    expiry: Expiry { idle, absolute },
-                    age,
-                }))
+        // I15: queued behind a holder for a while; if its liveness key is gone, it is
+        // dead for good, and its lock void: ask again, naming it.
+        if let Attempt::Queued {
+            holder: Some(holder),
+            ..
+        } = &first
+        {
+            if liveness::is_dead(self, holder).await? {
+                let holder = holder.clone();
+                return self
+                    .acquire_once(sid, owner, lease, wait, live, Some(&holder))
+                    .await
+                    .map(Attempt::into_reply);
             }
-            "Q" => {
-                let position = usize::try_from(reply.int("position")?)
-                    .map_err(|_| bad("acquire", "position out of range"))?;
-                let retry_after = reply.millis("retry after")?;
-                Ok(AcquireReply::Queued {
-                    position,
-                    retry_after,
-                })
-            }
-            other => Err(bad("acquire", &format!("unknown status {other:?}"))),
         }
+        Ok(first.into_reply())
     }
 
     async fn renew(
@@ -157,7 +138,8 @@ impl Store for RedisStore {
         tenure: Option<(&OwnerId, Duration)>,
     ) -> Result<CreateReply, StoreError> {
         let keys = AllKeys::of(&self.keys(sid));
-        let argv = args::create(attrs, expiry, tenure);
+        let live = tenure.is_some_and(|(owner, _)| self.is_registered(owner));
+        let argv = args::create(attrs, expiry, tenure, live);
         let mut reply = self.scripts().create.run(self.client(), keys, argv).await?;
         match reply.text("status")?.as_str() {
             "E" => Ok(CreateReply::Exists),
@@ -193,5 +175,14 @@ impl Store for RedisStore {
 
     async fn hints(&self, owner: &OwnerId) -> Result<HintReceiver, StoreError> {
         self.hint_stream(owner).await
+    }
+
+    async fn keep_alive(
+        &self,
+        owner: &OwnerId,
+        ttl: Duration,
+        register: bool,
+    ) -> Result<Liveness, StoreError> {
+        liveness::keep_alive(self, owner, ttl, register).await
     }
 }

@@ -73,6 +73,18 @@ pub enum AcquireReply {
     NotFound,
 }
 
+/// The answer to [`Store::keep_alive`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Liveness {
+    /// The owner is alive until the TTL it asked for, counted from this call.
+    Alive,
+    /// The owner's liveness ran out (or the store lost it) before this call: it is
+    /// dead for good, and others may already have taken the sessions it held. It must
+    /// not serve any of them from a copy again, and goes on under a new owner id.
+    Lapsed,
+}
+
 /// One held session to renew in a [`Store::renew`] batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Renewal {
@@ -219,6 +231,13 @@ pub type HintReceiver = tokio::sync::mpsc::Receiver<Hint>;
 ///   deadline do not count: once every waiter is gone or dead, `recall` is false.
 /// - **Expiry** (I5): a session idle longer than its idle timeout, or older than its
 ///   absolute timeout, is gone: every call treats it as never created.
+/// - **Liveness** (I15): an owner that registered with [`Store::keep_alive`] is alive
+///   until the TTL of its last successful `keep_alive` runs out, and dead for good
+///   after that. A lock granted to a registered owner counts as expired for every
+///   other owner once its holder is dead, whatever its lease says, so a crashed node
+///   costs its TTL, not its leases. (A backend may look at a holder's liveness only
+///   for a waiter that has been queued for a moment; [`LIVENESS_CHECK_AFTER`] bounds
+///   that moment.) Locks of owners that never registered are held for their lease.
 /// - **Creation** (I6): `create` never overwrites an existing session.
 /// - **Per-session timeouts**: a `commit` or `commit_optimistic` whose delta carries
 ///   [`Delta::expiry`] replaces the session's timeouts in the same atomic step as its
@@ -325,7 +344,24 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// The hint stream for `owner`. A later call for the same owner replaces the
     /// earlier stream, which receives no further hints.
     async fn hints(&self, owner: &OwnerId) -> Result<HintReceiver, StoreError>;
+
+    /// Keeps `owner` alive for `ttl` from now (I15). With `register`, makes it alive
+    /// (call this once, before the owner's first `acquire` or `create`); without, only
+    /// extends a liveness that has not run out, and answers [`Liveness::Lapsed`] if it
+    /// has: a lapsed owner is never alive again. One call per owner per tick, however
+    /// many sessions it holds.
+    async fn keep_alive(
+        &self,
+        owner: &OwnerId,
+        ttl: Duration,
+        register: bool,
+    ) -> Result<Liveness, StoreError>;
 }
+
+/// How long a waiter may have to be queued before a backend looks at whether the
+/// holder is alive (I15): a holder that is alive gives a recalled session back well
+/// within it, so only a dead or stuck one costs the extra look.
+pub const LIVENESS_CHECK_AFTER: Duration = Duration::from_millis(500);
 
 /// A shared store is a store: `Arc<MemoryStore>`, `Arc<dyn Store>` and wrappers of them
 /// can be used wherever a `Store` is expected.
@@ -399,5 +435,14 @@ impl<S: Store + ?Sized> Store for Arc<S> {
 
     async fn hints(&self, owner: &OwnerId) -> Result<HintReceiver, StoreError> {
         (**self).hints(owner).await
+    }
+
+    async fn keep_alive(
+        &self,
+        owner: &OwnerId,
+        ttl: Duration,
+        register: bool,
+    ) -> Result<Liveness, StoreError> {
+        (**self).keep_alive(owner, ttl, register).await
     }
 }

@@ -42,10 +42,14 @@ pub struct CallCounts {
     pub rotate_id: u64,
     /// `hints` calls.
     pub hints: u64,
+    /// `keep_alive` calls: the node's liveness tick, once a second whatever it does,
+    /// so not part of [`total`](Self::total).
+    pub keep_alive: u64,
 }
 
 impl CallCounts {
-    /// Every call, of every method: the store round trips.
+    /// Every call of every method but `keep_alive`: the store round trips that
+    /// requests and sessions cause.
     pub fn total(&self) -> u64 {
         self.acquire
             + self.renew
@@ -74,6 +78,7 @@ impl Sub for CallCounts {
             delete: self.delete.saturating_sub(rhs.delete),
             rotate_id: self.rotate_id.saturating_sub(rhs.rotate_id),
             hints: self.hints.saturating_sub(rhs.hints),
+            keep_alive: self.keep_alive.saturating_sub(rhs.keep_alive),
         }
     }
 }
@@ -104,6 +109,7 @@ struct Counters {
     delete: AtomicU64,
     rotate_id: AtomicU64,
     hints: AtomicU64,
+    keep_alive: AtomicU64,
     payloads: Mutex<VecDeque<CommitPayload>>,
 }
 
@@ -119,6 +125,7 @@ impl Counters {
             Method::Delete => &self.delete,
             Method::RotateId => &self.rotate_id,
             Method::Hints => &self.hints,
+            Method::KeepAlive => &self.keep_alive,
         }
     }
 
@@ -232,6 +239,7 @@ impl<S: Store + ?Sized> CountingStore<S> {
             delete: get(&c.delete),
             rotate_id: get(&c.rotate_id),
             hints: get(&c.hints),
+            keep_alive: get(&c.keep_alive),
         }
     }
 

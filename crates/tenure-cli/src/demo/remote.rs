@@ -153,6 +153,20 @@ impl<S: Store> Store for Remote<S> {
     {
         remote(self.0.hints(owner))
     }
+
+    fn keep_alive<'a, 'b, 't>(
+        &'a self,
+        owner: &'b OwnerId,
+        ttl: Duration,
+        register: bool,
+    ) -> Call<'t, Liveness>
+    where
+        'a: 't,
+        'b: 't,
+        Self: 't,
+    {
+        remote(self.0.keep_alive(owner, ttl, register))
+    }
 }
 
 #[cfg(test)]

@@ -56,6 +56,15 @@ impl<C: Codec> NodeInner<C> {
                             continue;
                         }
                     }
+                    if !self.alive(now) {
+                        // I15: the node's own liveness is unconfirmed (keep-alives
+                        // failing, or the node was paused): another node may have
+                        // taken the session. Confirm it, or learn of the lapse and
+                        // give the copies back, before serving anything.
+                        drop(admission);
+                        self.confirm_alive().await?;
+                        continue;
+                    }
                     if held.lease_valid(now) {
                         count!(self.stats, cache_hits);
                         return Ok(Some(admission));
@@ -117,11 +126,12 @@ impl<C: Codec> NodeInner<C> {
         }
         let result = loop {
             let sent = Instant::now();
+            let owner = self.owner();
             let reply = self
                 .store
                 .acquire(
                     sid,
-                    &self.owner,
+                    &owner,
                     self.config.lease,
                     self.config.queue_wait(),
                 )
@@ -130,6 +140,7 @@ impl<C: Codec> NodeInner<C> {
                 AcquireReply::Granted(grant) => {
                     let admission = self.hold(GrantOf {
                         sid: sid.clone(),
+                        owner,
                         fence: grant.fence,
                         lease: grant.lease,
                         snapshot: grant.snapshot,

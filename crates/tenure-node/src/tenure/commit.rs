@@ -97,7 +97,7 @@ impl<C: Codec> NodeInner<C> {
                 .store
                 .commit(
                     &pending.sid,
-                    &self.owner,
+                    &pending.owner,
                     pending.fence,
                     pending.id,
                     pending.delta.clone(),

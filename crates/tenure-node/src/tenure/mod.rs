@@ -10,10 +10,12 @@
 //! | [`release`] | flush (write) and release, the write-behind timer, shutdown |
 //! | [`commit`] | one fenced commit, sent again until its outcome is known (I2a) |
 //! | [`renew`] | lease renewal, idle sweep, hints: the node's background tasks |
+//! | [`liveness`] | the node's keep-alive at the store, and a new owner id after a lapse (I15) |
 
 pub(crate) mod acquire;
 pub(crate) mod commit;
 pub(crate) mod held;
+pub(crate) mod liveness;
 pub(crate) mod release;
 pub(crate) mod renew;
 pub(crate) mod request;
@@ -22,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tenure_core::sync::lock;
-use tenure_core::{Codec, SessionId, Snapshot};
+use tenure_core::{Codec, OwnerId, SessionId, Snapshot};
 use tenure_store::{Expiry, Fence};
 use tokio::time::Instant;
 
@@ -34,6 +36,8 @@ use release::ReleaseReason;
 /// What the store granted: from `acquire`, or from a `create` with tenure.
 pub(crate) struct GrantOf {
     pub(crate) sid: SessionId,
+    /// Who asked: the node's owner id when the call was sent.
+    pub(crate) owner: OwnerId,
     pub(crate) fence: Fence,
     pub(crate) lease: Duration,
     pub(crate) snapshot: Snapshot,
@@ -55,6 +59,7 @@ impl<C: Codec> NodeInner<C> {
         let created_at = grant.sent.checked_sub(grant.age).unwrap_or(grant.sent);
         let held = Arc::new(Held::new(
             grant.sid,
+            grant.owner,
             grant.fence,
             until,
             grant.snapshot,

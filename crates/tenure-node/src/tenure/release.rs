@@ -34,6 +34,8 @@ pub(crate) enum ReleaseReason {
     Idle,
     Evict,
     Shutdown,
+    /// The node's liveness lapsed (I15): copies of the old owner id go back.
+    Lapsed,
 }
 
 impl<C: Codec> NodeInner<C> {
@@ -80,6 +82,7 @@ impl<C: Codec> NodeInner<C> {
                 ReleaseReason::Idle => count!(self.stats, idle_releases),
                 ReleaseReason::Evict => count!(self.stats, evictions),
                 ReleaseReason::Shutdown => count!(self.stats, shutdown_releases),
+                ReleaseReason::Lapsed => {}
             },
             Err(SessionError::TenureLost | SessionError::Gone) => {}
             Err(e) if held.in_doubt() || e.is_outcome_unknown() => {
@@ -154,6 +157,7 @@ impl<C: Codec> NodeInner<C> {
         Pending {
             id: self.next_commit_id(),
             sid,
+            owner: held.owner(),
             fence,
             delta,
             release,

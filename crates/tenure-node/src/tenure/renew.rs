@@ -10,6 +10,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::inner::NodeInner;
 use crate::tenure::held::{Held, Phase};
+use crate::tenure::liveness::keep_alive_loop;
 use crate::tenure::release::ReleaseReason;
 use crate::SessionError;
 
@@ -19,8 +20,16 @@ impl<C: Codec> NodeInner<C> {
         let tasks = vec![
             tokio::spawn(listen_hints(Arc::downgrade(self), hints)),
             tokio::spawn(renew_and_sweep(Arc::downgrade(self))),
+            tokio::spawn(keep_alive_loop(Arc::downgrade(self))),
         ];
         *tenure_core::sync::lock(&self.tasks) = tasks;
+    }
+
+    /// Listens to the hints of a new owner id (after a lapse, I15). The old id's
+    /// listener stays: hints for copies still being given back may arrive there.
+    pub(crate) fn spawn_hint_listener(self: &Arc<Self>, hints: HintReceiver) {
+        let task = tokio::spawn(listen_hints(Arc::downgrade(self), hints));
+        tenure_core::sync::lock(&self.tasks).push(task);
     }
 
     /// Confirms one held session's lease with the store. Ok(false): lost.
@@ -36,7 +45,7 @@ impl<C: Codec> NodeInner<C> {
         let sent = Instant::now();
         let outcomes = self
             .store
-            .renew(&self.owner, self.config.lease, std::slice::from_ref(&item))
+            .renew(&held.owner(), self.config.lease, std::slice::from_ref(&item))
             .await?;
         Ok(self.apply_renewal(held, &item, outcomes.first().copied(), sent))
     }
@@ -82,7 +91,14 @@ impl<C: Codec> NodeInner<C> {
     /// One renewal tick: renews all held sessions in one store call (the guaranteed
     /// recall path, I4), drops lost ones, and releases idle and expired ones.
     async fn tick(self: &Arc<Self>) {
-        let held = self.all_held();
+        // Copies granted under an earlier owner id (before a lapse, I15) are being
+        // given back; only the current id's are renewed, in one call.
+        let owner = self.owner();
+        let held: Vec<_> = self
+            .all_held()
+            .into_iter()
+            .filter(|h| h.owner() == owner)
+            .collect();
         if !held.is_empty() {
             let items: Vec<Renewal> = held
                 .iter()
@@ -95,7 +111,7 @@ impl<C: Codec> NodeInner<C> {
             let sent = Instant::now();
             match self
                 .store
-                .renew(&self.owner, self.config.lease, &items)
+                .renew(&owner, self.config.lease, &items)
                 .await
             {
                 Ok(outcomes) => {

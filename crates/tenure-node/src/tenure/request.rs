@@ -87,7 +87,7 @@ impl<C: Codec> NodeInner<C> {
         let pending = changes.len() + usize::from(wrote && changes.is_empty());
         // I9: never acknowledge a change into a copy whose lease may have lapsed:
         // write it now, and let the fence decide.
-        let lapsed = !held.lease_valid(now) && (wrote || held.is_dirty());
+        let lapsed = (!held.lease_valid(now) || !self.alive(now)) && (wrote || held.is_dirty());
         if held.due_with(&policy, pending, now) || lapsed {
             held.check_fits(&changes, &self.config.limits)?;
             // I11: the request keeps its locks until its commit is done. The cache
@@ -119,7 +119,8 @@ impl<C: Codec> NodeInner<C> {
         if exclusive && self.is_shutting_down() {
             return Err(SessionError::ShuttingDown);
         }
-        let tenure = exclusive.then_some((&self.owner, self.config.lease));
+        let owner = self.owner();
+        let tenure = exclusive.then_some((&owner, self.config.lease));
         for _ in 0..ID_ATTEMPTS {
             let sid = new_id()?;
             let sent = Instant::now();
@@ -135,6 +136,7 @@ impl<C: Codec> NodeInner<C> {
                         // The creating request is done with it: its admission leaves.
                         drop(self.hold(GrantOf {
                             sid: sid.clone(),
+                            owner: owner.clone(),
                             fence,
                             lease: self.config.lease,
                             snapshot: Snapshot::new(1, attrs),
@@ -167,7 +169,7 @@ impl<C: Codec> NodeInner<C> {
             let new = new_id()?;
             match self
                 .store
-                .rotate_id(&old, &new, Some((&self.owner, held.fence())))
+                .rotate_id(&old, &new, Some((&held.owner(), held.fence())))
                 .await?
             {
                 RotateReply::Rotated { fence: Some(fence) } => {

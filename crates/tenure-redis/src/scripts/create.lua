@@ -1,12 +1,14 @@
 -- KEYS: m a v f.  ARGV: idle ms (0 none), absolute ms (0 none), owner ('' no tenure),
--- lease ms, count, (name, value) per attribute.
+-- lease ms, live 0|1 (the owner keeps a liveness key), count, (name, value) per
+-- attribute.
 -- Reply: {'E'} | {'C', fence (0 none)}
 local idle = num(ARGV[1], 'idle')
 local absolute = num(ARGV[2], 'absolute')
 local owner = ARGV[3]
 local lease = num(ARGV[4], 'lease')
-local n = num(ARGV[5], 'attribute count')
-if owner == nil or #ARGV ~= 5 + 2 * n then error('tenure: bad create') end
+local live = num(ARGV[5], 'liveness flag')
+local n = num(ARGV[6], 'attribute count')
+if owner == nil or #ARGV ~= 6 + 2 * n then error('tenure: bad create') end
 local now, now_us = clock()
 if read_meta(KEYS[1], now) ~= nil then return { 'E' } end
 -- Leftovers of an earlier session with this id (expired, or their TTL not yet run out).
@@ -16,14 +18,15 @@ local m = { v = 1, c = now, i = idle, x = absolute, la = now, lf = lf, o = '', q
 local fence = 0
 if owner ~= '' then
   m.o, m.f, m.u = owner, new_fence(m, now_us), now + lease
+  m.ol = live
   fence = m.f
 end
 if n > 0 then
   local sets, vers = {}, {}
   for k = 0, n - 1 do
-    sets[#sets + 1] = ARGV[6 + 2 * k]
     sets[#sets + 1] = ARGV[7 + 2 * k]
-    vers[#vers + 1] = ARGV[6 + 2 * k]
+    sets[#sets + 1] = ARGV[8 + 2 * k]
+    vers[#vers + 1] = ARGV[7 + 2 * k]
     vers[#vers + 1] = '1'
   end
   chunked('HSET', KEYS[2], sets, 2000)

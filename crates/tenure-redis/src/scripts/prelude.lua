@@ -3,7 +3,8 @@
 -- A session is four keys with one hash tag, so they live in one cluster slot:
 --   m  meta hash: v version, c created ms, i idle ms (0 none), x absolute ms (0 none),
 --      la last access ms, lf last fence granted, o lock owner ('' none), f lock fence,
---      u lock lease end ms, q waiter queue (JSON [[owner, deadline ms], ...] or ''),
+--      u lock lease end ms, ol 1 if the lock owner keeps a liveness key (I15),
+--      q waiter queue (JSON [[owner, deadline ms, queued since ms], ...] or ''),
 --      cf cs cv: fence, commit id and resulting version of the last fenced commit
 --      applied (absent before the first; kept across a release)
 --   a  attribute values hash;  v  attribute versions hash
@@ -57,6 +58,7 @@ local function read_meta(key, now)
   m.cs = num(m.cs or '0', 'stored commit id')
   m.cv = num(m.cv or '0', 'stored commit version')
   m.o = m.o or ''
+  m.ol = num(m.ol or '0', 'stored liveness flag')
   if m.o ~= '' then
     m.f = num(m.f, 'stored lock fence')
     m.u = num(m.u, 'stored lease')
@@ -68,7 +70,10 @@ local function read_meta(key, now)
   else
     local ok, q = pcall(cjson.decode, m.q)
     if not ok or type(q) ~= 'table' then error('tenure: bad stored queue') end
-    for _, w in ipairs(q) do w[2] = num(w[2], 'stored waiter deadline') end
+    for _, w in ipairs(q) do
+      w[2] = num(w[2], 'stored waiter deadline')
+      if w[3] == nil then w[3] = now else w[3] = num(w[3], 'stored waiter start') end
+    end
     m.q = q
   end
   local at = expires_at(m)
@@ -92,14 +97,14 @@ local function save_meta(key, m)
   local q = ''
   if #m.q > 0 then
     local out = {}
-    for i, w in ipairs(m.q) do out[i] = { w[1], fmt(w[2]) } end
+    for i, w in ipairs(m.q) do out[i] = { w[1], fmt(w[2]), fmt(w[3]) } end
     q = cjson.encode(out)
   end
   local f, u = '', ''
   if m.o ~= '' then f, u = fmt(m.f), fmt(m.u) end
   redis.call('HSET', key, 'v', fmt(m.v), 'c', fmt(m.c), 'i', fmt(m.i), 'x', fmt(m.x),
     'la', fmt(m.la), 'lf', fmt(m.lf), 'o', m.o, 'f', f, 'u', u, 'q', q,
-    'cf', fmt(m.cf or 0), 'cs', fmt(m.cs or 0), 'cv', fmt(m.cv or 0))
+    'cf', fmt(m.cf or 0), 'cs', fmt(m.cs or 0), 'cv', fmt(m.cv or 0), 'ol', fmt(m.ol or 0))
 end
 
 -- The instant the session expires, in ms, or nil if it never does.

@@ -113,12 +113,17 @@ impl Store for MemoryStore {
     ) -> Result<AcquireReply, StoreError> {
         let now = Instant::now();
         let mut guard = self.lock();
+        let holder_dead = guard.holder_dead(sid, owner, now);
         let (entry, next_fence, hints) = guard.live(sid, now);
         let Some(entry) = entry else {
             return Ok(AcquireReply::NotFound);
         };
         entry.last_access = now;
         entry.tidy(now);
+        if holder_dead {
+            // I15: a dead owner's lock is void for everyone else.
+            entry.lock = None;
+        }
         if let Some(lock) = entry.lock.as_mut().filter(|l| &l.owner == owner) {
             lock.deadline = deadline(now, lease);
             let grant = Grant {
@@ -363,5 +368,21 @@ impl Store for MemoryStore {
         let (tx, rx) = mpsc::channel(HINT_BUFFER);
         self.lock().hints.subscribe(owner.clone(), tx);
         Ok(rx)
+    }
+
+    async fn keep_alive(
+        &self,
+        owner: &OwnerId,
+        ttl: Duration,
+        register: bool,
+    ) -> Result<Liveness, StoreError> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let alive = state.owners.get(owner).is_some_and(|until| *until > now);
+        if alive || (register && !state.owners.contains_key(owner)) {
+            state.owners.insert(owner.clone(), deadline(now, ttl));
+            return Ok(Liveness::Alive);
+        }
+        Ok(Liveness::Lapsed)
     }
 }

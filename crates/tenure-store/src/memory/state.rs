@@ -17,6 +17,9 @@ pub(super) struct State {
     /// even across delete, re-create and rotation (I1), at no per-session cost.
     pub(super) next_fence: u64,
     pub(super) hints: Hints,
+    /// Registered owners and when their liveness runs out (I15). A lapsed owner stays
+    /// here, dead, so it can never come back; one entry per node incarnation.
+    pub(super) owners: HashMap<OwnerId, Instant>,
 }
 
 #[derive(Debug)]
@@ -45,6 +48,19 @@ pub(super) struct Waiter {
 }
 
 impl State {
+    /// Whether `owner` registered its liveness and let it run out (I15).
+    pub(super) fn is_dead(&self, owner: &OwnerId, now: Instant) -> bool {
+        self.owners.get(owner).is_some_and(|until| *until <= now)
+    }
+
+    /// Whether the holder of `sid`'s lock, other than `caller`, is dead (I15).
+    pub(super) fn holder_dead(&self, sid: &SessionId, caller: &OwnerId, now: Instant) -> bool {
+        self.sessions
+            .get(sid)
+            .and_then(|e| e.lock.as_ref())
+            .is_some_and(|l| &l.owner != caller && self.is_dead(&l.owner, now))
+    }
+
     /// The session, if it exists and has not expired; an expired one is removed (I5).
     /// Returns the fence counter and hints beside it, so callers can use all three.
     pub(super) fn live(

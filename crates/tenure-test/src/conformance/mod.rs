@@ -24,6 +24,7 @@ mod expiry;
 mod fenced;
 mod hints;
 mod lifecycle;
+mod liveness;
 mod locking;
 mod optimistic;
 mod timeouts;
@@ -41,6 +42,7 @@ pub use expiry::*;
 pub use fenced::*;
 pub use hints::*;
 pub use lifecycle::*;
+pub use liveness::*;
 pub use locking::*;
 pub use optimistic::*;
 pub use timeouts::*;
@@ -179,6 +181,9 @@ macro_rules! __tenure_test_cases {
             repeated_commit_applies_once,
             late_older_commit_is_refused,
             repeated_release_applies_once,
+            dead_holder_costs_its_ttl_not_its_lease,
+            live_holder_keeps_its_lock,
+            lapsed_liveness_stays_lapsed,
             renew_extends_lease,
             renew_lost_session,
             renew_batch_in_order,

@@ -36,6 +36,8 @@ pub enum Method {
     RotateId,
     /// [`Store::hints`].
     Hints,
+    /// [`Store::keep_alive`].
+    KeepAlive,
 }
 
 impl Method {
@@ -51,6 +53,7 @@ impl Method {
             Method::Delete => "delete",
             Method::RotateId => "rotate_id",
             Method::Hints => "hints",
+            Method::KeepAlive => "keep_alive",
         }
     }
 }
@@ -113,6 +116,12 @@ pub enum Call<'a> {
     },
     /// [`Store::hints`].
     Hints { owner: &'a OwnerId },
+    /// [`Store::keep_alive`].
+    KeepAlive {
+        owner: &'a OwnerId,
+        ttl: Duration,
+        register: bool,
+    },
 }
 
 impl Call<'_> {
@@ -128,6 +137,7 @@ impl Call<'_> {
             Call::Delete { .. } => Method::Delete,
             Call::RotateId { .. } => Method::RotateId,
             Call::Hints { .. } => Method::Hints,
+            Call::KeepAlive { .. } => Method::KeepAlive,
         }
     }
 }

@@ -54,8 +54,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 use tenure_store::{
-    AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, HintReceiver, OptimisticReply,
-    RenewOutcome, Renewal, RotateReply, Store, StoreError,
+    AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, HintReceiver, Liveness,
+    OptimisticReply, RenewOutcome, Renewal, RotateReply, Store, StoreError,
 };
 
 pub use call::{Call, Method};
@@ -215,6 +215,23 @@ pub trait Forward: Send + Sync + fmt::Debug + 'static {
         let reply = self.inner().hints(owner).await;
         self.after(Method::Hints, reply).await
     }
+
+    /// [`Store::keep_alive`].
+    async fn keep_alive(
+        &self,
+        owner: &OwnerId,
+        ttl: Duration,
+        register: bool,
+    ) -> Result<Liveness, StoreError> {
+        self.before(&Call::KeepAlive {
+            owner,
+            ttl,
+            register,
+        })
+        .await?;
+        let reply = self.inner().keep_alive(owner, ttl, register).await;
+        self.after(Method::KeepAlive, reply).await
+    }
 }
 
 /// A [`Forward`] wrapper as a [`Store`]: each method calls the wrapper's hook.
@@ -299,5 +316,14 @@ impl<W: Forward> Store for Forwarding<W> {
 
     async fn hints(&self, owner: &OwnerId) -> Result<HintReceiver, StoreError> {
         self.0.hints(owner).await
+    }
+
+    async fn keep_alive(
+        &self,
+        owner: &OwnerId,
+        ttl: Duration,
+        register: bool,
+    ) -> Result<Liveness, StoreError> {
+        self.0.keep_alive(owner, ttl, register).await
     }
 }

@@ -7,7 +7,7 @@
 //! or renewal tick sends the commit again first.
 
 use tenure_core::sync::lock;
-use tenure_core::{Bytes, Delta, Expiry, SessionId};
+use tenure_core::{Bytes, Delta, Expiry, OwnerId, SessionId};
 use tenure_store::{CommitId, Fence};
 
 use super::{Collected, Held};
@@ -18,6 +18,8 @@ pub(crate) struct Pending {
     /// Names the commit at the store, so that sending it again applies it once.
     pub(crate) id: CommitId,
     pub(crate) sid: SessionId,
+    /// The owner id the tenure belongs to.
+    pub(crate) owner: OwnerId,
     pub(crate) fence: Fence,
     pub(crate) delta: Delta,
     /// The commit also gives the session back.

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tenure_core::sync::lock;
-use tenure_core::{Bytes, SessionId, Snapshot};
+use tenure_core::{Bytes, OwnerId, SessionId, Snapshot};
 use tenure_store::{Expiry, Fence};
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
@@ -68,6 +68,8 @@ struct CachedAttr {
 #[derive(Debug)]
 struct HeldState {
     sid: SessionId,
+    /// The owner id the tenure was granted to (the node's id may change, I15).
+    owner: OwnerId,
     fence: Fence,
     lease_until: Instant,
     acquired_at: Instant,
@@ -111,8 +113,10 @@ impl Held {
     /// A held copy from a grant (of `acquire` or of `create`), received at `now`.
     /// The node builds every held copy through `NodeInner::hold`, which works out the
     /// local lease end and creation time.
+    #[allow(clippy::too_many_arguments)] // one per part of a grant; built in one place
     pub(crate) fn new(
         sid: SessionId,
+        owner: OwnerId,
         fence: Fence,
         lease_until: Instant,
         snapshot: Snapshot,
@@ -137,6 +141,7 @@ impl Held {
             .collect();
         let state = HeldState {
             sid,
+            owner,
             fence,
             lease_until,
             acquired_at: now,
@@ -167,6 +172,11 @@ impl Held {
 
     pub(crate) fn sid(&self) -> SessionId {
         lock(&self.state).sid.clone()
+    }
+
+    /// The owner id this tenure belongs to.
+    pub(crate) fn owner(&self) -> OwnerId {
+        lock(&self.state).owner.clone()
     }
 
     pub(crate) fn fence(&self) -> Fence {

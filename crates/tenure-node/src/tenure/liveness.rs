@@ -1,0 +1,128 @@
+//! The node's liveness at the store (I15): one keep-alive per interval for the whole
+//! node, so that a crashed node costs its liveness TTL (3 s by default), not the
+//! leases of its sessions (30 s).
+//!
+//! The node serves from its copies only while its last successful keep-alive, counted
+//! from when it was sent, is younger than [`NodeConfig::liveness_serving`]: a sixth
+//! short of the TTL the store counts from when it received it. So by the time a
+//! waiter finds the node's liveness gone and takes a session, the node has stopped
+//! reading its copy; a node that was merely paused (`SIGSTOP`, a long GC, a
+//! partition) confirms its liveness before it serves again, learns that it lapsed,
+//! and goes on under a new owner id: the old one is dead for good at the store.
+//!
+//! [`NodeConfig::liveness_serving`]: crate::NodeConfig
+
+use std::sync::{Arc, Weak};
+
+use tenure_core::{Codec, OwnerId};
+use tenure_store::{Liveness, StoreError};
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::inner::NodeInner;
+use crate::stats::count;
+use crate::tenure::release::ReleaseReason;
+
+impl<C: Codec> NodeInner<C> {
+    /// Registers the node's first owner id (at start).
+    pub(crate) async fn register(&self, owner: &OwnerId) -> Result<(), StoreError> {
+        let sent = Instant::now();
+        match self
+            .store
+            .keep_alive(owner, self.config.liveness_ttl, true)
+            .await?
+        {
+            Liveness::Alive => {
+                self.alive_since(sent);
+                Ok(())
+            }
+            _ => Err(StoreError::Protocol(
+                "the store refused to register a fresh owner id".into(),
+            )),
+        }
+    }
+
+    /// One keep-alive. Ok(true): alive; Ok(false): the liveness had lapsed, and the
+    /// node now runs under a new id (or will try again on the next tick).
+    pub(crate) async fn keep_alive(self: &Arc<Self>) -> Result<bool, StoreError> {
+        let owner = self.owner();
+        let sent = Instant::now();
+        match self
+            .store
+            .keep_alive(&owner, self.config.liveness_ttl, false)
+            .await?
+        {
+            Liveness::Alive => {
+                if self.owner() == owner {
+                    self.alive_since(sent);
+                }
+                Ok(true)
+            }
+            _ => {
+                self.reincarnate(&owner).await;
+                Ok(false)
+            }
+        }
+    }
+
+    /// The store says `lapsed` is dead: stop serving, give back (write and release,
+    /// fenced, under the old id) every copy held under it, and go on as a new owner.
+    async fn reincarnate(self: &Arc<Self>, lapsed: &OwnerId) {
+        let _one = self.reincarnating.lock().await;
+        if self.owner() != *lapsed {
+            return; // another caller did it
+        }
+        self.not_alive();
+        count!(self.stats, liveness_lapses);
+        tracing::warn!(
+            owner = lapsed.as_str(),
+            "this node's liveness lapsed at the store (it was paused, cut off, or the store lost data); its cached copies are dropped and it continues under a new owner id"
+        );
+        for held in self.all_held() {
+            if held.owner() == *lapsed {
+                self.spawn_release(held, ReleaseReason::Lapsed);
+            }
+        }
+        let fresh = match OwnerId::generate(&self.config.label) {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::error!(error = %e, "could not make a new owner id; retrying on the next tick");
+                return;
+            }
+        };
+        let hints = match self.store.hints(&fresh).await {
+            Ok(hints) => hints,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not subscribe to hints under a new owner id; retrying on the next tick");
+                return;
+            }
+        };
+        if let Err(e) = self.register(&fresh).await {
+            tracing::warn!(error = %e, "could not register a new owner id; retrying on the next tick");
+            return;
+        }
+        self.set_owner(fresh);
+        self.spawn_hint_listener(hints);
+    }
+
+    /// Before serving from a copy while the node's liveness is unconfirmed: confirm it
+    /// with the store (one call), re-registering if it lapsed.
+    pub(crate) async fn confirm_alive(self: &Arc<Self>) -> Result<(), StoreError> {
+        self.keep_alive().await.map(|_| ())
+    }
+}
+
+/// Every keep-alive interval, one [`NodeInner::keep_alive`].
+pub(crate) async fn keep_alive_loop<C: Codec>(node: Weak<NodeInner<C>>) {
+    let Some(period) = node.upgrade().map(|n| n.config.keep_alive_interval) else {
+        return;
+    };
+    let mut ticker = tokio::time::interval_at(Instant::now() + period, period);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let Some(node) = node.upgrade() else { return };
+        if let Err(e) = node.keep_alive().await {
+            tracing::warn!(error = %e, "keep-alive failed");
+        }
+    }
+}
