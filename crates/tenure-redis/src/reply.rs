@@ -134,6 +134,10 @@ pub(crate) fn client_error(e: fred::error::Error) -> StoreError {
         K::IO | K::Timeout | K::Canceled | K::Backpressure | K::Routing | K::Cluster => {
             StoreError::Unavailable(e.to_string())
         }
+        // No connection to send it on while the client reconnects: nothing was sent.
+        K::Unknown if e.details().starts_with("Failed to route command") => {
+            StoreError::Unavailable(e.to_string())
+        }
         _ if e.details().starts_with("CLUSTERDOWN")
             || e.details().starts_with("LOADING")
             || e.details().starts_with("TRYAGAIN")
@@ -142,5 +146,21 @@ pub(crate) fn client_error(e: fred::error::Error) -> StoreError {
             StoreError::Unavailable(e.to_string())
         }
         _ => StoreError::Backend(Box::new(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fred::error::{Error, ErrorKind};
+
+    #[test]
+    fn errors_while_reconnecting_are_transient() {
+        let no_route = Error::new(ErrorKind::Unknown, "Failed to route command.");
+        assert!(client_error(no_route).is_transient());
+        assert!(client_error(Error::new(ErrorKind::Timeout, "slow")).is_transient());
+        assert!(client_error(Error::new(ErrorKind::IO, "reset")).is_transient());
+        let script = Error::new(ErrorKind::Unknown, "ERR tenure: bad acquire");
+        assert!(!client_error(script).is_transient());
     }
 }
