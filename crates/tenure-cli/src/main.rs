@@ -442,6 +442,8 @@ async fn demo(args: DemoArgs) -> ExitCode {
     served.prefix = format!("{prefix}-serve");
     served.plan.users = 0;
     served.plan.requests = 0;
+    // Installed before the address is printed: a SIGTERM from then on stops the demo.
+    let stop = tenure_cli::serve::stop_signal();
     let demo = match Demo::start_with(served, args.limits.limits()).await {
         Ok(demo) => demo,
         Err(e) => return fail(&e),
@@ -452,7 +454,7 @@ async fn demo(args: DemoArgs) -> ExitCode {
         demo.front
     );
     let mut report = demo.run_workload().await;
-    tenure_cli::serve::stop_signal().await;
+    stop.await;
     demo.shutdown(&mut report).await;
     if let Some(stored) = report.stored_after_shutdown {
         println!("after shutdown: {stored} increments in the store (your requests)");

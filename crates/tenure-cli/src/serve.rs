@@ -92,9 +92,9 @@ pub async fn listen_with(
     Ok((addr, task))
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn stop_signal() {
-    tenure_axum::serve::stop_signal().await;
+/// Resolves on Ctrl-C or SIGTERM; the handlers are installed when this is called.
+pub fn stop_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    tenure_axum::serve::stop_signal()
 }
 
 /// Runs one node until Ctrl-C or SIGTERM, then stops gracefully: the server stops

@@ -153,26 +153,41 @@ fn is_connection_error(e: &io::Error) -> bool {
     )
 }
 
-/// Resolves on Ctrl-C or, on Unix, SIGTERM (what orchestrators send): the usual
-/// `shutdown` future for [`serve`].
-pub async fn stop_signal() {
+/// A future that resolves on Ctrl-C or, on Unix, SIGTERM (what orchestrators send):
+/// the usual `shutdown` future for [`serve`].
+///
+/// Called inside a Tokio runtime, it installs its signal handlers at once, so a
+/// signal that arrives before the future is first polled still stops the server
+/// instead of killing the process; outside one, when first polled.
+pub fn stop_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        use tokio::signal::unix::{signal, Signal, SignalKind};
+        fn install() -> Option<(Signal, Signal)> {
+            Some((
+                signal(SignalKind::interrupt()).ok()?,
+                signal(SignalKind::terminate()).ok()?,
+            ))
+        }
+        let eager = tokio::runtime::Handle::try_current()
+            .ok()
+            .and_then(|_| install());
+        async move {
+            match eager.or_else(install) {
+                Some((mut int, mut term)) => {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                None => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
-    {
+    async {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
