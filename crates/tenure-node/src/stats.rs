@@ -59,6 +59,9 @@ counters! {
     doubts_resolved,
     /// Times the node's liveness lapsed at the store and it went on under a new id.
     liveness_lapses,
+    /// Times the store was found to have lost data this node relied on (its liveness
+    /// key gone before its TTL): the node's copies were dropped, not served.
+    store_data_lost,
 }
 
 /// Adds `n` to one counter, here and in the `metrics` registry.

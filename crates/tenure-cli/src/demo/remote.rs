@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 use tenure_store::{
-    AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, HintReceiver, OptimisticReply,
-    RenewOutcome, Renewal, RotateReply, Store, StoreError,
+    AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, HintReceiver, Liveness,
+    OptimisticReply, RenewOutcome, Renewal, RotateReply, Store, StoreError,
 };
 
 /// A store whose every call suspends its caller once before the inner store acts.

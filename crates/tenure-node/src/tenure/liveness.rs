@@ -58,6 +58,15 @@ impl<C: Codec> NodeInner<C> {
                 Ok(true)
             }
             _ => {
+                if self.alive(sent) && self.owner() == owner {
+                    // Kept alive within its TTL, yet gone: the store lost data (a
+                    // restart without persistence, a failover to a stale replica).
+                    count!(self.stats, store_data_lost);
+                    tracing::error!(
+                        owner = owner.as_str(),
+                        "the store lost this node's liveness key before its TTL ran out: the store lost data; cached copies are dropped, not served"
+                    );
+                }
                 self.reincarnate(&owner).await;
                 Ok(false)
             }
