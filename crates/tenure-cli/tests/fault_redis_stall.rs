@@ -1,66 +1,99 @@
 //! Fault (d): one node (`node-a`) reaches Redis through the fault proxy; while 8
 //! sessions take concurrent increments (3 in flight each) through `tenure route` over
-//! the three `tenure serve` processes (`--lease 2s`), its link stalls (every byte held,
-//! both ways) until every session it held has been granted to another node, and then
-//! delivers everything it held. From the stall on, one more client per session talks
-//! to the two other nodes directly, so the takeover does not wait on the router.
+//! the three `tenure serve` processes (`--lease 2s`), its link fails until every
+//! session it held has been granted to another node, then comes back:
 //!
-//! The late commits and renewals carry a fence whose lease ran out: the store must
-//! reject them, and the node must not serve its stale copies once its link is back
-//! (the test waits until it has answered increments again). The figures line gives
-//! the recovery time, from the stall until each session is served again.
+//! - a stall (every byte held, both ways) that then delivers everything it held: the
+//!   late commits and renewals carry a fence whose lease ran out, and the store must
+//!   reject them;
+//! - a black hole (bytes thrown away, nothing answered), after which the proxy closes
+//!   the connections that lost bytes and the node reconnects by itself (ignored for
+//!   now: a command issued while the client reconnects answers 500, see the
+//!   attribute).
+//!
+//! From the fault on, one more client per session talks to the two other nodes
+//! directly, so the takeover does not wait on the router. Once the link is back the
+//! node must not serve its stale copies (the test waits until it has answered
+//! increments again). The figures line gives the recovery time, from the fault until
+//! each session is served again.
 
 mod support;
 
 use support::faults::*;
+use tenure_test::fault_proxy::ProxyHandle;
 use tokio::time::Instant;
 
 /// The node behind the proxy.
 const PROXIED: usize = 0;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_nodes_redis_link_stalls_past_its_lease_then_delivers() {
-    let scenario = "node-a's Redis link stalls past its lease, --lease 2s";
-    let mut setup = Setup::new("redis-stall");
+/// Runs the scenario with the link fault `begin` ... `end`.
+async fn link_fault(scenario: &str, begin: fn(&ProxyHandle), end: fn(&ProxyHandle)) {
+    let mut setup = Setup::new("redis-link");
     setup.proxied = Some(PROXIED);
     let Some(rig) = Rig::start(&setup).await else {
         return;
     };
     let mut workload = Workload::start(rig.router.addr, SESSIONS, CLIENTS).await;
     workload
-        .wait_acked(Instant::now(), ROUNDS, WAIT, "increments before the stall")
+        .wait_acked(Instant::now(), ROUNDS, WAIT, "increments before the fault")
         .await;
     let ids: Vec<_> = workload.sessions.iter().map(|(_, id)| id.clone()).collect();
-    let (_, held) = rig.holder(&ids, Some(PROXIED), 2, WAIT).await;
+    rig.holder(&ids, Some(PROXIED), 2, WAIT).await;
     let name = rig.nodes[PROXIED].name.clone();
-    workload.add_clients(&rig.others(PROXIED));
-
     let faults = rig.proxy.as_ref().expect("a proxied node").handle();
-    let stalled = Instant::now();
-    faults.stall();
+    let began = Instant::now();
+    begin(&faults);
+    // What it holds now, it cannot give up: its release would not reach Redis.
+    let held = rig.held_by(PROXIED, &ids).await;
+    workload.add_clients(&rig.others(PROXIED));
     let held_ids: Vec<_> = held.iter().map(|s| ids[*s].clone()).collect();
     rig.taken_from(PROXIED, &held_ids, WAIT).await;
     workload
-        .wait_acked(stalled, 1, WAIT, "every session served after the stall")
+        .wait_acked(began, 1, WAIT, "every session served after the fault")
         .await;
 
-    faults.unstall();
-    let delivered = Instant::now();
+    end(&faults);
+    let ended = Instant::now();
     workload
-        .wait_history(WAIT, "the stalled node answers increments", |records| {
-            let by_node = records.iter().filter(|r| {
-                r.start >= delivered && r.acknowledged().is_some() && r.node() == Some(&name)
-            });
-            by_node.count() >= ROUNDS
-        })
+        .wait_history(
+            WAIT,
+            "the node behind the proxy answers increments",
+            |records| {
+                let by_node = records.iter().filter(|r| {
+                    r.start >= ended && r.acknowledged().is_some() && r.node() == Some(&name)
+                });
+                by_node.count() >= ROUNDS
+            },
+        )
         .await;
     workload
-        .wait_acked(Instant::now(), ROUNDS, WAIT, "increments after the stall")
+        .wait_acked(Instant::now(), ROUNDS, WAIT, "increments after the fault")
         .await;
     println!(
-        "{scenario}: {name} held sessions {held:?}; its link stalled for {:.2} s; proxy {:?}",
-        (delivered - stalled).as_secs_f64(),
+        "{scenario}: {name} held sessions {held:?}; its link failed for {:.2} s; proxy {:?}",
+        (ended - began).as_secs_f64(),
         faults.stats()
     );
-    finish(scenario, rig, workload, Some((stalled, "the stall"))).await;
+    finish(scenario, rig, workload, Some((began, "the fault"))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nodes_redis_link_stalls_past_its_lease_then_delivers() {
+    link_fault(
+        "node-a's Redis link stalls past its lease, --lease 2s",
+        ProxyHandle::stall,
+        ProxyHandle::unstall,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "waits on tenure-redis: once the black hole ends and the proxy closes the connections that lost bytes, a command issued while the client reconnects fails with fred's `Failed to route command.` (ErrorKind::Unknown), sorted as a backend error: 500 instead of 503"]
+async fn a_nodes_redis_link_is_black_holed_past_its_lease() {
+    link_fault(
+        "node-a's Redis link black-holed past its lease, --lease 2s",
+        ProxyHandle::black_hole,
+        ProxyHandle::pass_through,
+    )
+    .await;
 }

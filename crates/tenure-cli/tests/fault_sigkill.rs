@@ -27,10 +27,12 @@ async fn killed_holder(scenario: &str, lease: Option<&'static str>) -> Option<Fi
         .wait_acked(Instant::now(), ROUNDS, WAIT, "increments before the kill")
         .await;
     let ids: Vec<_> = workload.sessions.iter().map(|(_, id)| id.clone()).collect();
-    let (victim, held) = rig.holder(&ids, None, 2, WAIT).await;
-    workload.add_clients(&rig.others(victim));
+    let (victim, _) = rig.holder(&ids, None, 2, WAIT).await;
     let killed = Instant::now();
     rig.nodes[victim].kill().await;
+    // Its locks stay at the store until their leases run out.
+    let held = rig.held_by(victim, &ids).await;
+    workload.add_clients(&rig.others(victim));
     workload
         .wait_acked(killed, 1, WAIT, "every session served after the kill")
         .await;

@@ -27,12 +27,13 @@ async fn sigstopped_holder_resumes_past_its_lease_and_serves_nothing_stale() {
         .wait_acked(Instant::now(), ROUNDS, WAIT, "increments before the stop")
         .await;
     let ids: Vec<_> = workload.sessions.iter().map(|(_, id)| id.clone()).collect();
-    let (victim, held) = rig.holder(&ids, None, 2, WAIT).await;
+    let (victim, _) = rig.holder(&ids, None, 2, WAIT).await;
     let name = rig.nodes[victim].name.clone();
-    workload.add_clients(&rig.others(victim));
-
     let stopped = Instant::now();
     rig.nodes[victim].signal(Signal::Stop);
+    // What it holds now, it cannot give up: it is stopped.
+    let held = rig.held_by(victim, &ids).await;
+    workload.add_clients(&rig.others(victim));
     let held_ids: Vec<_> = held.iter().map(|s| ids[*s].clone()).collect();
     rig.taken_from(victim, &held_ids, WAIT).await;
     workload

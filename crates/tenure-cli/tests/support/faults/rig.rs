@@ -157,6 +157,14 @@ impl Rig {
         }
     }
 
+    /// The sessions (indices) `node` holds now, as the store says.
+    pub async fn held_by(&self, node: usize, sessions: &[SessionId]) -> Vec<usize> {
+        let holders = self.holders(sessions).await;
+        (0..sessions.len())
+            .filter(|s| holders[*s] == Some(node))
+            .collect()
+    }
+
     /// Waits (at most `timeout`) until every session of `sessions` is held by a node
     /// other than `node` (it was granted elsewhere, so `node`'s lease ran out).
     pub async fn taken_from(&self, node: usize, sessions: &[SessionId], timeout: Duration) {

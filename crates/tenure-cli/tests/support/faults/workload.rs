@@ -26,12 +26,14 @@ const BACK_OFF: Duration = Duration::from_millis(20);
 /// How one request ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// An HTTP answer: its status, the counter it reported (2xx only) and the node
-    /// that served it (`X-Tenure-Node`).
+    /// An HTTP answer: its status, the counter it reported (2xx only), the node
+    /// that served it (`X-Tenure-Node`) and, for any other status, the start of the
+    /// body.
     Answer {
         status: u16,
         value: Option<u64>,
         node: Option<String>,
+        note: String,
     },
     /// No answer: the connection failed (the error, as text).
     Failed(String),
@@ -106,15 +108,19 @@ async fn post_counter(
             .await
             .map_err(|e| format!("{e:?}"))?;
         let body = String::from_utf8_lossy(&body.to_bytes()).into_owned();
-        let value = (200..300)
-            .contains(&status)
-            .then(|| body.trim().parse().ok())
-            .flatten();
+        let ok = (200..300).contains(&status);
+        let value = ok.then(|| body.trim().parse().ok()).flatten();
+        let note = if ok {
+            String::new()
+        } else {
+            body.chars().take(120).collect()
+        };
         Ok::<_, String>((
             Outcome::Answer {
                 status,
                 value,
                 node,
+                note,
             },
             set_cookie,
         ))
