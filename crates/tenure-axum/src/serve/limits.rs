@@ -140,7 +140,7 @@ impl ServerLimits {
     }
 }
 
-/// Three quarters of the soft file limit, at most [`MAX_CONNECTIONS_CAP`]: the other
+/// Three quarters of the soft file limit, at most 10,000: the other
 /// quarter stays for the store's connections and everything else a process opens.
 pub fn default_max_connections() -> usize {
     let limit = file_limit().unwrap_or(ASSUMED_FILE_LIMIT);

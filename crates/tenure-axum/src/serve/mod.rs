@@ -13,13 +13,12 @@
 //! use std::time::Duration;
 //! use tenure_axum::serve::{serve, ServerLimits};
 //!
-//! # async fn run(app: axum::Router) -> std::io::Result<()> {
+//! # #[tokio::main] async fn main() -> std::io::Result<()> {
+//! # let app = axum::Router::new();
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
 //! let limits = ServerLimits::new().header_read_timeout(Duration::from_secs(5));
-//! serve(listener, app, limits, async {
-//!     let _ = tokio::signal::ctrl_c().await;
-//! })
-//! .await;
+//! let stopped = serve(listener, app, limits, tenure_axum::serve::stop_signal()).await;
+//! assert_eq!(stopped.cut, 0, "every request finished in time");
 //! # Ok(()) }
 //! ```
 //!
