@@ -6,11 +6,6 @@
 //! outcome: the node must resolve it (idempotent commits) or answer 504, never 503
 //! for a stored change, and never apply it twice. The node reconnects by itself. No
 //! recovery time: the fault lasts the whole run.
-//!
-//! Ignored for now: a command issued while the node's Redis client reconnects fails
-//! with fred's `Failed to route command.` (`ErrorKind::Unknown`), which
-//! `tenure_redis`'s `client_error` sorts as a backend error, not `Unavailable`: the
-//! request answers 500 (1 to 4 per run here) where it should answer 503.
 
 mod support;
 
@@ -27,7 +22,6 @@ const UNDER_FIRE: usize = 5 * ROUNDS;
 const EVERY: Duration = Duration::from_millis(250);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "waits on tenure-redis: fred's `Failed to route command.` (ErrorKind::Unknown, a command with no connection while the client reconnects) is sorted as a backend error, so the node answers 500 instead of 503"]
 async fn a_nodes_redis_connections_dropped_over_and_over() {
     let scenario = "node-a's Redis connections dropped every 250 ms, affinity 0.5, --lease 2s";
     let mut setup = Setup::new("redis-drop");

@@ -1,8 +1,9 @@
 //! Fault (b): the node holding the most sessions is SIGSTOPped while 8 sessions take
 //! concurrent increments (3 in flight each) through `tenure route` over three
-//! `tenure serve` processes (`--lease 2s`) on a private Redis, and resumed with SIGCONT
-//! once every session it held has been granted to another node (so its lease ran
-//! out: its copies are stale). From the stop on, one more client per session talks to
+//! `tenure serve` processes on a private Redis, and resumed with SIGCONT once every
+//! session it held has been granted to another node (so its tenure ran out: its
+//! copies are stale). Once with `--lease 2s`, once with the node's default settings
+//! (where a stopped node's tenures end with its liveness, not its 30 s lease). From the stop on, one more client per session talks to
 //! the two other nodes directly, so the takeover does not wait on the router.
 //!
 //! After resuming, the node must write nothing and serve nothing from its stale
@@ -13,15 +14,20 @@
 
 mod support;
 
+use std::time::Duration;
+
 use support::faults::*;
 use tokio::time::Instant;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigstopped_holder_resumes_past_its_lease_and_serves_nothing_stale() {
-    let scenario = "sigstop holder past its lease, --lease 2s";
-    let Some(rig) = Rig::start(&Setup::new("sigstop")).await else {
-        return;
-    };
+/// Runs the scenario with the nodes' `--lease` (`None`: the node's defaults);
+/// answers its figures and how long the node was stopped (`None`: skipped).
+async fn stopped_holder(
+    scenario: &str,
+    lease: Option<&'static str>,
+) -> Option<(Figures, Duration)> {
+    let mut setup = Setup::new("sigstop");
+    setup.lease = lease;
+    let rig = Rig::start(&setup).await?;
     let mut workload = Workload::start(rig.router.addr, SESSIONS, CLIENTS).await;
     workload
         .wait_acked(Instant::now(), ROUNDS, WAIT, "increments before the stop")
@@ -57,5 +63,39 @@ async fn sigstopped_holder_resumes_past_its_lease_and_serves_nothing_stale() {
         "{scenario}: stopped {name} holding sessions {held:?} for {:.2} s",
         (resumed - stopped).as_secs_f64()
     );
-    finish(scenario, rig, workload, Some((stopped, "the stop"))).await;
+    let figures = finish(scenario, rig, workload, Some((stopped, "the stop"))).await;
+    Some((figures, resumed - stopped))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigstopped_holder_resumes_past_its_lease_and_serves_nothing_stale() {
+    stopped_holder("sigstop holder past its lease, --lease 2s", Some("2s")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigstopped_holder_with_default_settings_serves_nothing_stale() {
+    stopped_holder("sigstop holder until replaced, default settings", None).await;
+}
+
+/// With default settings, requests that reach the node for a session it held or was
+/// acquiring when it was stopped wait out the acquire timeout after it resumes
+/// (under its new owner id), though the session is served elsewhere: 503 after 15 s
+/// plus the stop, again 15 s later, and the router's 504 at its upstream timeout for
+/// a request in flight at the stop. About one run in two; three runs here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "waits on the node: once its liveness lapsed, a resumed node's requests for a session it held or was acquiring wait out acquire_timeout (15 s, then 503) though another node serves it"]
+async fn sigstopped_holder_with_default_settings_costs_seconds_after_it_resumes() {
+    const AFTER: Duration = Duration::from_secs(5);
+    let scenario = "sigstop holder until replaced, default settings (waits)";
+    for _ in 0..3 {
+        let Some((figures, stop)) = stopped_holder(scenario, None).await else {
+            return;
+        };
+        assert!(
+            figures.max_wait <= stop + AFTER,
+            "a request waited {:?}, stopped {stop:?}: {:?}",
+            figures.max_wait,
+            figures.slowest
+        );
+    }
 }

@@ -51,6 +51,9 @@ pub struct Figures {
     pub unstored: usize,
     /// The first few answers the check does not allow, described.
     pub refused: Vec<String>,
+    /// The three slowest requests, described (start relative to the fault, or to
+    /// the first request).
+    pub slowest: Vec<String>,
     pub max_wait: Duration,
     pub bound: Duration,
 }
@@ -105,6 +108,7 @@ pub fn check(
                 .push(format!("session {}: {:?}", r.session, r.outcome));
         }
     }
+    f.slowest = slowest(records, fault.map(|(at, _)| at), 3);
     for (session, counter) in stored.iter().enumerate() {
         let mine: Vec<&Record> = records.iter().filter(|r| r.session == session).collect();
         let acks: Vec<(u64, &Record)> = mine
@@ -179,6 +183,34 @@ fn check_values(f: &mut Figures, acks: &[(u64, &Record)], open_starts: &[Instant
     }
 }
 
+/// The `n` slowest requests: wait, outcome, node and start relative to `origin`.
+fn slowest(records: &[Record], origin: Option<Instant>, n: usize) -> Vec<String> {
+    let Some(origin) = origin.or_else(|| records.iter().map(|r| r.start).min()) else {
+        return Vec::new();
+    };
+    let mut by_wait: Vec<&Record> = records.iter().collect();
+    by_wait.sort_by_key(|r| std::cmp::Reverse(r.end - r.start));
+    let at = |t: Instant| match t.checked_duration_since(origin) {
+        Some(after) => format!("+{:.2} s", after.as_secs_f64()),
+        None => format!("-{:.2} s", (origin - t).as_secs_f64()),
+    };
+    let describe = |r: &&Record| {
+        let what = match &r.outcome {
+            Outcome::Answer { status, node, .. } => {
+                format!("{status} from {}", node.as_deref().unwrap_or("the router"))
+            }
+            other => format!("{other:?}"),
+        };
+        let wait = secs(r.end - r.start);
+        format!(
+            "{wait} ({what}, session {}, sent {})",
+            r.session,
+            at(r.start)
+        )
+    };
+    by_wait.iter().take(n).map(describe).collect()
+}
+
 /// How many acknowledged values are not above every value acknowledged before their
 /// request started.
 fn backwards(acks: &[(u64, &Record)]) -> usize {
@@ -249,6 +281,7 @@ impl Figures {
     /// Prints [`Figures::line`] (shown with `cargo test -- --nocapture`).
     pub fn print(&self) {
         println!("{}", self.line());
+        println!("  slowest: {}", self.slowest.join("; "));
     }
 
     /// Panics, with the figures, unless the history is clean.

@@ -85,11 +85,13 @@ impl Rig {
         for node in &nodes {
             args.extend(["--backend".to_string(), node.addr.to_string()]);
         }
+        let timeout = format!("{}ms", super::UPSTREAM_TIMEOUT.as_millis());
+        args.extend(["--affinity".into(), setup.affinity.to_string()]);
         args.extend([
-            "--affinity".into(),
-            setup.affinity.to_string(),
             "--seed".into(),
             "7".into(),
+            "--upstream-timeout".into(),
+            timeout,
         ]);
         let router = Tenure::start(dir.path(), "router", &args).await;
         Some(Self {
