@@ -129,12 +129,7 @@ impl<C: Codec> NodeInner<C> {
             let owner = self.owner();
             let reply = self
                 .store
-                .acquire(
-                    sid,
-                    &owner,
-                    self.config.lease,
-                    self.config.queue_wait(),
-                )
+                .acquire(sid, &owner, self.config.lease, self.config.queue_wait())
                 .await;
             match reply? {
                 AcquireReply::Granted(grant) => {

@@ -45,7 +45,11 @@ impl<C: Codec> NodeInner<C> {
         let sent = Instant::now();
         let outcomes = self
             .store
-            .renew(&held.owner(), self.config.lease, std::slice::from_ref(&item))
+            .renew(
+                &held.owner(),
+                self.config.lease,
+                std::slice::from_ref(&item),
+            )
             .await?;
         Ok(self.apply_renewal(held, &item, outcomes.first().copied(), sent))
     }
@@ -109,11 +113,7 @@ impl<C: Codec> NodeInner<C> {
                 })
                 .collect();
             let sent = Instant::now();
-            match self
-                .store
-                .renew(&owner, self.config.lease, &items)
-                .await
-            {
+            match self.store.renew(&owner, self.config.lease, &items).await {
                 Ok(outcomes) => {
                     let mut outcomes = outcomes.into_iter();
                     for (h, item) in held.iter().zip(&items) {
