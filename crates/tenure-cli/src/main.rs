@@ -300,6 +300,14 @@ fn parse_policy(s: &str) -> Result<WritePolicy, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Warnings (a node marked down, a lapsed liveness, a commit in doubt) go to
+    // stderr; RUST_LOG (e.g. `RUST_LOG=tenure_node=debug`) changes what is shown.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     match Cli::parse().command {
         Command::Demo(args) => demo(args).await,
         Command::Serve(args) => {
