@@ -78,12 +78,12 @@ async fn sigstopped_holder_with_default_settings_serves_nothing_stale() {
 }
 
 /// With default settings, requests that reach the node for a session it held or was
-/// acquiring when it was stopped wait out the acquire timeout after it resumes
-/// (under its new owner id), though the session is served elsewhere: 503 after 15 s
-/// plus the stop, again 15 s later, and the router's 504 at its upstream timeout for
-/// a request in flight at the stop. About one run in two; three runs here.
+/// acquiring when it was stopped must not wait out the acquire timeout after it
+/// resumes (under its new owner id) while the session is served elsewhere. They did
+/// (503 after 15 s plus the stop, about one run in two): the copy's release kept
+/// sending a commit whose tenure had ended, as if its outcome could still be learned.
+/// Three runs here.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "waits on the node: once its liveness lapsed, a resumed node's requests for a session it held or was acquiring wait out acquire_timeout (15 s, then 503) though another node serves it"]
 async fn sigstopped_holder_with_default_settings_costs_seconds_after_it_resumes() {
     const AFTER: Duration = Duration::from_secs(5);
     let scenario = "sigstop holder until replaced, default settings (waits)";

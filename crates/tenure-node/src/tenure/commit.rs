@@ -10,7 +10,8 @@
 //! |---|---|---|
 //! | applied (now or before) | success | takes the changes |
 //! | `Stale` on the first sending | nothing stored (503) | dropped, tenure lost |
-//! | no answer within `outcome_timeout`, or `Stale` after a failed sending | unknown (504) | keeps the commit in doubt and is not served until it is resolved |
+//! | no answer within `outcome_timeout` | unknown (504) | keeps the commit in doubt and is not served until it is resolved |
+//! | `Stale` after a failed sending | unknown (504) | dropped: the tenure ended, so sending again can teach nothing |
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -33,8 +34,11 @@ enum Outcome {
     Stored,
     /// The store answered that it applied nothing, and no earlier sending exists.
     NotStored,
-    /// The store may or may not have applied it.
+    /// The store may or may not have applied it; sending it again may tell.
     Unknown(StoreError),
+    /// The store may or may not have applied it, and the tenure has ended (`Stale`
+    /// after a failed sending): nothing will tell any more.
+    Unresolvable,
 }
 
 impl<C: Codec> NodeInner<C> {
@@ -110,11 +114,7 @@ impl<C: Codec> NodeInner<C> {
                 }
                 Ok(CommitReply::Stale { .. }) if !sent_before => return Outcome::NotStored,
                 // An earlier sending may have applied before the tenure moved on.
-                Ok(CommitReply::Stale { .. }) => {
-                    return Outcome::Unknown(StoreError::Unavailable(
-                        "the tenure ended while the commit's outcome was unknown".into(),
-                    ));
-                }
+                Ok(CommitReply::Stale { .. }) => return Outcome::Unresolvable,
                 Ok(_) => {
                     return Outcome::Unknown(StoreError::Protocol("unknown commit reply".into()))
                 }
@@ -159,6 +159,15 @@ impl<C: Codec> NodeInner<C> {
             Outcome::NotStored => {
                 self.lose(held);
                 Err(SessionError::TenureLost)
+            }
+            Outcome::Unresolvable => {
+                count!(self.stats, outcomes_unknown);
+                tracing::warn!(
+                    session = held.sid().prefix(),
+                    "commit outcome unknown and the tenure ended; cached copy dropped"
+                );
+                self.drop_in_doubt(held);
+                Err(SessionError::OutcomeUnknown)
             }
             Outcome::Unknown(e) => {
                 held.restore_counts(pending.counts);

@@ -68,7 +68,8 @@ impl<C: Codec> NodeInner<C> {
                 // kept in doubt and sent again first). While the lease runs, the
                 // changes can still be written: try again; after that, they cannot (I8).
                 Err(e @ (SessionError::Store(_) | SessionError::OutcomeUnknown))
-                    if held.lease_valid(Instant::now()) =>
+                    if held.lease_valid(Instant::now())
+                        && !matches!(held.phase(), Phase::Gone(_)) =>
                 {
                     tracing::warn!(session = held.sid().prefix(), error = %e, "release failed; retrying");
                     tokio::time::sleep(self.config.max_poll).await;
