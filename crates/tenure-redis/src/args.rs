@@ -183,6 +183,8 @@ pub(crate) fn rotate_out(
 pub(crate) struct Copied {
     /// The owner to leave the new id locked by (`""`: unlocked).
     pub(crate) owner: String,
+    /// The owner keeps a liveness key (I15), as its lock on the old id said.
+    pub(crate) live: bool,
     pub(crate) lease_left: u64,
     pub(crate) idle: u64,
     pub(crate) absolute: u64,
@@ -193,6 +195,7 @@ pub(crate) struct Copied {
 pub(crate) fn rotate_in(copied: Copied) -> Vec<Value> {
     let Copied {
         owner,
+        live,
         lease_left,
         idle,
         absolute,
@@ -206,6 +209,7 @@ pub(crate) fn rotate_in(copied: Copied) -> Vec<Value> {
         int(idle),
         int(absolute),
         int(age),
+        flag(live),
         int(snapshot.attrs.len() as u64),
     ];
     for (name, entry) in snapshot.attrs {

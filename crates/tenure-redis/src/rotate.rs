@@ -68,6 +68,7 @@ pub(crate) async fn rotate_id(
         } else {
             String::new()
         },
+        live: by_caller && holder.is_some_and(|(owner, _)| store.is_registered(owner)),
         lease_left,
         idle,
         absolute,

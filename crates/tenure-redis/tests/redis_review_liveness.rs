@@ -156,7 +156,6 @@ async fn redis_created_lock_of_a_dead_holder_costs_its_ttl() {
 /// rotate-at-login, then use it for hours) waits out its lease when its holder dies.
 /// The MemoryStore voids it after the TTL (the next test): the backends differ.
 #[tokio::test]
-#[ignore = "bug: on Redis a session rotated at any time during its holder's tenure (not only in its last request) waits out the lease when the holder dies"]
 async fn redis_rotated_lock_of_a_dead_holder_costs_its_ttl() {
     let Some(store) = redis().await else { return };
     let got = dead_holder(store, Made::RotatedEarlier).await;

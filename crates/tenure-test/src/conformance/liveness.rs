@@ -124,3 +124,36 @@ pub async fn lapsed_liveness_stays_lapsed(store: Arc<dyn Store>) {
         "an owner that never registered is not alive"
     );
 }
+
+/// I15 across `rotate_id`: the holder's lock on the new id is void once the holder is
+/// dead, as its lock on the old id was.
+pub async fn dead_holder_of_a_rotated_session_costs_its_ttl(store: Arc<dyn Store>) {
+    let s = &*store;
+    let (old, new) = (sid(), sid());
+    create(s, &old, &[("n", "1")]).await;
+    let (a, b) = (owner("a"), owner("b"));
+    keep_alive(s, &a, true).await;
+    keep_alive(s, &b, true).await;
+    let fa = granted(s, &old, &a, LONG, "a acquires").await.fence;
+    let rotated = ok(s.rotate_id(&old, &new, Some((&a, fa))).await, "rotate_id");
+    assert!(
+        matches!(
+            rotated,
+            tenure_store::RotateReply::Rotated { fence: Some(_) }
+        ),
+        "the holder's rotation keeps its tenure: {rotated:?}"
+    );
+    let bound = TTL + LIVENESS_CHECK_AFTER + SLACK;
+    let poll = Poll::new(
+        bound,
+        "I15: the rotated session granted after the holder's TTL",
+    );
+    loop {
+        keep_alive(s, &b, false).await;
+        match acquire_waiting(s, &new, &b, LONG, SLACK).await {
+            AcquireReply::Granted(_) => break,
+            AcquireReply::Queued { .. } => poll.tick().await,
+            other => panic!("acquire of the rotated id: {other:?}"),
+        }
+    }
+}

@@ -184,6 +184,7 @@ macro_rules! __tenure_test_cases {
             dead_holder_costs_its_ttl_not_its_lease,
             live_holder_keeps_its_lock,
             lapsed_liveness_stays_lapsed,
+            dead_holder_of_a_rotated_session_costs_its_ttl,
             renew_extends_lease,
             renew_lost_session,
             renew_batch_in_order,
