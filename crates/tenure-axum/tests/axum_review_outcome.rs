@@ -129,14 +129,12 @@ fn presented_id(browser: &Browser) -> SessionId {
 /// client keeps its old cookie, whose id the store no longer knows: its next request
 /// starts a new, empty session.
 #[tokio::test]
-#[ignore = "bug: a rotate_id whose reply is lost answers 503 not-stored, yet the store rotated: the client's session is lost"]
 async fn exclusive_rotate_with_a_lost_reply_is_not_a_503_not_stored() {
     rotation_with_a_lost_reply(tenure_core::Consistency::Exclusive).await;
 }
 
 /// The same in the optimistic mode (`LoadedBacking::rotate`).
 #[tokio::test]
-#[ignore = "bug: optimistic-mode rotate_id with a lost reply answers 503 not-stored, yet the store rotated"]
 async fn optimistic_rotate_with_a_lost_reply_is_not_a_503_not_stored() {
     rotation_with_a_lost_reply(tenure_core::Consistency::Optimistic).await;
 }

@@ -28,9 +28,9 @@ pub(crate) struct NodeInner<C> {
     pub(crate) store: Arc<dyn Store>,
     /// Who this node is at the store: a new id whenever its liveness lapsed (I15).
     owner: Mutex<OwnerId>,
-    /// Until when the node may serve from its copies: its last keep-alive's send time
-    /// plus [`NodeConfig::liveness_serving`] (I15).
-    alive_until: Mutex<Instant>,
+    /// When the last successful keep-alive was sent (`None`: not alive): the node may
+    /// serve from its copies for [`NodeConfig::liveness_serving`] after it (I17).
+    alive_sent: Mutex<Option<Instant>>,
     /// One re-registration at a time, after a lapse.
     pub(crate) reincarnating: tokio::sync::Mutex<()>,
     pub(crate) config: NodeConfig,
@@ -58,7 +58,7 @@ impl<C> NodeInner<C> {
         Self {
             store,
             owner: Mutex::new(owner),
-            alive_until: Mutex::new(Instant::now()),
+            alive_sent: Mutex::new(None),
             reincarnating: tokio::sync::Mutex::new(()),
             config,
             codec,
@@ -85,23 +85,28 @@ impl<C> NodeInner<C> {
         *lock(&self.owner) = owner;
     }
 
-    /// Whether the node may serve from its copies at `now` (I15).
+    /// Whether the node may serve from its copies at `now` (I17).
     pub(crate) fn alive(&self, now: Instant) -> bool {
-        now < *lock(&self.alive_until)
+        lock(&self.alive_sent)
+            .is_some_and(|sent| now < deadline_after(sent, self.config.liveness_serving()))
+    }
+
+    /// When the last successful keep-alive was sent, if the node is alive.
+    pub(crate) fn alive_sent(&self) -> Option<Instant> {
+        *lock(&self.alive_sent)
     }
 
     /// A keep-alive sent at `sent` succeeded.
     pub(crate) fn alive_since(&self, sent: Instant) {
-        let until = deadline_after(sent, self.config.liveness_serving());
-        let mut current = lock(&self.alive_until);
-        if until > *current {
-            *current = until;
+        let mut current = lock(&self.alive_sent);
+        if current.is_none_or(|c| sent > c) {
+            *current = Some(sent);
         }
     }
 
     /// The node's liveness lapsed: serve nothing from copies until it is alive again.
     pub(crate) fn not_alive(&self) {
-        *lock(&self.alive_until) = Instant::now();
+        *lock(&self.alive_sent) = None;
     }
 
     /// A new request id, unique within the node (for the attribute lock table).

@@ -31,7 +31,6 @@ async fn counter_session(node: &Node) -> tenure_core::SessionId {
 /// resolves A's commit (stored), then stores B's value, computed from the copy that
 /// lacks A's change: two increments applied, the counter says 1.
 #[tokio::test(start_paused = true)]
-#[ignore = "bug: a request admitted before a sibling's commit went into doubt reads the copy without it, so get_mut loses the doubted (later stored) update"]
 async fn get_mut_of_a_request_in_flight_sees_a_commit_in_doubt() {
     let (memory, store, sw) = switched();
     let node = Node::start(store, config()).await.unwrap();
@@ -99,7 +98,6 @@ async fn a_request_admitted_after_the_doubt_sees_the_doubted_commit() {
 /// then 504; but the recalled request waits for the release, which retries until
 /// the holder's local lease ends (about 27 s here).
 #[tokio::test(start_paused = true)]
-#[ignore = "bug: a request recalled mid-flight waits for the release's retries until the lease ends (~27 s), not outcome_timeout (5 s)"]
 async fn a_recalled_request_is_answered_within_outcome_timeout() {
     let memory = tenure_store::MemoryStore::new();
     let faulty = FaultyStore::new(memory.clone());
@@ -155,7 +153,6 @@ async fn a_recalled_request_is_answered_within_outcome_timeout() {
 /// as long as its lease is valid, and renewals keep it valid, so the recalled
 /// request never gets an answer and the session stays draining.
 #[tokio::test(start_paused = true)]
-#[ignore = "bug: with commits failing and renewals answering, a recalled request is never answered (the release retries forever)"]
 async fn a_recalled_request_is_answered_when_only_commits_fail() {
     let (memory, store, sw) = switched();
     let h = Node::start(store, config()).await.unwrap();

@@ -31,7 +31,6 @@ async fn counter_session(node: &Node) -> tenure_core::SessionId {
 /// unconfirmed", but the read is served from H's copy: 0, older than what W stored.
 /// (`HeldBacking::ready` checks the lease before each access, not the liveness.)
 #[tokio::test(start_paused = true)]
-#[ignore = "bug: a request admitted before the node's liveness lapsed keeps reading its copy after another node took and wrote the session (stale read)"]
 async fn a_request_in_flight_reads_nothing_from_memory_once_liveness_is_unconfirmed() {
     let (memory, h_store, sw) = switched();
     let h = Node::start(h_store, config()).await.unwrap();
@@ -84,7 +83,6 @@ async fn a_request_in_flight_reads_nothing_from_memory_once_liveness_is_unconfir
 /// serves it from memory. W takes the session at once (its holder is dead) and
 /// stores 1; H still serves 0.
 #[tokio::test(start_paused = true)]
-#[ignore = "bug: a grant to the old owner id that lands after reincarnation is installed and served from memory while other nodes treat its lock as void"]
 async fn a_grant_under_the_lapsed_owner_id_is_not_served_after_reincarnation() {
     let (memory, h_store, sw) = switched();
     let h = Node::start(h_store, config()).await.unwrap();
@@ -115,7 +113,16 @@ async fn a_grant_under_the_lapsed_owner_id_is_not_served_after_reincarnation() {
     Switches::set(&sw.fail_keep_alive, false);
     wait_until(5 * SECOND, "H reincarnates", || async { h.owner() != old }).await;
     sw.acquires_pass(true);
-    assert_eq!(r1.await.unwrap().unwrap(), Some(0));
+    // The request the grant was for may read the grant's snapshot (fresh when it was
+    // granted) or be refused (nothing stored): either is safe.
+    let first = r1.await.unwrap();
+    assert!(
+        matches!(
+            first,
+            Ok(Some(0)) | Err(tenure_node::SessionError::TenureLost)
+        ),
+        "{first:?}"
+    );
     println!(
         "H holds the session: {}; H's stats: {:?}",
         h.holds(&id),
@@ -145,7 +152,6 @@ async fn a_grant_under_the_lapsed_owner_id_is_not_served_after_reincarnation() {
 /// compares the delayed keep-alive's *send* time with its own serving window; only the
 /// reply time bounds when the store saw it. The store lost nothing.
 #[tokio::test(start_paused = true)]
-#[ignore = "bug: a keep-alive delayed past the TTL is reported as store data loss (store_data_lost, error log) though the store lost nothing"]
 async fn a_late_keep_alive_is_a_lapse_not_store_data_loss() {
     let (memory, h_store, sw) = switched();
     let h = Node::start(h_store, config()).await.unwrap();

@@ -72,6 +72,8 @@ impl<C: Codec> Session<C> {
         backing.ready(&node).await?;
         if write {
             backing.lock(&node, name).await?;
+            // The wait for the lock may have let a commit go into doubt (I16).
+            backing.ready(&node).await?;
         }
         Ok(())
     }

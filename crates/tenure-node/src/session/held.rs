@@ -32,13 +32,31 @@ impl HeldBacking {
         self.request.held().names()
     }
 
-    /// I9: a long request that outlived the local lease confirms it before it reads
-    /// more from the cache.
+    /// Before each read from the cache (and again once a written attribute is
+    /// locked): a commit of another request that went into doubt meanwhile is resolved
+    /// first, since the store may hold changes the copy lacks (I16); the node's own
+    /// liveness must be confirmed (I17); and a request that outlived the local lease
+    /// confirms it (I9). A copy that is no longer this node's fails the request, which
+    /// has stored nothing.
     pub(crate) async fn ready<C: Codec>(
         &mut self,
         node: &Arc<NodeInner<C>>,
     ) -> Result<(), SessionError> {
         let held = self.request.held().clone();
+        if held.in_doubt() {
+            let _serial = held.flush_lock.lock().await;
+            node.resolve_doubt(&held).await?;
+        }
+        if matches!(held.phase(), Phase::Gone(_)) {
+            return Err(SessionError::TenureLost);
+        }
+        if !node.alive(Instant::now()) {
+            node.confirm_alive().await?;
+        }
+        if held.owner() != node.owner() {
+            // The node's liveness lapsed: this copy is being given back.
+            return Err(SessionError::TenureLost);
+        }
         if !held.lease_valid(Instant::now()) && !node.confirm_lease(&held).await? {
             return Err(SessionError::TenureLost);
         }

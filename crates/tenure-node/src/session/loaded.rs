@@ -44,7 +44,11 @@ impl LoadedBacking {
         node: &NodeInner<C>,
         id: &SessionId,
     ) -> Result<(), SessionError> {
-        node.store.delete(id).await?;
+        // Sent and not answered: it may be deleted.
+        node.store
+            .delete(id)
+            .await
+            .map_err(|_| SessionError::OutcomeUnknown)?;
         Ok(())
     }
 
@@ -55,7 +59,13 @@ impl LoadedBacking {
     ) -> Result<SessionId, SessionError> {
         for _ in 0..ID_ATTEMPTS {
             let new = new_id()?;
-            match node.store.rotate_id(old, &new, None).await? {
+            // Sent and not answered: the session may live under `new` now.
+            let reply = node
+                .store
+                .rotate_id(old, &new, None)
+                .await
+                .map_err(|_| SessionError::OutcomeUnknown)?;
+            match reply {
                 RotateReply::Rotated { .. } => return Ok(new),
                 RotateReply::Exists => continue,
                 RotateReply::NotFound => return Err(SessionError::Gone),

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use crate::inner::{deadline_after, NodeInner};
 use crate::stats::count;
 use crate::tenure::held::{Admission, Phase};
+use crate::tenure::release::ReleaseReason;
 use crate::tenure::GrantOf;
 use crate::SessionError;
 
@@ -63,6 +64,21 @@ impl<C: Codec> NodeInner<C> {
                         // give the copies back, before serving anything.
                         drop(admission);
                         self.confirm_alive().await?;
+                        continue;
+                    }
+                    if held.owner() != self.owner() {
+                        // Granted under an owner id that has since lapsed (the grant
+                        // landed after the node re-registered): give it back.
+                        drop(admission);
+                        self.spawn_release(held.clone(), ReleaseReason::Lapsed);
+                        if tokio::time::timeout_at(deadline, held.gone())
+                            .await
+                            .is_err()
+                        {
+                            return Err(
+                                self.acquire_timeout(sid, "this node's release did not finish")
+                            );
+                        }
                         continue;
                     }
                     if held.lease_valid(now) {

@@ -58,9 +58,17 @@ impl<C: Codec> NodeInner<C> {
                 Ok(true)
             }
             _ => {
-                if self.alive(sent) && self.owner() == owner {
-                    // Kept alive within its TTL, yet gone: the store lost data (a
-                    // restart without persistence, a failover to a stale replica).
+                // The store saw this call before its reply came; if that is within the
+                // TTL of the last keep-alive it took (less a sixth for clock drift),
+                // the key should have been there: the store lost data (a restart
+                // without persistence, a failover to a stale replica). A late call
+                // (a stalled link) is a plain lapse.
+                let replied = Instant::now();
+                let ttl = self.config.liveness_ttl;
+                let within = self
+                    .alive_sent()
+                    .is_some_and(|last| replied + ttl / 6 < last + ttl);
+                if within && self.owner() == owner {
                     count!(self.stats, store_data_lost);
                     tracing::error!(
                         owner = owner.as_str(),

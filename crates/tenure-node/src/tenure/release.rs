@@ -62,15 +62,19 @@ impl<C: Codec> NodeInner<C> {
         }
         held.begin_drain();
         held.drained().await;
+        let started = Instant::now();
         let result = loop {
             match self.flush(&held, true).await {
                 // The store could not be reached, or did not confirm the commit (it is
-                // kept in doubt and sent again first). While the lease runs, the
-                // changes can still be written: try again; after that, they cannot (I8).
+                // kept in doubt and sent again first). Try again for `outcome_timeout`,
+                // while the lease runs (after it, the changes cannot be written, I8):
+                // requests that rode on this release wait for it (I16).
                 Err(e @ (SessionError::Store(_) | SessionError::OutcomeUnknown))
                     if held.lease_valid(Instant::now())
-                        && !matches!(held.phase(), Phase::Gone(_)) =>
+                        && !matches!(held.phase(), Phase::Gone(_))
+                        && started.elapsed() < self.config.outcome_timeout =>
                 {
+                    held.set_release_failing();
                     tracing::warn!(session = held.sid().prefix(), error = %e, "release failed; retrying");
                     tokio::time::sleep(self.config.max_poll).await;
                 }

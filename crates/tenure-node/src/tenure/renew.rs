@@ -95,14 +95,19 @@ impl<C: Codec> NodeInner<C> {
     /// One renewal tick: renews all held sessions in one store call (the guaranteed
     /// recall path, I4), drops lost ones, and releases idle and expired ones.
     async fn tick(self: &Arc<Self>) {
-        // Copies granted under an earlier owner id (before a lapse, I15) are being
-        // given back; only the current id's are renewed, in one call.
+        // Copies granted under an earlier owner id (before a lapse, I15) are given
+        // back (also one whose grant landed after the node re-registered); only the
+        // current id's are renewed, in one call. A copy whose release keeps failing is
+        // not renewed either, so that its lease, not the failures, ends it.
         let owner = self.owner();
-        let held: Vec<_> = self
-            .all_held()
-            .into_iter()
-            .filter(|h| h.owner() == owner)
-            .collect();
+        let mut held = Vec::new();
+        for h in self.all_held() {
+            if h.owner() != owner {
+                self.spawn_release(h, ReleaseReason::Lapsed);
+            } else if !h.release_failing() {
+                held.push(h);
+            }
+        }
         if !held.is_empty() {
             let items: Vec<Renewal> = held
                 .iter()

@@ -167,11 +167,18 @@ impl<C: Codec> NodeInner<C> {
         let old = held.sid();
         for _ in 0..ID_ATTEMPTS {
             let new = new_id()?;
-            match self
+            let reply = self
                 .store
                 .rotate_id(&old, &new, Some((&held.owner(), held.fence())))
-                .await?
-            {
+                .await;
+            // Sent and not answered: the session may live under `new` now, which the
+            // client will never be told. The copy cannot tell which id is current.
+            let reply = reply.map_err(|e| {
+                tracing::warn!(session = old.prefix(), error = %e, "rotate_id unconfirmed; outcome unknown");
+                self.lose(held);
+                SessionError::OutcomeUnknown
+            })?;
+            match reply {
                 RotateReply::Rotated { fence: Some(fence) } => {
                     held.rotated(new.clone(), fence);
                     self.rekey(&old, held);
@@ -193,7 +200,11 @@ impl<C: Codec> NodeInner<C> {
 
     /// Deletes a held session at the store and drops the copy.
     pub(crate) async fn delete_held(&self, held: &Arc<Held>) -> Result<(), SessionError> {
-        self.store.delete(&held.sid()).await?;
+        // Sent and not answered: it may be deleted (sending it again is harmless).
+        self.store
+            .delete(&held.sid())
+            .await
+            .map_err(|_| SessionError::OutcomeUnknown)?;
         // Whatever became of a commit in doubt, the session is gone now.
         held.take_doubt();
         self.forget(held);

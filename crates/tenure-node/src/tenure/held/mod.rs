@@ -91,6 +91,8 @@ struct HeldState {
     pending_expiry: Option<(Expiry, u64)>,
     timer_armed: bool,
     release_started: bool,
+    /// A release of this copy failed and is being retried: renewals leave it alone.
+    release_failing: bool,
     next_seq: u64,
     /// A commit sent but not confirmed (see [`doubt`]).
     doubt: Option<Pending>,
@@ -158,6 +160,7 @@ impl Held {
             pending_expiry: None,
             timer_armed: false,
             release_started: false,
+            release_failing: false,
             next_seq: 1,
             doubt: None,
         };
@@ -286,6 +289,16 @@ impl Held {
 
     pub(crate) fn last_write(&self) -> Instant {
         lock(&self.state).last_write
+    }
+
+    /// A release attempt failed; it will be retried for a while.
+    pub(crate) fn set_release_failing(&self) {
+        lock(&self.state).release_failing = true;
+    }
+
+    /// Whether a release of this copy has been failing.
+    pub(crate) fn release_failing(&self) -> bool {
+        lock(&self.state).release_failing
     }
 
     /// Marks that a release has begun; false if one already had.
