@@ -5,7 +5,7 @@
 //! | [`SessionLayer`] | the tower layer: cookie in, lazily loaded session, write policy applied after the handler, cookie out |
 //! | [`Session`] | the extractor: `get`, `get_mut`, `insert`, `remove`, `rotate_id`, `delete` |
 //! | [`CookieConfig`] | cookie name and attributes (secure by default), plain, signed or encrypted values with key rotation |
-//! | [`SessionFailure`] | a session error as a response: 503 when the store is unreachable, 409 on a conflict |
+//! | [`SessionFailure`] | a session error as a response: 503 when nothing was stored, 504 when the store did not confirm a commit, 409 on a conflict |
 //! | [`serve`](mod@serve) | an HTTP server for the app with header, idle and body timeouts, a connection bound and graceful shutdown |
 //!
 //! A missing, malformed, forged, oversized or unknown cookie starts a new session;
