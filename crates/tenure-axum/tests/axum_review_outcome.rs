@@ -124,10 +124,9 @@ fn presented_id(browser: &Browser) -> SessionId {
     SessionId::parse(pair.split_once('=').expect("name=value").1).expect("an id")
 }
 
-/// Exclusive mode: `rotate_id` applies at the store, its reply is lost; the node
-/// answers `Store(Unavailable)`, which the layer turns into 503 `not-stored`. The
-/// client keeps its old cookie, whose id the store no longer knows: its next request
-/// starts a new, empty session.
+/// Exclusive mode: `rotate_id` applies at the store, its reply is lost. The answer
+/// must not be 503 `not-stored`, since the session has moved (it is 504 `unknown`).
+/// (Found in review: it was 503, and the client's old cookie named no session.)
 #[tokio::test]
 async fn exclusive_rotate_with_a_lost_reply_is_not_a_503_not_stored() {
     rotation_with_a_lost_reply(tenure_core::Consistency::Exclusive).await;

@@ -6,30 +6,18 @@ mod review_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use review_support::{stored_u64, switched, Switches, SECOND};
-use tenure_node::{Node, NodeConfig};
+use review_support::{config, counter_session, stored_u64, switched, Switches, SECOND};
+use tenure_node::Node;
 use tenure_store::Store;
 use tenure_test::{wait_until, FaultyStore};
 use tokio::sync::oneshot;
 use tokio::time::{timeout, Instant};
 
-fn config() -> NodeConfig {
-    let mut c = NodeConfig::default();
-    c.label = "review".into();
-    c
-}
-
-async fn counter_session(node: &Node) -> tenure_core::SessionId {
-    let mut s = node.session(None);
-    s.insert("counter", 0u64).await.expect("insert");
-    s.end().await.expect("end").id.expect("created")
-}
-
 /// Request B is admitted (it has read the session) before request A's commit goes
 /// into doubt. A answers 504; B then takes `counter` with `get_mut`, which the README
-/// promises "always sees the latest value", and increments it. B's commit first
-/// resolves A's commit (stored), then stores B's value, computed from the copy that
-/// lacks A's change: two increments applied, the counter says 1.
+/// promises "always sees the latest value": B must resolve A's commit first and see
+/// its change (I16). (Found in review: B read the copy that lacked A's change, and its
+/// commit overwrote A's stored increment.)
 #[tokio::test(start_paused = true)]
 async fn get_mut_of_a_request_in_flight_sees_a_commit_in_doubt() {
     let (memory, store, sw) = switched();
@@ -95,8 +83,8 @@ async fn a_request_admitted_after_the_doubt_sees_the_doubted_commit() {
 
 /// A writer in flight when its session is recalled ends while the store does not
 /// answer. I16 and the README bound an unconfirmed commit by `outcome_timeout` (5 s),
-/// then 504; but the recalled request waits for the release, which retries until
-/// the holder's local lease ends (about 27 s here).
+/// then 504, also for a request whose changes ride on the release. (Found in review:
+/// it waited for the release's retries until the lease ended, about 27 s.)
 #[tokio::test(start_paused = true)]
 async fn a_recalled_request_is_answered_within_outcome_timeout() {
     let memory = tenure_store::MemoryStore::new();
@@ -149,9 +137,9 @@ async fn a_recalled_request_is_answered_within_outcome_timeout() {
 }
 
 /// The same with only commits failing (renewals and keep-alives answer, as when one
-/// session's commit is refused or a proxy drops large writes): the release retries
-/// as long as its lease is valid, and renewals keep it valid, so the recalled
-/// request never gets an answer and the session stays draining.
+/// session's commit is refused or a proxy drops large writes): the recalled request
+/// must still be answered. (Found in review: renewals kept the failing release's lease
+/// valid, so it retried forever and the session stayed draining.)
 #[tokio::test(start_paused = true)]
 async fn a_recalled_request_is_answered_when_only_commits_fail() {
     let (memory, store, sw) = switched();

@@ -5,31 +5,19 @@ mod review_support;
 
 use std::sync::Arc;
 
-use review_support::{switched, Switches, SECOND};
-use tenure_node::{Node, NodeConfig};
+use review_support::{config, counter_session, switched, Switches, SECOND};
+use tenure_node::Node;
 use tenure_store::Store;
 use tenure_test::wait_until;
 use tokio::sync::oneshot;
 use tokio::time::sleep;
 
-fn config() -> NodeConfig {
-    let mut c = NodeConfig::default();
-    c.label = "review".into();
-    c
-}
-
-async fn counter_session(node: &Node) -> tenure_core::SessionId {
-    let mut s = node.session(None);
-    s.insert("counter", 0u64).await.expect("insert");
-    s.end().await.expect("end").id.expect("created")
-}
-
 /// A request is in flight on holder H when H's keep-alives stop reaching the store
 /// (H is paused, or cut off). Past the liveness TTL, node W takes the session at once
 /// (I15) and stores counter = 1. H's request then reads `counter` again: I17 and the
 /// README say a node "serves nothing from memory once its own liveness is
-/// unconfirmed", but the read is served from H's copy: 0, older than what W stored.
-/// (`HeldBacking::ready` checks the lease before each access, not the liveness.)
+/// unconfirmed", so the read must not come from H's copy. (Found in review: it did,
+/// answering 0; the per-access check looked at the lease, not the liveness.)
 #[tokio::test(start_paused = true)]
 async fn a_request_in_flight_reads_nothing_from_memory_once_liveness_is_unconfirmed() {
     let (memory, h_store, sw) = switched();
@@ -78,10 +66,10 @@ async fn a_request_in_flight_reads_nothing_from_memory_once_liveness_is_unconfir
 /// H's keep-alives fail past the TTL; H asks for a session (its acquisition is sent
 /// under the old owner id and is slow to arrive); meanwhile H learns of the lapse and
 /// reincarnates, giving back the copies of the old id it holds *then*. The store then
-/// grants the session to the dead old id, and H installs that copy: it is not given
-/// back, the renewal tick skips it (old owner), and H, alive again under its new id,
-/// serves it from memory. W takes the session at once (its holder is dead) and
-/// stores 1; H still serves 0.
+/// grants the session to the dead old id, and H installs that copy. W takes the
+/// session at once (its holder is dead) and stores 1; H, alive again under its new
+/// id, must not serve the old copy. (Found in review: the copy was never given back
+/// and H served 0.)
 #[tokio::test(start_paused = true)]
 async fn a_grant_under_the_lapsed_owner_id_is_not_served_after_reincarnation() {
     let (memory, h_store, sw) = switched();
@@ -147,10 +135,9 @@ async fn a_grant_under_the_lapsed_owner_id_is_not_served_after_reincarnation() {
 }
 
 /// One keep-alive is delayed on its way to the store (a stalled link, fault (d) of the
-/// suite) and arrives after the TTL: a plain lapse. The node counts it as
-/// `store_data_lost` and logs at `error` that "the store lost data", because it
-/// compares the delayed keep-alive's *send* time with its own serving window; only the
-/// reply time bounds when the store saw it. The store lost nothing.
+/// suite) and arrives after the TTL: a plain lapse, not `store_data_lost`, since only
+/// the reply time bounds when the store saw it. (Found in review: the node compared
+/// the send time and reported data loss.)
 #[tokio::test(start_paused = true)]
 async fn a_late_keep_alive_is_a_lapse_not_store_data_loss() {
     let (memory, h_store, sw) = switched();

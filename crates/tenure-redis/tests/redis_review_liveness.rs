@@ -149,12 +149,10 @@ async fn redis_created_lock_of_a_dead_holder_costs_its_ttl() {
     assert!(got.is_some());
 }
 
-/// ARCHITECTURE departure 16 admits that "a crashed holder's session rotated in its
-/// last request waits out its lease". It is wider than that: `rotate_in` writes the
-/// lock without the liveness mark and nothing sets it again while the holder keeps the
-/// session, so every session rotated at any point of the current tenure (the usual
-/// rotate-at-login, then use it for hours) waits out its lease when its holder dies.
-/// The MemoryStore voids it after the TTL (the next test): the backends differ.
+/// A session rotated during its holder's tenure (the usual rotate-at-login, then use
+/// it for hours) costs its dead holder's TTL, not its lease, as the MemoryStore does
+/// (the next test). (Found in review: `rotate_in` wrote the lock without the liveness
+/// mark, so such a session waited out its lease.)
 #[tokio::test]
 async fn redis_rotated_lock_of_a_dead_holder_costs_its_ttl() {
     let Some(store) = redis().await else { return };

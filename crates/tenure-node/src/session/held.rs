@@ -44,8 +44,7 @@ impl HeldBacking {
     ) -> Result<(), SessionError> {
         let held = self.request.held().clone();
         if held.in_doubt() {
-            let _serial = held.flush_lock.lock().await;
-            node.resolve_doubt(&held).await?;
+            node.resolve_doubt_now(&held).await?;
         }
         if matches!(held.phase(), Phase::Gone(_)) {
             return Err(SessionError::TenureLost);

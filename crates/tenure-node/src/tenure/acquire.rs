@@ -50,8 +50,7 @@ impl<C: Codec> NodeInner<C> {
                     if held.in_doubt() {
                         // The store may hold changes this copy lacks: learn the
                         // outcome of the commit in doubt before serving anything.
-                        let _serial = held.flush_lock.lock().await;
-                        self.resolve_doubt(&held).await?;
+                        self.resolve_doubt_now(&held).await?;
                         if matches!(held.phase(), Phase::Gone(_)) {
                             drop(admission);
                             continue;

@@ -61,6 +61,13 @@ impl<C: Codec> NodeInner<C> {
         self.settle(held, pending, outcome)
     }
 
+    /// [`resolve_doubt`](Self::resolve_doubt) for a caller that does not hold the
+    /// flush lock: a request about to use the copy, or the renewal tick.
+    pub(crate) async fn resolve_doubt_now(&self, held: &Arc<Held>) -> Result<(), SessionError> {
+        let _serial = held.flush_lock.lock().await;
+        self.resolve_doubt(held).await
+    }
+
     /// Sends the commit in doubt again, once; the caller holds the flush lock. Ok if
     /// there was none or it is now known to be stored. A copy whose commit stays in
     /// doubt keeps it (`Store` error: the caller stored nothing of its own); one the

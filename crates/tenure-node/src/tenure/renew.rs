@@ -137,8 +137,7 @@ impl<C: Codec> NodeInner<C> {
                 // rather than at the session's next request.
                 let node = self.clone();
                 tokio::spawn(async move {
-                    let _serial = h.flush_lock.lock().await;
-                    if let Err(e) = node.resolve_doubt(&h).await {
+                    if let Err(e) = node.resolve_doubt_now(&h).await {
                         tracing::debug!(session = h.sid().prefix(), error = %e, "commit still in doubt");
                     }
                 });

@@ -128,3 +128,17 @@ pub async fn stored_u64(store: &MemoryStore, id: &SessionId, name: &str) -> Opti
 }
 
 pub const SECOND: Duration = Duration::from_secs(1);
+
+/// The node settings the review tests share.
+pub fn config() -> tenure_node::NodeConfig {
+    let mut c = tenure_node::NodeConfig::default();
+    c.label = "review".into();
+    c
+}
+
+/// A new session on `node` with `counter = 0`, ended (stored).
+pub async fn counter_session(node: &tenure_node::Node) -> SessionId {
+    let mut s = node.session(None);
+    s.insert("counter", 0u64).await.expect("insert");
+    s.end().await.expect("end").id.expect("created")
+}

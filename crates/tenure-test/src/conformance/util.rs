@@ -31,10 +31,12 @@ pub(super) const EXPIRY: Expiry = Expiry {
 // The cases report failures by panicking (they run as tests), so a broken random
 // source panics too, naming the call.
 pub(super) fn sid() -> SessionId {
+    // A case reports by panicking; an OS without randomness cannot run it at all.
     SessionId::generate().expect("SessionId::generate")
 }
 
 pub(super) fn owner(label: &str) -> OwnerId {
+    // Labels here are short literals: only an OS without randomness fails this.
     OwnerId::generate(label).expect("OwnerId::generate")
 }
 
