@@ -73,6 +73,12 @@ pub struct NodeConfig {
     pub expiry: Expiry,
     /// Attribute and session size limits.
     pub limits: Limits,
+    /// Where this node takes requests forwarded by other nodes (`host:port` of its
+    /// HTTP listener, as the other nodes reach it). With an address, a node that gets
+    /// a request for a session another live node holds passes the request to that
+    /// node instead of moving the session, and other nodes learn this address from
+    /// the store. Default none: sessions move to the node that gets the request.
+    pub advertise: Option<String>,
     /// The store, for [`Node::from_config`](crate::Node::from_config).
     pub(crate) store: Option<Arc<dyn Store>>,
 }
@@ -100,6 +106,7 @@ impl Default for NodeConfig {
                 absolute: Some(Duration::from_secs(24 * 3600)),
             },
             limits: Limits::default(),
+            advertise: None,
             store: None,
         }
     }
@@ -166,6 +173,12 @@ impl NodeConfig {
     /// Attribute and session size limits.
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Where this node takes forwarded requests ([`advertise`](Self::advertise)).
+    pub fn with_advertise(mut self, address: impl Into<String>) -> Self {
+        self.advertise = Some(address.into());
         self
     }
 
@@ -247,6 +260,22 @@ impl NodeConfig {
         if self.max_held == 0 {
             return Err(ConfigError::MaxHeld);
         }
+        if let Some(address) = &self.advertise {
+            if !valid_address(address) {
+                return Err(ConfigError::Advertise(address.clone()));
+            }
+        }
         Ok(())
     }
+}
+
+/// `host:port`, printable, with a numeric port: what another node can dial.
+fn valid_address(address: &str) -> bool {
+    let Some((host, port)) = address.rsplit_once(':') else {
+        return false;
+    };
+    !host.is_empty()
+        && address.len() <= 255
+        && address.bytes().all(|b| b.is_ascii_graphic())
+        && port.parse::<u16>().is_ok_and(|p| p != 0)
 }

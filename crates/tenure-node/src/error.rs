@@ -80,6 +80,9 @@ pub enum ConfigError {
     /// The owner label is not a valid owner id.
     #[error("invalid node label: {0}")]
     Label(String),
+    /// The forwarding address is not a `host:port` the other nodes could dial.
+    #[error("invalid advertised address {0:?}: expected host:port, at most 255 bytes, no spaces")]
+    Advertise(String),
 }
 
 /// Why a request on a session failed.
