@@ -168,6 +168,7 @@ pub(crate) struct Scripts {
     pub(crate) rotate_in: Lua<AllKeys>,
     pub(crate) rotate_end: Lua<AllKeys>,
     pub(crate) inspect: Lua<DataKeys>,
+    pub(crate) locate: Lua<DataKeys>,
 }
 
 impl Scripts {
@@ -184,6 +185,7 @@ impl Scripts {
             rotate_in: script!("rotate_in"),
             rotate_end: script!("rotate_end"),
             inspect: script!("inspect"),
+            locate: script!("locate"),
         }
     }
 
@@ -202,6 +204,7 @@ impl Scripts {
             self.rotate_in.declared(),
             self.rotate_end.declared(),
             self.inspect.declared(),
+            self.locate.declared(),
         ]
     }
 }
@@ -216,7 +219,7 @@ mod tests {
     #[test]
     fn each_script_takes_the_keys_its_header_names() {
         let declared = Scripts::new().declared();
-        assert_eq!(declared.len(), 11);
+        assert_eq!(declared.len(), 12);
         for (name, source, layout) in declared {
             let header = source.split_once("KEYS: ").map(|(_, rest)| rest);
             let keys = header.and_then(|rest| rest.split_once('.')).map(|(k, _)| k);

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 use tenure_store::{
     AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, Hint, HintReceiver, Liveness,
-    OptimisticReply, RenewOutcome, Renewal, RotateReply, Store, StoreError,
+    Location, OptimisticReply, RenewOutcome, Renewal, RotateReply, Store, StoreError,
 };
 
 use crate::acquire::Attempt;
@@ -171,6 +171,39 @@ impl Store for RedisStore {
         holder: Option<(&OwnerId, Fence)>,
     ) -> Result<RotateReply, StoreError> {
         rotate::rotate_id(self, old, new, holder).await
+    }
+
+    async fn locate(&self, sid: &SessionId) -> Result<Location, StoreError> {
+        let keys = DataKeys::of(&self.keys(sid));
+        let mut reply = self
+            .scripts()
+            .locate
+            .run(self.client(), keys, Vec::new())
+            .await?;
+        match reply.text("status")?.as_str() {
+            "N" => Ok(Location::NotFound),
+            "F" => Ok(Location::Free),
+            "H" => {
+                let holder = OwnerId::new(&reply.text("holder")?)
+                    .map_err(|e| bad("locate", &format!("bad holder: {e}")))?;
+                let keeps_liveness = reply.int("liveness flag")? == 1;
+                // The liveness key lives in another cluster slot: a second command.
+                match liveness::address_of(self, &holder).await? {
+                    // I15: gone means dead for good, and its lock void.
+                    None if keeps_liveness => Ok(Location::Free),
+                    None => Ok(Location::Held {
+                        holder,
+                        address: None,
+                    }),
+                    Some(address) => Ok(Location::Held { holder, address }),
+                }
+            }
+            other => Err(bad("locate", &format!("unknown status {other:?}"))),
+        }
+    }
+
+    async fn advertise(&self, owner: &OwnerId, address: &str) -> Result<Liveness, StoreError> {
+        liveness::advertise(self, owner, address).await
     }
 
     async fn hints(&self, owner: &OwnerId) -> Result<HintReceiver, StoreError> {

@@ -7,7 +7,7 @@
 //!
 //! | item | what it is |
 //! |---|---|
-//! | [`Store`] | the protocol: `acquire`, `renew`, `commit`, `load`, `commit_optimistic`, `create`, `delete`, `rotate_id`, `hints` |
+//! | [`Store`] | the protocol: `acquire`, `renew`, `commit`, `load`, `commit_optimistic`, `create`, `delete`, `rotate_id`, `hints`, `keep_alive`, `locate`, `advertise` |
 //! | [`MemoryStore`] | the embedded store: the default for one machine, tests and the demo |
 //! | [`Fence`] | the token that orders tenures of one session |
 //! | [`Hint`] | a pushed notice (recall, grant) that may be lost |

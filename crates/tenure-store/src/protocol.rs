@@ -85,6 +85,25 @@ pub enum Liveness {
     Lapsed,
 }
 
+/// The answer to [`Store::locate`]: who holds a session's lock now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Location {
+    /// No such session (never created, deleted, rotated away or expired).
+    NotFound,
+    /// No live owner holds the lock: it is free, its lease ran out, or its holder is
+    /// dead (I15). An `acquire` would grant it, or queue behind waiters.
+    Free,
+    /// `holder` holds the lock under an unexpired lease.
+    Held {
+        /// The holder.
+        holder: OwnerId,
+        /// What the holder published with [`Store::advertise`], if anything: how
+        /// other owners reach it. The store does not interpret it.
+        address: Option<String>,
+    },
+}
+
 /// One held session to renew in a [`Store::renew`] batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Renewal {
@@ -341,6 +360,19 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         holder: Option<(&OwnerId, Fence)>,
     ) -> Result<RotateReply, StoreError>;
 
+    /// Who holds `sid` now, and the address its holder advertised. Only reads: it
+    /// never queues the caller, never sets `recall`, never hints and does not count as
+    /// an access for idle expiry. A holder that is dead (I15) is reported `Free`
+    /// where the backend can tell; a stale answer only costs the caller a detour.
+    async fn locate(&self, sid: &SessionId) -> Result<Location, StoreError>;
+
+    /// Publishes `address` as how other owners reach `owner` (for forwarded requests),
+    /// for as long as `owner` is alive: call it after registering with
+    /// [`keep_alive`](Self::keep_alive); a later call replaces it. Answers
+    /// [`Liveness::Lapsed`], with nothing published, if `owner` is not alive. The
+    /// address is at most [`MAX_ADDRESS`] bytes (longer is a `Protocol` error).
+    async fn advertise(&self, owner: &OwnerId, address: &str) -> Result<Liveness, StoreError>;
+
     /// The hint stream for `owner`. A later call for the same owner replaces the
     /// earlier stream, which receives no further hints.
     async fn hints(&self, owner: &OwnerId) -> Result<HintReceiver, StoreError>;
@@ -357,6 +389,9 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         register: bool,
     ) -> Result<Liveness, StoreError>;
 }
+
+/// The longest address [`Store::advertise`] takes, in bytes.
+pub const MAX_ADDRESS: usize = 1024;
 
 /// How long a waiter may have to be queued before a backend looks at whether the
 /// holder is alive (I15): a holder that is alive gives a recalled session back well
@@ -431,6 +466,14 @@ impl<S: Store + ?Sized> Store for Arc<S> {
         holder: Option<(&OwnerId, Fence)>,
     ) -> Result<RotateReply, StoreError> {
         (**self).rotate_id(old, new, holder).await
+    }
+
+    async fn locate(&self, sid: &SessionId) -> Result<Location, StoreError> {
+        (**self).locate(sid).await
+    }
+
+    async fn advertise(&self, owner: &OwnerId, address: &str) -> Result<Liveness, StoreError> {
+        (**self).advertise(owner, address).await
     }
 
     async fn hints(&self, owner: &OwnerId) -> Result<HintReceiver, StoreError> {

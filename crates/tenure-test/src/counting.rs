@@ -45,6 +45,11 @@ pub struct CallCounts {
     /// `keep_alive` calls: the node's liveness tick, once a second whatever it does,
     /// so not part of [`total`](Self::total).
     pub keep_alive: u64,
+    /// `locate` calls (finding the holder to forward a request to).
+    pub locate: u64,
+    /// `advertise` calls: once per node incarnation, so not part of
+    /// [`total`](Self::total).
+    pub advertise: u64,
 }
 
 impl CallCounts {
@@ -60,6 +65,7 @@ impl CallCounts {
             + self.delete
             + self.rotate_id
             + self.hints
+            + self.locate
     }
 }
 
@@ -79,6 +85,8 @@ impl Sub for CallCounts {
             rotate_id: self.rotate_id.saturating_sub(rhs.rotate_id),
             hints: self.hints.saturating_sub(rhs.hints),
             keep_alive: self.keep_alive.saturating_sub(rhs.keep_alive),
+            locate: self.locate.saturating_sub(rhs.locate),
+            advertise: self.advertise.saturating_sub(rhs.advertise),
         }
     }
 }
@@ -110,6 +118,8 @@ struct Counters {
     rotate_id: AtomicU64,
     hints: AtomicU64,
     keep_alive: AtomicU64,
+    locate: AtomicU64,
+    advertise: AtomicU64,
     payloads: Mutex<VecDeque<CommitPayload>>,
 }
 
@@ -126,6 +136,8 @@ impl Counters {
             Method::RotateId => &self.rotate_id,
             Method::Hints => &self.hints,
             Method::KeepAlive => &self.keep_alive,
+            Method::Locate => &self.locate,
+            Method::Advertise => &self.advertise,
         }
     }
 
@@ -240,6 +252,8 @@ impl<S: Store + ?Sized> CountingStore<S> {
             rotate_id: get(&c.rotate_id),
             hints: get(&c.hints),
             keep_alive: get(&c.keep_alive),
+            locate: get(&c.locate),
+            advertise: get(&c.advertise),
         }
     }
 

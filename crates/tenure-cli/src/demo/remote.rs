@@ -14,7 +14,7 @@ use std::time::Duration;
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 use tenure_store::{
     AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, HintReceiver, Liveness,
-    OptimisticReply, RenewOutcome, Renewal, RotateReply, Store, StoreError,
+    Location, OptimisticReply, RenewOutcome, Renewal, RotateReply, Store, StoreError,
 };
 
 /// A store whose every call suspends its caller once before the inner store acts.
@@ -166,6 +166,29 @@ impl<S: Store> Store for Remote<S> {
         Self: 't,
     {
         remote(self.0.keep_alive(owner, ttl, register))
+    }
+
+    fn locate<'a, 'b, 't>(&'a self, sid: &'b SessionId) -> Call<'t, Location>
+    where
+        'a: 't,
+        'b: 't,
+        Self: 't,
+    {
+        remote(self.0.locate(sid))
+    }
+
+    fn advertise<'a, 'b, 'c, 't>(
+        &'a self,
+        owner: &'b OwnerId,
+        address: &'c str,
+    ) -> Call<'t, Liveness>
+    where
+        'a: 't,
+        'b: 't,
+        'c: 't,
+        Self: 't,
+    {
+        remote(self.0.advertise(owner, address))
     }
 }
 

@@ -364,6 +364,46 @@ impl Store for MemoryStore {
         Ok(RotateReply::Rotated { fence })
     }
 
+    async fn locate(&self, sid: &SessionId) -> Result<Location, StoreError> {
+        let now = Instant::now();
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let (entry, _, _) = state.live(sid, now);
+        let Some(entry) = entry else {
+            return Ok(Location::NotFound);
+        };
+        let Some(holder) = entry
+            .lock
+            .as_ref()
+            .filter(|l| l.deadline > now)
+            .map(|l| l.owner.clone())
+        else {
+            return Ok(Location::Free);
+        };
+        if state.is_dead(&holder, now) {
+            state.addresses.remove(&holder);
+            return Ok(Location::Free);
+        }
+        let address = state.addresses.get(&holder).cloned();
+        Ok(Location::Held { holder, address })
+    }
+
+    async fn advertise(&self, owner: &OwnerId, address: &str) -> Result<Liveness, StoreError> {
+        if address.len() > MAX_ADDRESS {
+            return Err(StoreError::Protocol(format!(
+                "advertised address of {} bytes, more than {MAX_ADDRESS}",
+                address.len()
+            )));
+        }
+        let now = Instant::now();
+        let mut state = self.lock();
+        if !state.owners.get(owner).is_some_and(|until| *until > now) {
+            return Ok(Liveness::Lapsed);
+        }
+        state.addresses.insert(owner.clone(), address.to_string());
+        Ok(Liveness::Alive)
+    }
+
     async fn hints(&self, owner: &OwnerId) -> Result<HintReceiver, StoreError> {
         let (tx, rx) = mpsc::channel(HINT_BUFFER);
         self.lock().hints.subscribe(owner.clone(), tx);
@@ -383,6 +423,7 @@ impl Store for MemoryStore {
             state.owners.insert(owner.clone(), deadline(now, ttl));
             return Ok(Liveness::Alive);
         }
+        state.addresses.remove(owner);
         Ok(Liveness::Lapsed)
     }
 }

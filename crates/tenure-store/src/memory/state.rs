@@ -20,6 +20,9 @@ pub(super) struct State {
     /// Registered owners and when their liveness runs out (I15). A lapsed owner stays
     /// here, dead, so it can never come back; one entry per node incarnation.
     pub(super) owners: HashMap<OwnerId, Instant>,
+    /// What live owners advertised (`Store::advertise`); an entry goes when its
+    /// owner is found dead.
+    pub(super) addresses: HashMap<OwnerId, String>,
 }
 
 #[derive(Debug)]

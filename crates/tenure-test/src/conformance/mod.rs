@@ -25,6 +25,7 @@ mod fenced;
 mod hints;
 mod lifecycle;
 mod liveness;
+mod locate;
 mod locking;
 mod optimistic;
 mod timeouts;
@@ -43,6 +44,7 @@ pub use fenced::*;
 pub use hints::*;
 pub use lifecycle::*;
 pub use liveness::*;
+pub use locate::*;
 pub use locking::*;
 pub use optimistic::*;
 pub use timeouts::*;
@@ -185,6 +187,8 @@ macro_rules! __tenure_test_cases {
             live_holder_keeps_its_lock,
             lapsed_liveness_stays_lapsed,
             dead_holder_of_a_rotated_session_costs_its_ttl,
+            locate_follows_the_lock,
+            locate_skips_dead_and_expired_holders,
             renew_extends_lease,
             renew_lost_session,
             renew_batch_in_order,

@@ -38,6 +38,10 @@ pub enum Method {
     Hints,
     /// [`Store::keep_alive`].
     KeepAlive,
+    /// [`Store::locate`].
+    Locate,
+    /// [`Store::advertise`].
+    Advertise,
 }
 
 impl Method {
@@ -54,6 +58,8 @@ impl Method {
             Method::RotateId => "rotate_id",
             Method::Hints => "hints",
             Method::KeepAlive => "keep_alive",
+            Method::Locate => "locate",
+            Method::Advertise => "advertise",
         }
     }
 }
@@ -122,6 +128,13 @@ pub enum Call<'a> {
         ttl: Duration,
         register: bool,
     },
+    /// [`Store::locate`].
+    Locate { sid: &'a SessionId },
+    /// [`Store::advertise`].
+    Advertise {
+        owner: &'a OwnerId,
+        address: &'a str,
+    },
 }
 
 impl Call<'_> {
@@ -138,6 +151,8 @@ impl Call<'_> {
             Call::RotateId { .. } => Method::RotateId,
             Call::Hints { .. } => Method::Hints,
             Call::KeepAlive { .. } => Method::KeepAlive,
+            Call::Locate { .. } => Method::Locate,
+            Call::Advertise { .. } => Method::Advertise,
         }
     }
 }

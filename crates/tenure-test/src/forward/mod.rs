@@ -2,7 +2,7 @@
 //! only what it changes.
 //!
 //! A wrapper store (counting calls, injecting faults, refusing one kind of call in a
-//! test) otherwise has to implement all nine [`Store`] methods just to pass most of them
+//! test) otherwise has to implement every [`Store`] method just to pass most of them
 //! on. Here that forwarding is written once: a wrapper implements [`Forward`], naming
 //! its inner store and overriding only the hooks it needs, and [`Forwarding`] turns it
 //! into a [`Store`]. (The orphan rule forbids a blanket `impl<W: Forward> Store for W`
@@ -55,7 +55,7 @@ use async_trait::async_trait;
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 use tenure_store::{
     AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, HintReceiver, Liveness,
-    OptimisticReply, RenewOutcome, Renewal, RotateReply, Store, StoreError,
+    Location, OptimisticReply, RenewOutcome, Renewal, RotateReply, Store, StoreError,
 };
 
 pub use call::{Call, Method};
@@ -232,6 +232,20 @@ pub trait Forward: Send + Sync + fmt::Debug + 'static {
         let reply = self.inner().keep_alive(owner, ttl, register).await;
         self.after(Method::KeepAlive, reply).await
     }
+
+    /// [`Store::locate`].
+    async fn locate(&self, sid: &SessionId) -> Result<Location, StoreError> {
+        self.before(&Call::Locate { sid }).await?;
+        let reply = self.inner().locate(sid).await;
+        self.after(Method::Locate, reply).await
+    }
+
+    /// [`Store::advertise`].
+    async fn advertise(&self, owner: &OwnerId, address: &str) -> Result<Liveness, StoreError> {
+        self.before(&Call::Advertise { owner, address }).await?;
+        let reply = self.inner().advertise(owner, address).await;
+        self.after(Method::Advertise, reply).await
+    }
 }
 
 /// A [`Forward`] wrapper as a [`Store`]: each method calls the wrapper's hook.
@@ -325,5 +339,13 @@ impl<W: Forward> Store for Forwarding<W> {
         register: bool,
     ) -> Result<Liveness, StoreError> {
         self.0.keep_alive(owner, ttl, register).await
+    }
+
+    async fn locate(&self, sid: &SessionId) -> Result<Location, StoreError> {
+        self.0.locate(sid).await
+    }
+
+    async fn advertise(&self, owner: &OwnerId, address: &str) -> Result<Liveness, StoreError> {
+        self.0.advertise(owner, address).await
     }
 }
