@@ -18,6 +18,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::route::{Locations, Streaks};
 use crate::stats::Counters;
 use crate::tenure::held::Held;
 use crate::NodeConfig;
@@ -49,12 +50,25 @@ pub(crate) struct NodeInner<C> {
     /// Commit ids (I2a): one increasing counter for the node.
     pub(crate) next_commit: AtomicU64,
     pub(crate) stats: Counters,
+    /// Where sessions this node does not hold live, for forwarding.
+    pub(crate) locations: Locations,
+    /// The move rule's counts of forwarded requests (holder side).
+    pub(crate) streaks: Streaks,
+    /// What other nodes present when they forward a request here; advertised with the
+    /// address, so only nodes that read the store learn it.
+    pub(crate) forward_token: String,
     shutting_down: AtomicBool,
     pub(crate) tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl<C> NodeInner<C> {
-    pub(crate) fn new(store: Arc<dyn Store>, owner: OwnerId, config: NodeConfig, codec: C) -> Self {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        owner: OwnerId,
+        config: NodeConfig,
+        codec: C,
+        forward_token: String,
+    ) -> Self {
         Self {
             store,
             owner: Mutex::new(owner),
@@ -70,6 +84,9 @@ impl<C> NodeInner<C> {
             next_req: AtomicU64::new(1),
             next_commit: AtomicU64::new(1),
             stats: Counters::default(),
+            locations: Locations::default(),
+            streaks: Streaks::default(),
+            forward_token,
             shutting_down: AtomicBool::new(false),
             tasks: Mutex::default(),
         }

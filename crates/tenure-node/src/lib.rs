@@ -18,10 +18,12 @@
 //! | [`NodeConfig`] | consistency mode, write policy, write scope, lease, limits… |
 //! | [`SessionError`] | what can go wrong, with predicates (`is_conflict`, `is_transient`) |
 //! | [`NodeStats`] | counters: cache hits, commits, recalls, lost tenures… |
+//! | [`Route`] | where a request is served: here, or forwarded to the holder |
 //!
 //! Inside: `node` is the public handle over the shared state in `inner`;
 //! `tenure/` keeps the exclusive mode's held sessions (table, acquisition, release,
-//! renewal), `session/` one request by consistency mode, `locks` the attribute locks.
+//! renewal), `session/` one request by consistency mode, `locks` the attribute locks,
+//! `route/` forwarding (where a session is, the move rule).
 //! See `docs/ARCHITECTURE.md` in the repository for the protocol and its invariants.
 #![doc(test(attr(deny(warnings))))]
 
@@ -31,6 +33,7 @@ mod expiry;
 mod inner;
 mod locks;
 mod node;
+mod route;
 mod session;
 mod stats;
 mod tenure;
@@ -39,6 +42,7 @@ pub use config::{NodeConfig, MAX_TIMING};
 pub use error::{ConfigError, SessionError};
 pub use expiry::SessionExpiry;
 pub use node::{Node, StartError};
+pub use route::{Forward, Route, MOVE_AFTER};
 pub use session::{AttrGuard, EndReport, Session};
 pub use stats::NodeStats;
 pub use tenure_core::{Consistency, Key, WritePolicy, WriteScope};

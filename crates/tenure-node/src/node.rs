@@ -10,6 +10,7 @@ use tenure_store::{Store, StoreError};
 
 use crate::inner::NodeInner;
 use crate::stats::NodeStats;
+use crate::route::{Forward, Route};
 use crate::{ConfigError, NodeConfig, Session, SessionError};
 
 /// One app-server process's view of the sessions: the tenure table, the near cache
@@ -84,7 +85,16 @@ impl<C: Codec> Node<C> {
         let owner =
             OwnerId::generate(&config.label).map_err(|e| ConfigError::Label(e.to_string()))?;
         let hints = store.hints(&owner).await?;
-        let inner = Arc::new(NodeInner::new(store, owner.clone(), config, codec));
+        // 192 random bits, as unguessable as a session id.
+        let token = SessionId::generate()
+            .map_err(|e| ConfigError::Label(format!("no randomness for the forwarding token: {e}")))?;
+        let inner = Arc::new(NodeInner::new(
+            store,
+            owner.clone(),
+            config,
+            codec,
+            token.as_str().to_string(),
+        ));
         inner.register(&owner).await?;
         inner.spawn_background(hints);
         Ok(Self { inner })
@@ -101,6 +111,67 @@ impl<C: Codec> Node<C> {
     /// `liveness_ttl`): the old id is dead at the store for good.
     pub fn owner(&self) -> OwnerId {
         self.inner.owner()
+    }
+
+    /// Where a request for `sid` that came from a client should be served: here, or
+    /// forwarded to the live node that holds the session. Answers [`Route::Local`]
+    /// unless forwarding is on ([`NodeConfig::advertise`] set, exclusive mode), this
+    /// node does not hold the session and another live node does. Costs a store call
+    /// (`locate`) only the first time, or after a forward failed. Never call it for a
+    /// request that was itself forwarded: the receiver of a forward serves it.
+    pub async fn route(&self, sid: &SessionId) -> Route {
+        self.inner.route(sid).await
+    }
+
+    /// The forward to `forward.address` failed before the holder got the request (it
+    /// could not be reached): the node forgets the location and counts it; serve the
+    /// request here.
+    pub fn forward_failed(&self, forward: &Forward) {
+        self.inner.forward_failed(forward)
+    }
+
+    /// The holder answered a forwarded request. `take`: it gave the session up for
+    /// this node (the move rule), so the next request acquires it here.
+    pub fn forward_answered(&self, forward: &Forward, take: bool) {
+        self.inner.forward_answered(forward, take)
+    }
+
+    /// Whether `token` is this node's forwarding token, so the request carrying it
+    /// comes from a node that read this node's advertisement at the store. Constant
+    /// time in the token's content.
+    pub fn is_forward_token(&self, token: &str) -> bool {
+        let ours = self.inner.forward_token.as_bytes();
+        let theirs = token.as_bytes();
+        ours.len() == theirs.len()
+            && ours
+                .iter()
+                .zip(theirs)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
+
+    /// A request for `sid` reached this node from a client (not forwarded).
+    pub fn note_direct(&self, sid: &SessionId) {
+        self.inner.streaks.direct(sid);
+    }
+
+    /// A request for `sid` was forwarded here by `origin` (any stable name of the
+    /// forwarding node). True if, under the move rule, this node should give the
+    /// session up once the request is answered ([`give_up`](Self::give_up)) and tell
+    /// `origin` to take it.
+    pub fn note_forwarded(&self, sid: &SessionId, origin: &str) -> bool {
+        self.inner.note_forwarded(sid, origin)
+    }
+
+    /// Gives `sid` up (writes and releases it) if this node holds it, for the node
+    /// that keeps forwarding its requests. Does not wait for the release.
+    pub fn give_up(&self, sid: &SessionId) {
+        self.inner.give_up(sid);
+    }
+
+    /// Whether this node forwards requests (an address is advertised, exclusive mode).
+    pub fn forwarding_on(&self) -> bool {
+        self.inner.forwarding()
     }
 
     /// The node's configuration.

@@ -62,6 +62,18 @@ counters! {
     /// Times the store was found to have lost data this node relied on (its liveness
     /// key gone before its TTL): the node's copies were dropped, not served.
     store_data_lost,
+    /// `locate` calls: finding the holder of a session to forward a request to.
+    locates,
+    /// Requests this node forwarded to the holder and got an answer for.
+    forwards,
+    /// Forwards that failed before the holder got the request (unreachable): served
+    /// here, by the store path, instead.
+    forward_fallbacks,
+    /// Requests other nodes forwarded to this one.
+    forwarded_in,
+    /// Sessions given up to the node that kept forwarding their requests (the move
+    /// rule).
+    moves,
 }
 
 /// Adds `n` to one counter, here and in the `metrics` registry.

@@ -33,11 +33,27 @@ impl<C: Codec> NodeInner<C> {
         {
             Liveness::Alive => {
                 self.alive_since(sent);
+                self.advertise(owner).await;
                 Ok(())
             }
             _ => Err(StoreError::Protocol(
                 "the store refused to register a fresh owner id".into(),
             )),
+        }
+    }
+
+    /// Publishes where other nodes forward requests to this one, if it has an
+    /// address. A failure only costs forwarding: other nodes then move sessions here
+    /// instead of forwarding, as without an address.
+    async fn advertise(&self, owner: &OwnerId) {
+        let Some(address) = &self.config.advertise else {
+            return;
+        };
+        let value = crate::route::advert(address, &self.forward_token);
+        match self.store.advertise(owner, &value).await {
+            Ok(Liveness::Alive) => {}
+            Ok(_) => tracing::warn!("could not advertise the forwarding address: the owner id lapsed"),
+            Err(e) => tracing::warn!(error = %e, "could not advertise the forwarding address; other nodes will move sessions here instead of forwarding"),
         }
     }
 

@@ -55,6 +55,8 @@ impl<C: Codec> NodeInner<C> {
     /// made.
     pub(crate) fn hold(self: &Arc<Self>, grant: GrantOf) -> Admission {
         count!(self.stats, grants);
+        // Held here now: wherever this node last heard the session was is stale.
+        self.locations.forget(&grant.sid);
         let until = self.lease_until(grant.sent, grant.lease);
         let created_at = grant.sent.checked_sub(grant.age).unwrap_or(grant.sent);
         let held = Arc::new(Held::new(

@@ -36,6 +36,8 @@ pub(crate) enum ReleaseReason {
     Shutdown,
     /// The node's liveness lapsed (I15): copies of the old owner id go back.
     Lapsed,
+    /// Given up for the node that keeps forwarding its requests (the move rule).
+    Moved,
 }
 
 impl<C: Codec> NodeInner<C> {
@@ -88,6 +90,7 @@ impl<C: Codec> NodeInner<C> {
                 ReleaseReason::Evict => count!(self.stats, evictions),
                 ReleaseReason::Shutdown => count!(self.stats, shutdown_releases),
                 ReleaseReason::Lapsed => {}
+                ReleaseReason::Moved => count!(self.stats, moves),
             },
             Err(SessionError::TenureLost | SessionError::Gone) => {}
             Err(e) if held.in_doubt() || e.is_outcome_unknown() => {

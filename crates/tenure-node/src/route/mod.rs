@@ -1,0 +1,197 @@
+//! Forwarding: where a request for a session should be served (I19).
+//!
+//! Moving a session to the node that got a request costs 4–6 store calls and a wait
+//! (recall, the holder's release commit, the new grant with the whole snapshot);
+//! passing the request to the node that holds it costs one HTTP hop on the LAN and no
+//! store call once the holder is known. So a node with an advertised address
+//! ([`NodeConfig::advertise`](crate::NodeConfig)) forwards instead of recalling:
+//!
+//! - **Who knows where a session is.** The store: [`Store::locate`] names the holder
+//!   of an unexpired lock and what it advertised (its address and a token, written
+//!   with [`Store::advertise`] when the node registered). A node caches the answer per
+//!   session and asks again only after a forward failed or the holder said "take it".
+//! - **No loops.** A forwarded request is never forwarded again: its receiver serves
+//!   it, acquiring the session if it no longer holds it.
+//! - **Trust.** The hop carries the receiver's token, which only nodes that can read
+//!   the store learn: a client that sends the header without it is treated as any
+//!   client, so it can neither skip forwarding nor pass for a node.
+//! - **Failure.** A holder that cannot be reached makes the node forget the location
+//!   and serve the request itself (the store path), counted in `forward_fallbacks`.
+//! - **When the session moves instead** ([`streak`]): after [`MOVE_AFTER`] requests in
+//!   a row reach the holder forwarded by the same node, with none sent to it directly,
+//!   the balancer evidently sends the session's requests there: the holder gives the
+//!   session up and tells that node to take it.
+//!
+//! [`Store::locate`]: tenure_store::Store::locate
+//! [`Store::advertise`]: tenure_store::Store::advertise
+
+mod streak;
+
+use std::collections::HashMap;
+
+use tenure_core::sync::lock;
+use tenure_core::{Codec, Consistency, OwnerId, SessionId};
+use tenure_store::Location;
+
+use crate::inner::NodeInner;
+use crate::stats::count;
+
+pub use streak::MOVE_AFTER;
+pub(crate) use streak::Streaks;
+
+/// Where to serve a request for a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Route {
+    /// Here: this node holds the session, or will acquire it (or it does not exist).
+    Local,
+    /// At another live node, which holds the session.
+    Forward(Forward),
+}
+
+/// A live node that holds a session, and how to reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forward {
+    /// The session.
+    pub sid: SessionId,
+    /// The holder's owner id.
+    pub holder: OwnerId,
+    /// The `host:port` the holder advertised.
+    pub address: String,
+    /// What the holder expects in the forwarding header: proof that the request comes
+    /// from a node. Never log it.
+    pub token: String,
+}
+
+/// A cached location: the holder, or "take it" (the holder gave it up for us).
+#[derive(Debug, Clone)]
+pub(crate) enum Cached {
+    At(Forward),
+    Take,
+}
+
+/// The location cache: where this node last learned each session is.
+#[derive(Debug, Default)]
+pub(crate) struct Locations {
+    map: std::sync::Mutex<HashMap<SessionId, Cached>>,
+}
+
+impl Locations {
+    fn get(&self, sid: &SessionId) -> Option<Cached> {
+        lock(&self.map).get(sid).cloned()
+    }
+
+    fn put(&self, sid: SessionId, cached: Cached, bound: usize) {
+        let mut map = lock(&self.map);
+        if map.len() >= bound && !map.contains_key(&sid) {
+            // Entries are only hints: dropping them all costs a `locate` each.
+            map.clear();
+        }
+        map.insert(sid, cached);
+    }
+
+    pub(crate) fn forget(&self, sid: &SessionId) {
+        lock(&self.map).remove(sid);
+    }
+}
+
+/// The advertised value: the address and the token, separated by one space.
+pub(crate) fn advert(address: &str, token: &str) -> String {
+    format!("{address} {token}")
+}
+
+fn parse_advert(value: &str) -> Option<(&str, &str)> {
+    value
+        .split_once(' ')
+        .filter(|(a, t)| !a.is_empty() && !t.is_empty())
+}
+
+impl<C: Codec> NodeInner<C> {
+    /// Whether this node forwards at all: it advertised an address and holds sessions
+    /// exclusively (other modes have no holder to forward to).
+    pub(crate) fn forwarding(&self) -> bool {
+        self.config.advertise.is_some() && self.config.consistency == Consistency::Exclusive
+    }
+
+    /// Where to serve a request for `sid` that came from a client (never call it for
+    /// a forwarded one). A store error answers `Local`: the store path decides then.
+    pub(crate) async fn route(&self, sid: &SessionId) -> Route {
+        if !self.forwarding() || self.holds(sid) {
+            return Route::Local;
+        }
+        match self.locations.get(sid) {
+            Some(Cached::At(forward)) => return Route::Forward(forward),
+            Some(Cached::Take) => {
+                self.locations.forget(sid);
+                return Route::Local;
+            }
+            None => {}
+        }
+        count!(self.stats, locates);
+        let located = match self.store.locate(sid).await {
+            Ok(located) => located,
+            Err(e) => {
+                tracing::debug!(session = sid.prefix(), error = %e, "locate failed; serving here");
+                return Route::Local;
+            }
+        };
+        let Location::Held {
+            holder,
+            address: Some(value),
+        } = located
+        else {
+            return Route::Local;
+        };
+        if holder == self.owner() {
+            return Route::Local;
+        }
+        let Some((address, token)) = parse_advert(&value) else {
+            return Route::Local;
+        };
+        let forward = Forward {
+            sid: sid.clone(),
+            holder,
+            address: address.to_string(),
+            token: token.to_string(),
+        };
+        self.locations.put(
+            sid.clone(),
+            Cached::At(forward.clone()),
+            self.config.max_held,
+        );
+        Route::Forward(forward)
+    }
+
+    /// A request for `sid` was forwarded here by `origin`: true if the move rule says
+    /// to give the session to `origin`.
+    pub(crate) fn note_forwarded(&self, sid: &SessionId, origin: &str) -> bool {
+        count!(self.stats, forwarded_in);
+        self.forwarding() && self.streaks.forwarded(sid, origin, self.config.max_held)
+    }
+
+    /// A forward to the holder failed before it got the request: forget where the
+    /// session was; the caller serves it here.
+    pub(crate) fn forward_failed(&self, forward: &Forward) {
+        count!(self.stats, forward_fallbacks);
+        self.locations.forget(&forward.sid);
+    }
+
+    /// The holder answered a forwarded request; `take`: it gave the session up for
+    /// this node, whose next request for it acquires it.
+    pub(crate) fn forward_answered(&self, forward: &Forward, take: bool) {
+        count!(self.stats, forwards);
+        if take {
+            self.locations
+                .put(forward.sid.clone(), Cached::Take, self.config.max_held);
+        }
+    }
+}
+
+impl<C: Codec> NodeInner<C> {
+    /// The move rule's action: release `sid` (if held) for the node that forwards it.
+    pub(crate) fn give_up(self: &std::sync::Arc<Self>, sid: &SessionId) {
+        if let Some(held) = self.held(sid) {
+            self.spawn_release(held, crate::tenure::release::ReleaseReason::Moved);
+        }
+    }
+}

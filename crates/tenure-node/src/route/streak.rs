@@ -1,0 +1,101 @@
+//! The move rule: when a session should move to the node that forwards its requests
+//! instead of being forwarded to forever.
+//!
+//! Forwarding costs an HTTP hop per request; moving costs a handoff once. The holder
+//! sees which it pays for: it counts, per session, the forwarded requests in a row
+//! from the same node. A request sent to it directly, or forwarded by another node,
+//! starts the count again. At [`MOVE_AFTER`] in a row the balancer evidently sends
+//! the session to that node (it changed its mind, or the holder was a failover
+//! target), and the holder gives the session up and tells that node to take it. Under
+//! a balancer that spreads one session over n nodes, a run of 16 from one other node
+//! has a chance of about (1/n)^16 per request: moves stay rare where forwarding
+//! wins.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use tenure_core::sync::lock;
+use tenure_core::SessionId;
+
+/// Forwarded requests in a row, from one node, after which the holder gives the
+/// session to that node.
+pub const MOVE_AFTER: u32 = 16;
+
+/// Per held session: the node whose forwards are counted, and how many in a row.
+#[derive(Debug, Default)]
+pub(crate) struct Streaks {
+    map: Mutex<HashMap<SessionId, (String, u32)>>,
+}
+
+impl Streaks {
+    /// A request for `sid` came from a client: the balancer sends it here.
+    pub(crate) fn direct(&self, sid: &SessionId) {
+        let mut map = lock(&self.map);
+        if !map.is_empty() {
+            map.remove(sid);
+        }
+    }
+
+    /// A request for `sid` came forwarded by `origin`. True when it completes a run
+    /// of [`MOVE_AFTER`]; the count then starts again.
+    pub(crate) fn forwarded(&self, sid: &SessionId, origin: &str, bound: usize) -> bool {
+        let mut map = lock(&self.map);
+        if map.len() >= bound && !map.contains_key(sid) {
+            map.clear();
+        }
+        let entry = map
+            .entry(sid.clone())
+            .or_insert_with(|| (origin.to_string(), 0));
+        if entry.0 != origin {
+            *entry = (origin.to_string(), 0);
+        }
+        entry.1 += 1;
+        if entry.1 >= MOVE_AFTER {
+            map.remove(sid);
+            return true;
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sid() -> SessionId {
+        SessionId::generate().unwrap()
+    }
+
+    #[test]
+    fn a_run_from_one_node_completes_after_move_after() {
+        let (s, id) = (Streaks::default(), sid());
+        for _ in 1..MOVE_AFTER {
+            assert!(!s.forwarded(&id, "x", 100));
+        }
+        assert!(s.forwarded(&id, "x", 100), "the 16th in a row");
+        assert!(!s.forwarded(&id, "x", 100), "the count starts again");
+    }
+
+    #[test]
+    fn a_direct_request_or_another_origin_breaks_the_run() {
+        let (s, id) = (Streaks::default(), sid());
+        for _ in 1..MOVE_AFTER {
+            s.forwarded(&id, "x", 100);
+        }
+        s.direct(&id);
+        assert!(!s.forwarded(&id, "x", 100), "broken by a direct request");
+        for _ in 2..MOVE_AFTER {
+            s.forwarded(&id, "x", 100);
+        }
+        assert!(!s.forwarded(&id, "y", 100), "broken by another origin");
+    }
+
+    #[test]
+    fn the_table_stays_within_its_bound() {
+        let s = Streaks::default();
+        for _ in 0..50 {
+            s.forwarded(&sid(), "x", 10);
+        }
+        assert!(lock(&s.map).len() <= 10);
+    }
+}
