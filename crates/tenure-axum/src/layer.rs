@@ -13,11 +13,12 @@ use axum::BoxError;
 use cookie::{Key, SameSite};
 use http::{Request, Response, StatusCode};
 use tenure_core::{Codec, MessagePack};
-use tenure_node::Node;
+use tenure_node::{Node, Route};
 use tower::Layer;
 use tower_service::Service;
 
 use crate::cookies::{CookieConfigError, Protection};
+use crate::forward::{self, Forwarded, SharedForwarder};
 use crate::handle::Handle;
 use crate::{CookieConfig, DiscardSession, SessionFailure};
 
@@ -76,6 +77,7 @@ use crate::{CookieConfig, DiscardSession, SessionFailure};
 pub struct SessionLayer<C: Codec = MessagePack> {
     node: Node<C>,
     settings: Arc<Settings>,
+    forwarder: SharedForwarder,
 }
 
 #[derive(Debug, Clone)]
@@ -89,6 +91,7 @@ impl<C: Codec> Clone for SessionLayer<C> {
         Self {
             node: self.node.clone(),
             settings: self.settings.clone(),
+            forwarder: self.forwarder.clone(),
         }
     }
 }
@@ -102,6 +105,7 @@ impl<C: Codec> SessionLayer<C> {
                 cookies: CookieConfig::default(),
                 keep_on_server_error: false,
             }),
+            forwarder: SharedForwarder::default(),
         }
     }
 
@@ -195,6 +199,7 @@ impl<S, C: Codec> Layer<S> for SessionLayer<C> {
             inner,
             node: self.node.clone(),
             settings: self.settings.clone(),
+            forwarder: self.forwarder.clone(),
             invalid,
         }
     }
@@ -206,6 +211,7 @@ pub struct SessionService<S, C: Codec = MessagePack> {
     inner: S,
     node: Node<C>,
     settings: Arc<Settings>,
+    forwarder: SharedForwarder,
     invalid: Option<Arc<CookieConfigError>>,
 }
 
@@ -215,6 +221,7 @@ impl<S: Clone, C: Codec> Clone for SessionService<S, C> {
             inner: self.inner.clone(),
             node: self.node.clone(),
             settings: self.settings.clone(),
+            forwarder: self.forwarder.clone(),
             invalid: self.invalid.clone(),
         }
     }
@@ -226,7 +233,8 @@ where
     S::Future: Send + 'static,
     S::Error: Send + 'static,
     C: Codec,
-    ReqBody: Send + 'static,
+    ReqBody: HttpBody<Data = Bytes> + From<Bytes> + Send + 'static,
+    ReqBody::Error: Into<BoxError>,
     ResBody: HttpBody<Data = Bytes> + Send + 'static,
     ResBody::Error: Into<BoxError>,
 {
@@ -245,13 +253,42 @@ where
         }
         let settings = self.settings.clone();
         let presented = settings.cookies.read_presented(req.headers());
-        let handle = Handle::open(&self.node, &presented);
-        req.extensions_mut().insert(handle.clone());
+        let claim = forward::take_claim(&mut req, &self.node);
+        let node = self.node.clone();
+        let forwarder = self.forwarder.clone();
         // The ready service is the one to call; leave a fresh clone in its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
+            let first = presented.first().map(|p| p.id.clone());
+            let mut give_up = None;
+            match (&first, &claim) {
+                // Forwarded by another node: served here, never forwarded again.
+                (Some(sid), Some(origin)) => {
+                    if node.note_forwarded(sid, origin) {
+                        give_up = Some(sid.clone());
+                    }
+                }
+                (Some(sid), None) if node.forwarding_on() => match node.route(sid).await {
+                    Route::Forward(to) => {
+                        let patience = node.config().acquire_timeout;
+                        match forwarder.forward(req, &to, &node, patience).await {
+                            Forwarded::Answered(response) => return Ok(response),
+                            Forwarded::NotSent(back) => req = back,
+                        }
+                    }
+                    _ => node.note_direct(sid),
+                },
+                _ => {}
+            }
+            let handle = Handle::open(&node, &presented);
+            req.extensions_mut().insert(handle.clone());
             let mut response = inner.call(req).await?.map(Body::new);
+            if let Some(sid) = &give_up {
+                // The move rule: this answer hands the session to the forwarding node.
+                node.give_up(sid);
+                forward::tell_take(&mut response);
+            }
             let cookies = &settings.cookies;
             let taken = match handle.0.slot.try_lock() {
                 Ok(mut slot) => slot.take(&presented),

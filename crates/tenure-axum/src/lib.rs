@@ -16,6 +16,7 @@
 mod cookies;
 mod extract;
 mod failure;
+mod forward;
 mod handle;
 mod layer;
 mod presented;
@@ -25,5 +26,6 @@ pub use cookie::{Key, SameSite};
 pub use cookies::{CookieConfig, CookieConfigError, Protection};
 pub use extract::{AttrMut, Session};
 pub use failure::{DiscardSession, MissingSessionLayer, SessionFailure, OUTCOME};
+pub use forward::{FORWARDED, MAX_FORWARDED_BODY, ROUTE};
 pub use layer::{SessionLayer, SessionService};
 pub use tenure_node::SessionError;

@@ -12,9 +12,12 @@ use tenure_cli::demo::front::FrontConfig;
 use tenure_cli::demo::{compare, mode_prefix, Demo, Plan, Setup, Summary};
 use tenure_cli::errors::describe;
 use tenure_cli::inspect::{self, Action};
-use tenure_cli::serve::{plain_http_cookies, serve_node, serve_router, NodeSetup, RouteSetup};
+use tenure_cli::serve::{
+    plain_http_cookies, serve_node, serve_router, AdvertiseAt, NodeSetup, RouteSetup,
+};
 use tenure_cli::stores::{Backend, StoreUrl};
 use tenure_core::{Consistency, SessionId, WritePolicy};
+use tenure_node::NodeConfig;
 use tenure_redis::Inspector;
 
 #[derive(Parser)]
@@ -110,8 +113,31 @@ struct ServeArgs {
     /// Lease asked of the store (e.g. 3s); renewals run every sixth of it.
     #[arg(long, value_parser = parse_duration)]
     lease: Option<Duration>,
+    /// Where the other nodes reach this one (host:port) to forward requests for
+    /// sessions it holds; `none` turns forwarding off (sessions then move to the
+    /// node that gets the request). Default: the address it listens on.
+    #[arg(long, value_parser = parse_advertise)]
+    advertise: Option<Advertise>,
     #[command(flatten)]
     limits: LimitArgs,
+}
+
+/// `--advertise`: an address, or none.
+#[derive(Debug, Clone)]
+enum Advertise {
+    At(String),
+    None,
+}
+
+fn parse_advertise(s: &str) -> Result<Advertise, String> {
+    if s == "none" {
+        return Ok(Advertise::None);
+    }
+    let probe = NodeConfig::default().with_advertise(s);
+    match probe.validate() {
+        Ok(()) => Ok(Advertise::At(s.to_string())),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[derive(clap::Args)]
@@ -319,6 +345,11 @@ async fn main() -> ExitCode {
                 policy: args.policy,
                 lease: args.lease,
                 port: args.port,
+                advertise: match args.advertise {
+                    None => AdvertiseAt::Listener,
+                    Some(Advertise::At(a)) => AdvertiseAt::Address(a),
+                    Some(Advertise::None) => AdvertiseAt::Nowhere,
+                },
                 limits: args.limits.limits(),
             };
             report(serve_node(setup).await)

@@ -30,8 +30,32 @@ pub struct NodeSetup {
     pub lease: Option<Duration>,
     /// Port to listen on (0: any free port).
     pub port: u16,
+    /// Where other nodes forward requests for the sessions this one holds.
+    pub advertise: AdvertiseAt,
     /// What the node's HTTP server allows its clients.
     pub limits: ServerLimits,
+}
+
+/// Which address a node advertises for forwarded requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdvertiseAt {
+    /// The address it listens on (other processes on this machine reach it there).
+    Listener,
+    /// This `host:port` (behind NAT or a container network).
+    Address(String),
+    /// None: forwarding off; sessions move to the node that gets a request.
+    Nowhere,
+}
+
+impl AdvertiseAt {
+    /// The address to advertise for a node listening on `listening`.
+    pub fn resolve(&self, listening: SocketAddr) -> Option<String> {
+        match self {
+            AdvertiseAt::Listener => Some(listening.to_string()),
+            AdvertiseAt::Address(a) => Some(a.clone()),
+            AdvertiseAt::Nowhere => None,
+        }
+    }
 }
 
 impl NodeSetup {
@@ -78,9 +102,25 @@ pub async fn listen_with(
     limits: ServerLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), std::io::Error> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let listener = bind(port).await?;
     let addr = listener.local_addr()?;
-    let task = tokio::spawn(async move {
+    Ok((addr, serve_on(listener, app, limits, shutdown)))
+}
+
+/// Binds `port` (0: any free one) on loopback.
+pub async fn bind(port: u16) -> Result<tokio::net::TcpListener, std::io::Error> {
+    tokio::net::TcpListener::bind(("127.0.0.1", port)).await
+}
+
+/// Serves `app` on a bound `listener` within `limits` until `shutdown` completes; the
+/// task ends once every connection is closed.
+pub fn serve_on(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    limits: ServerLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
         let stopped = serve(listener, app, limits, shutdown).await;
         if stopped.cut > 0 {
             eprintln!(
@@ -88,8 +128,7 @@ pub async fn listen_with(
                 stopped.cut
             );
         }
-    });
-    Ok((addr, task))
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM; the handlers are installed when this is called.
@@ -103,9 +142,14 @@ pub fn stop_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
 /// `listening on http://ADDR` once it accepts requests.
 pub async fn serve_node(setup: NodeSetup) -> Result<(), DemoError> {
     let backend = Backend::open(&setup.store, &setup.prefix).await?;
-    let node = Node::start(backend.shared(), setup.config()).await?;
+    // Bound first: the node advertises the address it listens on.
+    let listener = bind(setup.port).await?;
+    let addr = listener.local_addr()?;
+    let mut config = setup.config();
+    config.advertise = setup.advertise.resolve(addr);
+    let node = Node::start(backend.shared(), config).await?;
     let router = app::app(node.clone(), &setup.name, plain_http_cookies())?;
-    let (addr, server) = listen_with(router, setup.port, setup.limits, stop_signal()).await?;
+    let server = serve_on(listener, router, setup.limits, stop_signal());
     println!("listening on http://{addr}");
     let _ = server.await;
     if let Err(e) = node.shutdown().await {

@@ -25,7 +25,7 @@ use tenure_test::CountingStore;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::serve::{listen_with, plain_http_cookies};
+use crate::serve::{bind, listen_with, plain_http_cookies, serve_on};
 use crate::stores::{Backend, StoreUrl};
 use tenure_axum::serve::ServerLimits;
 
@@ -143,9 +143,13 @@ impl Demo {
             config.label = name.clone();
             config.consistency = setup.mode;
             config.write_policy = setup.policy;
+            // Bound first: the node advertises where the others forward requests to it.
+            let listener = bind(0).await?;
+            let addr = listener.local_addr()?;
+            config.advertise = Some(addr.to_string());
             let node = Node::start(shared.clone(), config).await?;
             let app = app::app_with_peers(node.clone(), &name, cookies.clone(), peers.clone())?;
-            let (addr, server) = listen_with(app, 0, limits.clone(), stopped(&stop)).await?;
+            let server = serve_on(listener, app, limits.clone(), stopped(&stop));
             node_addrs.push(addr);
             servers.push(server);
             nodes.push(node);
