@@ -264,11 +264,10 @@ where
             let mut give_up = None;
             match (&first, &claim) {
                 // Forwarded by another node: served here, never forwarded again.
-                (Some(sid), Some(origin)) => {
-                    if node.note_forwarded(sid, origin) {
-                        give_up = Some(sid.clone());
-                    }
+                (Some(sid), Some(origin)) if node.note_forwarded(sid, origin) => {
+                    give_up = Some(sid.clone());
                 }
+                (Some(_), Some(_)) => {}
                 (Some(sid), None) if node.forwarding_on() => match node.route(sid).await {
                     Route::Forward(to) => {
                         let patience = node.config().acquire_timeout;

@@ -2,7 +2,9 @@
 //! behind the front router:
 //!
 //! - one session, 10,000 `POST /counter` from 20 concurrent requests, at affinity 0
-//!   and 0.9, on one Redis and on a cluster: the counter ends at exactly 10,000;
+//!   and 0.9, on one Redis and on a cluster: the counter ends at exactly 10,000; at
+//!   affinity 0 most requests are forwarded to the holder and the session stays put
+//!   (forwards and moves are printed);
 //! - the process holding a session is SIGKILLed while two others wait for it: a waiter
 //!   gets it within the lease plus 1 s, with everything the dead holder committed;
 //! - the nodes' pub/sub connections are killed (`CLIENT KILL TYPE pubsub`) over and
@@ -56,6 +58,16 @@ async fn hammer(front: SocketAddr, total: u64) -> Browser {
         t.await.unwrap();
     }
     first
+}
+
+/// A node's counters (`GET /stats` of the demo app), read from the node directly.
+async fn node_stats(addr: SocketAddr) -> Vec<(String, u64)> {
+    let (status, body) = Browser::new().send("GET", addr, "/stats").await;
+    assert_eq!(status, StatusCode::OK, "GET /stats");
+    body.lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
+        .collect()
 }
 
 fn session_of(browser: &Browser) -> SessionId {
@@ -115,6 +127,13 @@ async fn three_processes(url: Option<String>, affinity: f64, test: &str) {
     );
 
     let sid = session_of(&browser);
+    let mut totals = std::collections::HashMap::<String, u64>::new();
+    for node in &nodes {
+        for (name, n) in node_stats(node.addr).await {
+            *totals.entry(name).or_default() += n;
+        }
+    }
+    let stat = |name: &str| totals.get(name).copied().unwrap_or(0);
     for node in nodes {
         node.stop().await;
     }
@@ -123,12 +142,31 @@ async fn three_processes(url: Option<String>, affinity: f64, test: &str) {
         Some(TOTAL),
         "the stored counter after every node shut down"
     );
+    let moves = stat("recalls") + stat("moves");
     println!(
-        "{test}: {TOTAL} increments in {:.1} s, {:.2} Redis commands sent per request, {:.0} bytes per request",
+        "{test}: {TOTAL} increments in {:.1} s, {:.2} Redis commands sent per request, {:.0} bytes per request; {} forwarded, {} forward fallbacks, {} session moves ({} recalls, {} by the move rule)",
         elapsed.as_secs_f64(),
         cost.client_commands() as f64 / TOTAL as f64,
         cost.net_bytes() as f64 / TOTAL as f64,
+        stat("forwards"),
+        stat("forward_fallbacks"),
+        moves,
+        stat("recalls"),
+        stat("moves"),
     );
+    if affinity == 0.0 {
+        // Two requests in three land on a node that does not hold the session: they
+        // are forwarded, and the session stays put.
+        assert!(
+            stat("forwards") > TOTAL / 3,
+            "forwarding is on by default in `tenure serve`: {} forwards",
+            stat("forwards")
+        );
+        assert!(
+            moves < TOTAL / 20,
+            "the session moved {moves} times in {TOTAL} requests: forwarding should keep it put"
+        );
+    }
     clean_up(&store).await;
 }
 

@@ -9,8 +9,8 @@ use tenure_core::{Codec, MessagePack, OwnerId, SessionId};
 use tenure_store::{Store, StoreError};
 
 use crate::inner::NodeInner;
-use crate::stats::NodeStats;
 use crate::route::{Forward, Route};
+use crate::stats::NodeStats;
 use crate::{ConfigError, NodeConfig, Session, SessionError};
 
 /// One app-server process's view of the sessions: the tenure table, the near cache
@@ -86,8 +86,9 @@ impl<C: Codec> Node<C> {
             OwnerId::generate(&config.label).map_err(|e| ConfigError::Label(e.to_string()))?;
         let hints = store.hints(&owner).await?;
         // 192 random bits, as unguessable as a session id.
-        let token = SessionId::generate()
-            .map_err(|e| ConfigError::Label(format!("no randomness for the forwarding token: {e}")))?;
+        let token = SessionId::generate().map_err(|e| {
+            ConfigError::Label(format!("no randomness for the forwarding token: {e}"))
+        })?;
         let inner = Arc::new(NodeInner::new(
             store,
             owner.clone(),

@@ -18,6 +18,14 @@ macro_rules! counters {
             $(pub(crate) $name: AtomicU64,)*
         }
 
+        impl NodeStats {
+            /// Every counter with its name, in declaration order (for a metrics or
+            /// status page).
+            pub fn pairs(&self) -> Vec<(&'static str, u64)> {
+                vec![$((stringify!($name), self.$name),)*]
+            }
+        }
+
         impl Counters {
             pub(crate) fn snapshot(&self) -> NodeStats {
                 NodeStats { $($name: self.$name.load(Relaxed),)* }

@@ -38,7 +38,13 @@ pub(crate) async fn keep_alive(
     if register {
         let _: Value = store
             .client()
-            .set(&key, "1", Some(Expiration::PX(ms)), Some(SetOptions::NX), false)
+            .set(
+                &key,
+                "1",
+                Some(Expiration::PX(ms)),
+                Some(SetOptions::NX),
+                false,
+            )
             .await
             .map_err(client_error)?;
         // NX fails only if the key exists: ids are random, so it is this owner's.

@@ -88,6 +88,7 @@ pub fn app_with_peers(
 ) -> Result<Router, CookieConfigError> {
     let header = HeaderValue::from_str(name).unwrap_or(HeaderValue::from_static("node"));
     let mode = node.config().consistency;
+    let stats_node = node.clone();
     let sessions = SessionLayer::new(node).with_cookies(cookies)?;
     Ok(Router::new()
         .route("/", get(page))
@@ -97,6 +98,21 @@ pub fn app_with_peers(
         .route("/login", post(login))
         .route("/logout", post(logout))
         .layer(sessions)
+        // The node's counters, one `name value` per line; outside the session layer,
+        // so reading them neither touches nor forwards a session.
+        .route(
+            "/stats",
+            get(move || {
+                let stats = stats_node.stats();
+                async move {
+                    stats
+                        .pairs()
+                        .iter()
+                        .map(|(name, n)| format!("{name} {n}\n"))
+                        .collect::<String>()
+                }
+            }),
+        )
         .layer(axum::middleware::map_response(move |mut res: Response| {
             let header = header.clone();
             async move {

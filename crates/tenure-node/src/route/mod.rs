@@ -36,8 +36,8 @@ use tenure_store::Location;
 use crate::inner::NodeInner;
 use crate::stats::count;
 
-pub use streak::MOVE_AFTER;
 pub(crate) use streak::Streaks;
+pub use streak::MOVE_AFTER;
 
 /// Where to serve a request for a session.
 #[derive(Debug, Clone, PartialEq, Eq)]

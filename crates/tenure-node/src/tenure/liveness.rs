@@ -52,8 +52,12 @@ impl<C: Codec> NodeInner<C> {
         let value = crate::route::advert(address, &self.forward_token);
         match self.store.advertise(owner, &value).await {
             Ok(Liveness::Alive) => {}
-            Ok(_) => tracing::warn!("could not advertise the forwarding address: the owner id lapsed"),
-            Err(e) => tracing::warn!(error = %e, "could not advertise the forwarding address; other nodes will move sessions here instead of forwarding"),
+            Ok(_) => {
+                tracing::warn!("could not advertise the forwarding address: the owner id lapsed")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not advertise the forwarding address; other nodes will move sessions here instead of forwarding")
+            }
         }
     }
 

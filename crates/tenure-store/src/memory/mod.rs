@@ -397,7 +397,7 @@ impl Store for MemoryStore {
         }
         let now = Instant::now();
         let mut state = self.lock();
-        if !state.owners.get(owner).is_some_and(|until| *until > now) {
+        if state.owners.get(owner).is_none_or(|until| *until <= now) {
             return Ok(Liveness::Lapsed);
         }
         state.addresses.insert(owner.clone(), address.to_string());

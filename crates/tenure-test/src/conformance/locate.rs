@@ -27,7 +27,11 @@ pub async fn locate_follows_the_lock(store: Arc<dyn Store>) {
     let sid = sid();
     assert_eq!(locate(s, &sid).await, Location::NotFound, "no such session");
     create(s, &sid, &[("n", "1")]).await;
-    assert_eq!(locate(s, &sid).await, Location::Free, "created without tenure");
+    assert_eq!(
+        locate(s, &sid).await,
+        Location::Free,
+        "created without tenure"
+    );
     let (a, b) = (owner("a"), owner("b"));
     ok(s.keep_alive(&a, LONG, true).await, "keep_alive");
     let fa = granted(s, &sid, &a, LONG, "a acquires").await.fence;
