@@ -6,12 +6,17 @@
 //! can simply send the same commit again: `Committed` or `AlreadyApplied` then means
 //! stored, and a late copy of the first sending changes nothing.
 //!
-//! | what the store said | the request's answer | the held copy |
+//! | what the store said | the answer of each request whose changes it carried (I18) | the held copy |
 //! |---|---|---|
-//! | applied (now or before) | success | takes the changes |
+//! | applied (now or before) | success | marks the changes clean |
 //! | `Stale` on the first sending | nothing stored (503) | dropped, tenure lost |
 //! | no answer within `outcome_timeout` | unknown (504) | keeps the commit in doubt and is not served until it is resolved |
 //! | `Stale` after a failed sending | unknown (504) | dropped: the tenure ended, so sending again can teach nothing |
+//!
+//! The cache already holds the changes a commit carries (they enter it at the end of
+//! their requests), so the copy's [`stored_through`](Held::stored_through) and
+//! [`outcome_unknown`](Held::outcome_unknown) marks are what tells the waiting
+//! requests their answers.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -150,7 +155,9 @@ impl<C: Codec> NodeInner<C> {
         match outcome {
             Outcome::Stored => {
                 held.mark_clean(&pending.collected, Instant::now());
-                held.apply_written(pending.changes, pending.timeouts, pending.mark);
+                // Before the copy may go (release): a waiter that sees it gone reads
+                // this after.
+                held.stored_through(pending.mark);
                 count!(self.stats, commits);
                 count!(
                     self.stats,
@@ -168,6 +175,7 @@ impl<C: Codec> NodeInner<C> {
                 Err(SessionError::TenureLost)
             }
             Outcome::Unresolvable => {
+                held.outcome_unknown(pending.mark);
                 count!(self.stats, outcomes_unknown);
                 tracing::warn!(
                     session = held.sid().prefix(),
@@ -177,6 +185,7 @@ impl<C: Codec> NodeInner<C> {
                 Err(SessionError::OutcomeUnknown)
             }
             Outcome::Unknown(e) => {
+                held.outcome_unknown(pending.mark);
                 held.restore_counts(pending.counts);
                 count!(self.stats, outcomes_unknown);
                 if held.lease_valid(Instant::now()) {
