@@ -75,8 +75,9 @@ impl<C: Codec> NodeInner<C> {
 
     /// Sends the commit in doubt again, once; the caller holds the flush lock. Ok if
     /// there was none or it is now known to be stored. A copy whose commit stays in
-    /// doubt keeps it (`Store` error: the caller stored nothing of its own); one the
-    /// store no longer lets write is dropped.
+    /// doubt keeps it (`Store` error: a caller whose changes are not in the cache yet
+    /// stored nothing of its own; a group commit's waiter, whose are, answers
+    /// `OutcomeUnknown` instead); one the store no longer lets write is dropped.
     pub(crate) async fn resolve_doubt(&self, held: &Arc<Held>) -> Result<(), SessionError> {
         let Some(pending) = held.take_doubt() else {
             return Ok(());
