@@ -736,17 +736,20 @@ async fn a_late_copy_of_a_group_commit_undoes_nothing() {
     s.end().await.unwrap();
 }
 
-/// A recall while a group waits: the waiting requests' changes ride on the release
-/// commit or their own, and the node that takes the session sees all of them.
+/// A recall while a group waits: one commit is in flight and four requests wait
+/// behind it when the session starts draining; they do not send a commit of their
+/// own but ride on the release commit, and the node that takes the session sees them.
 #[tokio::test(start_paused = true)]
-async fn a_recall_while_a_group_waits_loses_nothing() {
+async fn a_recall_while_a_group_waits_rides_on_the_release_commit() {
     let (memory, store, knobs) = chaos();
     let nodes = support::nodes(store, 2, &support::config()).await;
     let (a, b) = (&nodes[0], &nodes[1]);
     let id = session(a).await;
     knobs.delay_ms.store(20, Ordering::SeqCst);
+    let before = knobs.calls();
 
-    let group = increments_behind_a_slow_commit(a, &id, 5).await;
+    let first = increments_behind_a_slow_commit(a, &id, 1).await;
+    let behind = increments_behind_a_slow_commit(a, &id, 4).await;
     let reader = tokio::spawn({
         let (b, id) = (b.clone(), id.clone());
         async move {
@@ -755,11 +758,16 @@ async fn a_recall_while_a_group_waits_loses_nothing() {
             s.end().await.map(|_| v)
         }
     });
-    for t in group {
+    for t in first.into_iter().chain(behind) {
         t.await.unwrap().unwrap();
     }
     assert_eq!(reader.await.unwrap().unwrap(), Some(5));
     assert_eq!(a.stats().recalls, 1);
+    assert_eq!(
+        knobs.calls() - before,
+        2,
+        "the first commit, then one release commit carrying the four"
+    );
     assert_eq!(stored_counter(&memory, &id).await, 5);
 }
 

@@ -120,21 +120,22 @@ impl<C: Codec> NodeInner<C> {
         // and leaves (a release need not wait for its commit); I18: it answers only
         // once the store has what it saw.
         drop(request);
-        let dep = match last {
-            Some(own) if due || draining => own.max(seen),
-            Some(_) => {
-                // Write-behind: acknowledged from memory, written later.
-                if held.is_dirty() {
-                    self.arm_timer(&held);
-                }
-                return Ok(false);
-            }
+        let wait = match last {
+            Some(own) if due || draining => Some(own.max(seen)),
+            // Write-behind: acknowledged from memory, written later.
+            Some(_) => None,
             // Read only. Under end of request, it waits for what it saw; under a
             // write-behind policy that is due, it writes what is unwritten, as a
             // writing request would (and waits, as before group commit).
-            None if policy.is_end_of_request() => seen,
-            None if due => held.last_seq(),
-            None => return Ok(false),
+            None if policy.is_end_of_request() => Some(seen),
+            None if due => Some(held.last_seq()),
+            None => None,
+        };
+        let Some(dep) = wait else {
+            if held.is_dirty() {
+                self.arm_timer(&held);
+            }
+            return Ok(false);
         };
         self.await_stored(&held, dep).await?;
         Ok(last.is_some())
