@@ -2,7 +2,9 @@
 //!
 //! Only writers lock: `get_mut`, `insert` and `remove` take the attribute exclusively
 //! until the request ends (I11), so a value a request changes cannot change under it
-//! and concurrent increments on one node never lose one. Reads take no lock: a `get`
+//! and concurrent increments on one node never lose one. "Ends" means its changes are
+//! in the near cache, not yet in the store: the response waits for the store instead
+//! (I18), so the next writer of a hot attribute does not wait for a commit. Reads take no lock: a `get`
 //! sees the value as of the last request that ended (read committed), so reading
 //! never waits and a read followed by a write of the same attribute cannot deadlock
 //! (with shared read locks, two requests that read and then both upgrade wait for

@@ -24,12 +24,14 @@ impl HeldBacking {
         Self { request }
     }
 
+    /// Reads go through the request, which notes what it saw: the response waits
+    /// until the store has it (I18).
     pub(crate) fn value(&self, name: &str) -> Option<Bytes> {
-        self.request.held().value(name)
+        self.request.read(name)
     }
 
     pub(crate) fn names(&self) -> Vec<String> {
-        self.request.held().names()
+        self.request.read_names()
     }
 
     /// Before each read from the cache (and again once a written attribute is

@@ -66,6 +66,10 @@ pub type AttrGuard<T> = OwnedMutexGuard<Option<T>>;
 /// `get_mut`, `insert` and `remove` take the attribute exclusively until the request
 /// ends: `get_mut` always sees the latest value, and no other request changes it until
 /// this one is done, so read-modify-write through `get_mut` never loses an update.
+/// A request that ended has its changes in the node's memory at once, before the store
+/// has them, so the next request does not wait for its commit; instead every request's
+/// [`end`](Self::end) waits until the store has every change the request saw, and
+/// fails if the commit carrying them fails.
 /// A `get` followed by `get_mut` of the same attribute is fine (the `get_mut` sees the
 /// latest value, which may be newer than the `get`'s); an `insert` computed from an
 /// earlier `get` is a blind write: use `get_mut` to update a value from its current
@@ -355,7 +359,9 @@ impl<C: Codec> Session<C> {
     }
 
     /// Ends the request: works out what changed, applies the write policy, releases
-    /// the request's attribute locks.
+    /// the request's attribute locks. Under the end-of-request policy it returns
+    /// success only once the store has this request's changes and every change of
+    /// other requests it read (they may still be on their way when it reads them).
     pub async fn end(mut self) -> Result<EndReport, SessionError> {
         if self.finished {
             return Err(SessionError::Ended);

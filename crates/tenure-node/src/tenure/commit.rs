@@ -6,12 +6,17 @@
 //! can simply send the same commit again: `Committed` or `AlreadyApplied` then means
 //! stored, and a late copy of the first sending changes nothing.
 //!
-//! | what the store said | the request's answer | the held copy |
+//! | what the store said | the answer of each request whose changes it carried (I18) | the held copy |
 //! |---|---|---|
-//! | applied (now or before) | success | takes the changes |
+//! | applied (now or before) | success | marks the changes clean |
 //! | `Stale` on the first sending | nothing stored (503) | dropped, tenure lost |
 //! | no answer within `outcome_timeout` | unknown (504) | keeps the commit in doubt and is not served until it is resolved |
 //! | `Stale` after a failed sending | unknown (504) | dropped: the tenure ended, so sending again can teach nothing |
+//!
+//! The cache already holds the changes a commit carries (they enter it at the end of
+//! their requests), so the copy's [`stored_through`](Held::stored_through) and
+//! [`outcome_unknown`](Held::outcome_unknown) marks are what tells the waiting
+//! requests their answers.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -70,8 +75,9 @@ impl<C: Codec> NodeInner<C> {
 
     /// Sends the commit in doubt again, once; the caller holds the flush lock. Ok if
     /// there was none or it is now known to be stored. A copy whose commit stays in
-    /// doubt keeps it (`Store` error: the caller stored nothing of its own); one the
-    /// store no longer lets write is dropped.
+    /// doubt keeps it (`Store` error: a caller whose changes are not in the cache yet
+    /// stored nothing of its own; a group commit's waiter, whose are, answers
+    /// `OutcomeUnknown` instead); one the store no longer lets write is dropped.
     pub(crate) async fn resolve_doubt(&self, held: &Arc<Held>) -> Result<(), SessionError> {
         let Some(pending) = held.take_doubt() else {
             return Ok(());
@@ -150,7 +156,9 @@ impl<C: Codec> NodeInner<C> {
         match outcome {
             Outcome::Stored => {
                 held.mark_clean(&pending.collected, Instant::now());
-                held.apply_written(pending.changes, pending.timeouts, pending.mark);
+                // Before the copy may go (release): a waiter that sees it gone reads
+                // this after.
+                held.stored_through(pending.mark);
                 count!(self.stats, commits);
                 count!(
                     self.stats,
@@ -168,6 +176,7 @@ impl<C: Codec> NodeInner<C> {
                 Err(SessionError::TenureLost)
             }
             Outcome::Unresolvable => {
+                held.outcome_unknown(pending.mark);
                 count!(self.stats, outcomes_unknown);
                 tracing::warn!(
                     session = held.sid().prefix(),
@@ -177,6 +186,7 @@ impl<C: Codec> NodeInner<C> {
                 Err(SessionError::OutcomeUnknown)
             }
             Outcome::Unknown(e) => {
+                held.outcome_unknown(pending.mark);
                 held.restore_counts(pending.counts);
                 count!(self.stats, outcomes_unknown);
                 if held.lease_valid(Instant::now()) {

@@ -1,19 +1,20 @@
 //! Writing held sessions, and giving them back.
 //!
-//! A flush commits a session's dirty attributes; a release (recall, idle, eviction,
-//! shutdown) stops admissions, drains the requests in flight and then writes and
-//! releases in one commit. A release runs in a task of its own: once draining has
-//! begun, only it can finish it (I14). Commits of one session are serialized and
-//! carry whole requests, in order (I10).
+//! A flush commits a session's dirty attributes; a request that must wait for the
+//! store (end of request) sends a group commit of them; a release (recall, idle,
+//! eviction, shutdown) stops admissions, drains the requests in flight and then
+//! writes and releases in one commit. A release runs in a task of its own: once
+//! draining has begun, only it can finish it (I14). Commits of one session are
+//! serialized and carry whole requests, in order (I10).
 
 use std::sync::{Arc, Weak};
 
-use tenure_core::{Bytes, Codec, Expiry};
+use tenure_core::Codec;
 use tokio::time::Instant;
 
 use crate::inner::{deadline_after, NodeInner};
 use crate::stats::count;
-use crate::tenure::held::{GoneReason, Held, Pending, Phase, Rewrite};
+use crate::tenure::held::{GoneReason, Held, Pending, Phase};
 use crate::SessionError;
 
 /// Whether a flush may write `held`: `Ok(false)` once released (nothing to write).
@@ -122,58 +123,67 @@ impl<C: Codec> NodeInner<C> {
         self.commit_pending(held, pending).await
     }
 
-    /// Writes a held session's unwritten changes together with a request's own
-    /// `changes`, which the cache takes only once the store has them: a request told
-    /// that its commit failed leaves nothing behind for a later commit to store.
-    pub(crate) async fn flush_request(
+    /// One step of a request's wait for its dependency `dep` (I18): under the flush
+    /// lock, answers if an earlier commit settled it; otherwise sends one commit of
+    /// everything dirty, which carries the changes of every request that ended before
+    /// it was collected (a group commit), and answers by its outcome. `None` while the
+    /// session drains: its release commit will carry the changes (deviation 6).
+    ///
+    /// Runs in a task of its own (see `await_stored`), so a request cancelled while
+    /// it waits never abandons a commit half sent, and its changes, already in the
+    /// cache, are stored with the group.
+    pub(crate) async fn commit_through(
         &self,
         held: &Arc<Held>,
-        changes: Vec<(String, Option<Bytes>)>,
-        rewrite: &Rewrite,
-        timeouts: Option<Expiry>,
-    ) -> Result<(), SessionError> {
+        dep: u64,
+    ) -> Option<Result<(), SessionError>> {
         let _serial = held.flush_lock.lock().await;
-        self.resolve_doubt(held).await?;
-        if !still_writable(held)? {
-            return Err(SessionError::TenureLost);
+        if let Some(answer) = held.settled(dep) {
+            return Some(answer);
         }
-        let mut pending = self.pending(held, false);
-        for (name, value) in held.rewritten(rewrite) {
-            if !changes.iter().any(|(n, _)| *n == name) {
-                pending.delta.set(name, value);
+        if held.phase() == Phase::Draining {
+            return None;
+        }
+        if held.in_doubt() {
+            // A commit in doubt goes first (I10); `dep` is above it, or `settled`
+            // would have answered. If it stays in doubt, this request's changes, in
+            // the cache, may still be stored once it is resolved: unknown, not 503.
+            if let Err(e) = self.resolve_doubt(held).await {
+                tracing::debug!(session = held.sid().prefix(), error = %e, "commit in doubt not resolved; the waiting request's outcome is unknown");
+                return Some(
+                    held.settled(dep)
+                        .unwrap_or(Err(SessionError::OutcomeUnknown)),
+                );
+            }
+            if let Some(answer) = held.settled(dep) {
+                return Some(answer);
             }
         }
-        // After the collected ones: a later operation on a name wins.
-        for (name, value) in &changes {
-            match value {
-                Some(v) => pending.delta.set(name.clone(), v.clone()),
-                None => pending.delta.remove(name.clone()),
-            }
-        }
-        if timeouts.is_some() {
-            pending.delta.expiry = timeouts;
-        }
-        pending.changes = changes;
-        pending.timeouts = timeouts;
-        self.commit_pending(held, pending).await
+        let pending = self.pending(held, false);
+        // The outcome is in the copy's marks (stored, unknown, or the copy gone),
+        // which answer every waiter alike; the commit's own error says no more.
+        let _ = self.commit_pending(held, pending).await;
+        // `dep` was below the mark of what was just sent, so this is settled; were
+        // it not, success could not be claimed.
+        Some(
+            held.settled(dep)
+                .unwrap_or(Err(SessionError::OutcomeUnknown)),
+        )
     }
 
     /// A commit of everything dirty in `held`, with a new id.
     fn pending(&self, held: &Held, release: bool) -> Pending {
-        let mark = held.write_mark();
-        let (sid, fence, delta, collected, counts) = held.collect();
+        let c = held.collect();
         Pending {
             id: self.next_commit_id(),
-            sid,
+            sid: c.sid,
             owner: held.owner(),
-            fence,
-            delta,
+            fence: c.fence,
+            delta: c.delta,
             release,
-            collected,
-            counts,
-            changes: Vec::new(),
-            timeouts: None,
-            mark,
+            collected: c.collected,
+            counts: c.counts,
+            mark: c.mark,
         }
     }
 

@@ -3,7 +3,14 @@
 //!
 //! The request side ([`crate::session`]) decides *what* changed; this decides when it
 //! reaches the store and keeps the tenure consistent while it does.
+//!
+//! Under the end-of-request policy a request's changes enter the near cache at its
+//! end and its attribute locks go at once (I11), so the next request of the session
+//! does not wait for this one's commit; the response waits instead until the store
+//! has every change the request saw (I18). Requests that end while a commit is in
+//! flight go into the next one together (group commit).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tenure_core::{Bytes, Codec, Expiry, SessionId, Snapshot};
@@ -30,6 +37,10 @@ pub(crate) struct HeldRequest {
     // Field order is drop order: locks first, so nothing waits on a request that left.
     locks: AttrLocks,
     admission: Admission,
+    /// The highest write sequence number among the cache entries this request read:
+    /// what it saw may not be stored yet, and its response must wait for it (I18).
+    /// Atomic because reads go through `&self`.
+    seen: AtomicU64,
 }
 
 impl HeldRequest {
@@ -37,7 +48,22 @@ impl HeldRequest {
         Self {
             locks: AttrLocks::new(admission.held().locks.clone(), req),
             admission,
+            seen: AtomicU64::new(0),
         }
+    }
+
+    /// An attribute's value in the near cache, noted as seen.
+    pub(crate) fn read(&self, name: &str) -> Option<Bytes> {
+        let (value, seq) = self.held().read(name);
+        self.seen.fetch_max(seq, Ordering::Relaxed);
+        value
+    }
+
+    /// The attributes present in the near cache, noted as seen.
+    pub(crate) fn read_names(&self) -> Vec<String> {
+        let (names, seq) = self.held().read_names();
+        self.seen.fetch_max(seq, Ordering::Relaxed);
+        names
     }
 
     pub(crate) fn held(&self) -> &Arc<Held> {
@@ -50,8 +76,10 @@ impl HeldRequest {
 }
 
 impl<C: Codec> NodeInner<C> {
-    /// Ends a request on a held session: applies its changes to the near cache, then
-    /// writes if the policy says so. True if the changes reached the store.
+    /// Ends a request on a held session: applies its changes to the near cache and
+    /// lets go of its attribute locks, then, if the policy says so (or the session is
+    /// draining, or the lease may have lapsed), waits until the store has every change
+    /// the request saw (I18). True if the request's changes reached the store.
     pub(crate) async fn end_held(
         self: &Arc<Self>,
         request: HeldRequest,
@@ -60,6 +88,12 @@ impl<C: Codec> NodeInner<C> {
         timeouts: Option<Expiry>,
     ) -> Result<bool, SessionError> {
         let held = request.held().clone();
+        if held.in_doubt() {
+            // As before a read (I16): a commit that went into doubt while this request
+            // ran is resolved before its changes join the copy. Failing here, nothing
+            // of this request is in the cache, so it has stored nothing.
+            self.resolve_doubt_now(&held).await?;
+        }
         match held.phase() {
             Phase::Gone(GoneReason::Lost | GoneReason::InDoubt) => {
                 return Err(SessionError::TenureLost)
@@ -69,38 +103,77 @@ impl<C: Codec> NodeInner<C> {
         }
         let wrote =
             !changes.is_empty() || !matches!(rewrite, Rewrite::Nothing) || timeouts.is_some();
-        if wrote && held.phase() == Phase::Draining {
-            // Recalled: the release commit carries these changes, one round trip
-            // instead of two. Complete only once it has (I12).
-            held.apply_checked(changes, &self.config.limits, &rewrite, timeouts)?;
-            drop(request);
-            held.gone().await;
-            return match held.phase() {
-                Phase::Gone(GoneReason::Released) => Ok(true),
-                Phase::Gone(GoneReason::Deleted) => Err(SessionError::Gone),
-                Phase::Gone(GoneReason::InDoubt) => Err(SessionError::OutcomeUnknown),
-                _ => Err(SessionError::TenureLost),
-            };
-        }
         let policy = self.config.write_policy;
         let now = Instant::now();
         let pending = changes.len() + usize::from(wrote && changes.is_empty());
         // I9: never acknowledge a change into a copy whose lease may have lapsed:
         // write it now, and let the fence decide.
         let lapsed = (!held.lease_valid(now) || !self.alive(now)) && (wrote || held.is_dirty());
-        if held.due_with(&policy, pending, now) || lapsed {
-            held.check_fits(&changes, &self.config.limits)?;
-            // I11: the request keeps its locks until its commit is done. The cache
-            // takes the changes only once they are stored.
-            self.flush_request(&held, changes, &rewrite, timeouts)
-                .await?;
-            return Ok(true);
+        // Decided before the changes are counted in: `due_with` counts them itself.
+        let due = held.due_with(&policy, pending, now) || lapsed;
+        // A recalled request rides on the release commit, one round trip instead of
+        // two, and completes only once it has (I12).
+        let draining = held.phase() == Phase::Draining;
+        let seen = request.seen.load(Ordering::Relaxed);
+        let last = held.apply_checked(changes, &self.config.limits, &rewrite, timeouts)?;
+        // I11: its changes are in the cache, so the request lets go of its attributes
+        // and leaves (a release need not wait for its commit); I18: it answers only
+        // once the store has what it saw.
+        drop(request);
+        let wait = match last {
+            Some(own) if due || draining => Some(own.max(seen)),
+            // Write-behind: acknowledged from memory, written later.
+            Some(_) => None,
+            // Read only. Under end of request, it waits for what it saw; under a
+            // write-behind policy that is due, it writes what is unwritten, as a
+            // writing request would (and waits, as before group commit).
+            None if policy.is_end_of_request() => Some(seen),
+            None if due => Some(held.last_seq()),
+            None => None,
+        };
+        let Some(dep) = wait else {
+            if held.is_dirty() {
+                self.arm_timer(&held);
+            }
+            return Ok(false);
+        };
+        self.await_stored(&held, dep).await?;
+        Ok(last.is_some())
+    }
+
+    /// Waits until the store has every change of `held` up to `dep` (I18), sending a
+    /// group commit if no one else does. One committer at a time (the flush lock):
+    /// requests that end while a commit is in flight wait for it, and the first of
+    /// them to find its dependency unstored sends the next commit for all of them.
+    async fn await_stored(
+        self: &Arc<Self>,
+        held: &Arc<Held>,
+        dep: u64,
+    ) -> Result<(), SessionError> {
+        loop {
+            if let Some(answer) = held.settled(dep) {
+                return answer;
+            }
+            if held.phase() == Phase::Draining {
+                // The release commit carries every change of the copy (deviation 6).
+                held.gone().await;
+                continue;
+            }
+            // In a task of its own: a request cancelled while it waits (I14) neither
+            // abandons a commit half sent nor keeps the others waiting; its changes
+            // are stored with the group, and its client, which got no answer, is as
+            // after a lost reply.
+            let step = tokio::spawn({
+                let (node, held) = (self.clone(), held.clone());
+                async move { node.commit_through(&held, dep).await }
+            });
+            match step.await {
+                Ok(Some(answer)) => return answer,
+                Ok(None) => continue,
+                // The runtime is going away: the commit may have been sent.
+                Err(_) => return Err(SessionError::OutcomeUnknown),
+            }
         }
-        held.apply_checked(changes, &self.config.limits, &rewrite, timeouts)?;
-        if held.is_dirty() {
-            self.arm_timer(&held);
-        }
-        Ok(false)
     }
 
     /// Write on create: the new session is in the store before the request completes.

@@ -4,7 +4,9 @@
 //! The cache changes only at the end of a request, under the request's attribute
 //! locks, so a flush always sees whole requests (I10). Each attribute carries a write
 //! sequence number: a flush marks an attribute clean only if no request changed it
-//! while the commit was in flight (I10).
+//! while the commit was in flight (I10). The same numbers say how far the store has
+//! the cache's changes (I18): a flush collects everything dirty and the next sequence
+//! number in one critical section, so its commit stores every change below that mark.
 
 use tenure_core::sync::lock;
 use tenure_core::{Bytes, Delta, Expiry, LimitError, Limits, SessionId};
@@ -32,24 +34,41 @@ pub(crate) struct Collected {
     expiry: Option<u64>,
 }
 
+/// Everything a commit is built from, taken in one critical section.
+#[derive(Debug)]
+pub(crate) struct Collection {
+    pub(crate) sid: SessionId,
+    pub(crate) fence: Fence,
+    pub(crate) delta: Delta,
+    pub(crate) collected: Collected,
+    /// The write policy's counters the collection reset.
+    pub(crate) counts: (u32, u32),
+    /// The next write sequence number: the commit carries every change below it.
+    pub(crate) mark: u64,
+}
+
 impl Held {
     /// Applies a request's write set to the cache and counts the request, if the
     /// session stays within `limits` (checked and applied in one critical section, so
     /// concurrent requests cannot jointly overshoot). `rewrite` marks attributes for
     /// writing with their current values (the accessed and whole write scopes): the
     /// value a concurrent request wrote is kept, never the one this request read.
+    ///
+    /// Answers the write sequence number of the request's last change (`None` if it
+    /// changed nothing): once the store has it, it has all of the request's changes.
     pub(crate) fn apply_checked(
         &self,
         changes: Vec<(String, Option<Bytes>)>,
         limits: &Limits,
         rewrite: &Rewrite,
         timeouts: Option<Expiry>,
-    ) -> Result<(), LimitError> {
+    ) -> Result<Option<u64>, LimitError> {
         let mut st = lock(&self.state);
         fits(&st, &changes, limits)?;
         st.requests = st.requests.saturating_add(1);
         st.updates = st.updates.saturating_add(changes.len() as u32);
-        put(&mut st, changes, true);
+        let first = st.next_seq;
+        put(&mut st, changes);
         if let Some(expiry) = timeouts {
             // The node tells expiry on its own while it holds the session: from now
             // on by the new timeouts, which the next flush writes.
@@ -58,66 +77,29 @@ impl Held {
             st.expiry = expiry;
             st.pending_expiry = Some((expiry, seq));
         }
+        // A rewrite is a write of the current value: it takes a new sequence number,
+        // so the request waits for it like for its other changes (I18), and a commit
+        // in flight that carried the old one leaves it dirty (I10).
+        let HeldState {
+            attrs, next_seq, ..
+        } = &mut *st;
+        let mut rewritten = |a: &mut CachedAttr| {
+            a.dirty = true;
+            a.seq = *next_seq;
+            *next_seq += 1;
+        };
         match rewrite {
             Rewrite::Nothing => {}
             Rewrite::These(names) => {
                 for name in names {
-                    if let Some(a) = st.attrs.get_mut(name) {
-                        a.dirty = true;
+                    if let Some(a) = attrs.get_mut(name) {
+                        rewritten(a);
                     }
                 }
             }
-            Rewrite::All => {
-                for a in st.attrs.values_mut() {
-                    a.dirty = true;
-                }
-            }
+            Rewrite::All => attrs.values_mut().for_each(rewritten),
         }
-        Ok(())
-    }
-
-    /// Whether `changes` keep the session within `limits`.
-    pub(crate) fn check_fits(
-        &self,
-        changes: &[(String, Option<Bytes>)],
-        limits: &Limits,
-    ) -> Result<(), LimitError> {
-        fits(&lock(&self.state), changes, limits)
-    }
-
-    /// After a request's own commit stored its changes: the cache takes them, clean,
-    /// except where a request changed the attribute after `mark` (possible only when
-    /// the commit was in doubt and its request had left): that later value is newer.
-    pub(crate) fn apply_written(
-        &self,
-        changes: Vec<(String, Option<Bytes>)>,
-        timeouts: Option<Expiry>,
-        mark: u64,
-    ) {
-        let mut st = lock(&self.state);
-        let changes = changes
-            .into_iter()
-            .filter(|(name, _)| st.attrs.get(name).is_none_or(|a| a.seq < mark))
-            .collect();
-        put(&mut st, changes, false);
-        if let Some(expiry) = timeouts {
-            st.expiry = expiry;
-        }
-    }
-
-    /// The current values of the attributes `rewrite` names.
-    pub(crate) fn rewritten(&self, rewrite: &Rewrite) -> Vec<(String, Bytes)> {
-        let st = lock(&self.state);
-        let wanted = |name: &String| match rewrite {
-            Rewrite::Nothing => false,
-            Rewrite::These(names) => names.contains(name),
-            Rewrite::All => true,
-        };
-        st.attrs
-            .iter()
-            .filter(|(name, _)| wanted(name))
-            .filter_map(|(name, a)| a.value.clone().map(|v| (name.clone(), v)))
-            .collect()
+        Ok((st.next_seq > first).then(|| st.next_seq - 1))
     }
 
     /// Whether a write is due under `policy` at `now` once a request with `pending`
@@ -148,9 +130,11 @@ impl Held {
             && policy.due(st.updates, st.requests, now - st.last_write)
     }
 
-    /// Takes every dirty attribute into a delta, for a flush. Resets the policy
-    /// counters; [`Held::restore_counts`] gives them back if the commit fails.
-    pub(crate) fn collect(&self) -> (SessionId, Fence, Delta, Collected, (u32, u32)) {
+    /// Takes every dirty attribute into a delta, for a flush, with the mark: the next
+    /// write sequence number, read in the same critical section, so that the commit
+    /// carries every change below it (I18). Resets the policy counters;
+    /// [`Held::restore_counts`] gives them back if the commit fails.
+    pub(crate) fn collect(&self) -> Collection {
         let mut st = lock(&self.state);
         let counts = (
             std::mem::take(&mut st.updates),
@@ -172,7 +156,14 @@ impl Held {
             }
             collected.attrs.push((name.clone(), attr.seq));
         }
-        (st.sid.clone(), st.fence, delta, collected, counts)
+        Collection {
+            sid: st.sid.clone(),
+            fence: st.fence,
+            delta,
+            collected,
+            counts,
+            mark: st.next_seq,
+        }
     }
 
     /// After a failed commit: the unwritten updates and requests still count.
@@ -225,9 +216,10 @@ fn fits(
     limits.check_session(count, size)
 }
 
-/// Puts `changes` in the cache, each with a new write sequence number; `dirty` unless
-/// they are already stored (then a removal leaves no entry).
-fn put(st: &mut HeldState, changes: Vec<(String, Option<Bytes>)>, dirty: bool) {
+/// Puts `changes` in the cache, dirty, each with a new write sequence number (a
+/// removal keeps its entry until it is stored: it is what tells a later reader that
+/// the absence is not stored yet, I18).
+fn put(st: &mut HeldState, changes: Vec<(String, Option<Bytes>)>) {
     for (name, value) in changes {
         let seq = st.next_seq;
         st.next_seq += 1;
@@ -238,10 +230,7 @@ fn put(st: &mut HeldState, changes: Vec<(String, Option<Bytes>)>, dirty: bool) {
             .and_then(|a| a.value.as_ref())
             .map_or(0, |v| name.len() + v.len());
         st.size_bytes = st.size_bytes + added - removed;
-        if value.is_none() && !dirty {
-            st.attrs.remove(&name);
-            continue;
-        }
+        let dirty = true;
         st.attrs.insert(name, CachedAttr { value, seq, dirty });
     }
 }

@@ -1,13 +1,14 @@
 //! A commit the store has not confirmed: what it carried, so that it can be sent
 //! again as it was (it applies at most once, I2a) and, once it is known to be stored,
-//! taken into the cache.
+//! marked clean in the cache (which already holds its changes, I18).
 //!
 //! While a held copy has a commit in doubt, the node does not serve the session from
-//! it: the store may hold changes the copy lacks. The next admission, flush, release
-//! or renewal tick sends the commit again first.
+//! it: the copy holds changes the store may lack, so a request must not build on them
+//! before the store has them. The next admission, flush, release or renewal tick sends
+//! the commit again first.
 
 use tenure_core::sync::lock;
-use tenure_core::{Bytes, Delta, Expiry, OwnerId, SessionId};
+use tenure_core::{Delta, OwnerId, SessionId};
 use tenure_store::{CommitId, Fence};
 
 use super::{Collected, Held};
@@ -28,22 +29,13 @@ pub(crate) struct Pending {
     pub(crate) collected: Collected,
     /// The write policy's counters it reset, given back while it is not stored.
     pub(crate) counts: (u32, u32),
-    /// A request's own changes, which the cache takes only once they are stored.
-    pub(crate) changes: Vec<(String, Option<Bytes>)>,
-    /// New timeouts the request set, likewise.
-    pub(crate) timeouts: Option<Expiry>,
-    /// The cache's write sequence number when the commit was built: once it is
-    /// stored, a change of the request's goes into the cache only where no later
-    /// request has changed the attribute since.
+    /// The cache's next write sequence number when the commit was collected: the
+    /// commit carries every change below it, so once it is stored, every request
+    /// whose dependency is below it may be answered (I18).
     pub(crate) mark: u64,
 }
 
 impl Held {
-    /// The cache's next write sequence number (see [`Pending::mark`]).
-    pub(crate) fn write_mark(&self) -> u64 {
-        lock(&self.state).next_seq
-    }
-
     /// Keeps `pending` as the commit in doubt, to be sent again before the copy is
     /// used.
     pub(crate) fn set_doubt(&self, pending: Pending) {

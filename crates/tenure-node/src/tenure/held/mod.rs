@@ -20,6 +20,9 @@
 //!   locks, so a flush always sees whole requests.
 //! - Each attribute carries a write sequence number: a flush marks an attribute clean
 //!   only if no request changed it while the commit was in flight.
+//! - A request's changes enter the cache before they are stored; the copy counts how
+//!   far the store has them (see [`durable`]), and a request is answered only once
+//!   the store has every change it saw (I18).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -35,6 +38,7 @@ use crate::locks::LockTable;
 
 mod cache;
 mod doubt;
+mod durable;
 pub(crate) use cache::{Collected, Rewrite};
 pub(crate) use doubt::Pending;
 
@@ -94,6 +98,14 @@ struct HeldState {
     /// A release of this copy failed and is being retried: renewals leave it alone.
     release_failing: bool,
     next_seq: u64,
+    /// Every change with a write sequence number up to this one is in the store (a
+    /// commit stores everything below its mark, I10). 0: none since the grant, whose
+    /// snapshot is stored (its entries have sequence 0).
+    stored_seq: u64,
+    /// The highest mark of a commit whose outcome was not learned when it was due: the
+    /// changes below it and above `stored_seq` may or may not be stored (see
+    /// [`durable`]). 0: none.
+    unknown_mark: u64,
     /// A commit sent but not confirmed (see [`doubt`]).
     doubt: Option<Pending>,
 }
@@ -162,6 +174,8 @@ impl Held {
             release_started: false,
             release_failing: false,
             next_seq: 1,
+            stored_seq: 0,
+            unknown_mark: 0,
             doubt: None,
         };
         Self {
@@ -245,22 +259,30 @@ impl Held {
         lock(&self.state).lease_until = until;
     }
 
-    /// The current local value of an attribute.
-    pub(crate) fn value(&self, name: &str) -> Option<Bytes> {
+    /// The current local value of an attribute, with the write sequence number of the
+    /// change that left it so (0 if the grant's snapshot did, or if no entry exists:
+    /// an absent attribute without an entry is absent at the store too, since an
+    /// unstored removal keeps its entry).
+    pub(crate) fn read(&self, name: &str) -> (Option<Bytes>, u64) {
         lock(&self.state)
             .attrs
             .get(name)
-            .and_then(|a| a.value.clone())
+            .map_or((None, 0), |a| (a.value.clone(), a.seq))
     }
 
-    /// The names of the attributes present in the cache.
-    pub(crate) fn names(&self) -> Vec<String> {
-        lock(&self.state)
+    /// The names of the attributes present in the cache, with the highest write
+    /// sequence number among all entries (removed ones too): which names are present
+    /// depends on every one of them.
+    pub(crate) fn read_names(&self) -> (Vec<String>, u64) {
+        let st = lock(&self.state);
+        let seq = st.attrs.values().map(|a| a.seq).max().unwrap_or(0);
+        let names = st
             .attrs
             .iter()
             .filter(|(_, a)| a.value.is_some())
             .map(|(k, _)| k.clone())
-            .collect()
+            .collect();
+        (names, seq)
     }
 
     /// Renewal bookkeeping: whether requests used the session since the last renewal.
