@@ -21,6 +21,15 @@ impl Profile {
             Profile::Full => Duration::from_secs(15),
         }
     }
+
+    /// Load time per system and point of the affinity sweep: shorter, since it
+    /// runs every system four times.
+    pub fn sweep_duration(self) -> Duration {
+        match self {
+            Profile::Quick => Duration::from_secs(1),
+            Profile::Full => Duration::from_secs(2),
+        }
+    }
 }
 
 /// Relative weights of the requests a workload sends.
