@@ -367,6 +367,11 @@ pub async fn run(
         Vec::new()
     };
 
+    if !cluster_workloads.is_empty() {
+        // Fail now, not after the main part and the sweep.
+        RedisCluster::check_cli(&options.redis_cli).await?;
+    }
+
     let mut measurements = Vec::new();
     let mut sweep = None;
     let mut redis_version = String::new();

@@ -141,6 +141,11 @@ async fn kill_all(children: &mut [Child], dir: &Path) {
 }
 
 impl RedisCluster {
+    /// Checks that `redis_cli` runs, before a long run that would need it at its end.
+    pub async fn check_cli(redis_cli: &Path) -> Result<(), BenchError> {
+        cli(redis_cli, &["--version".to_string()]).await.map(|_| ())
+    }
+
     /// Starts a cluster of `server` processes on free loopback ports and joins them
     /// with `redis_cli`.
     pub async fn start(server: &Path, redis_cli: &Path) -> Result<Self, BenchError> {

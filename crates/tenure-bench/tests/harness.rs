@@ -1,8 +1,9 @@
 //! The harness end to end on a private Redis: every system runs the lost-update
 //! workload (d), Tenure loses nothing while last-writer-wins peers lose increments,
 //! the limit runs at affinity 1.0 without an audit, and the report names every
-//! system. Then the report's arithmetic on made-up figures: the limit and the fastest
-//! peer are found, and the targets read met or missed.
+//! system. The cluster part on a private cluster, with the peer that cannot use one
+//! listed as such. Then the report's arithmetic on made-up figures: the limit and the
+//! fastest peer are found, and the targets read met or missed.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -19,6 +20,17 @@ fn redis_server() -> Option<PathBuf> {
         panic!("redis-server is required (TENURE_REQUIRE_BACKENDS=1) but not found");
     }
     found.then(|| PathBuf::from("redis-server"))
+}
+
+fn redis_cli() -> Option<PathBuf> {
+    let found = Command::new("redis-cli")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found && std::env::var("TENURE_REQUIRE_BACKENDS").is_ok_and(|v| v == "1") {
+        panic!("redis-cli is required (TENURE_REQUIRE_BACKENDS=1) but not found");
+    }
+    found.then(|| PathBuf::from("redis-cli"))
 }
 
 fn provenance() -> Provenance {
@@ -103,6 +115,56 @@ async fn every_system_runs_and_only_tenure_keeps_every_increment() {
         section.contains("| n/a | n/a |"),
         "the limit's audit columns"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_part_runs_on_a_private_cluster() {
+    let (Some(server), Some(cli)) = (redis_server(), redis_cli()) else {
+        eprintln!("skipped: no redis-server or redis-cli");
+        return;
+    };
+    let options = Options {
+        profile: Profile::Quick,
+        systems: vec![
+            System::TenureDefault,
+            System::TowerRedis,
+            System::ActixRedis,
+        ],
+        // (b) is not a cluster workload.
+        workloads: vec!["b".into(), "d".into()],
+        parts: vec![Part::Cluster],
+        nodes: 2,
+        affinity: None,
+        redis_server: server,
+        redis_cli: cli,
+        seed: 3,
+    };
+    let report = tenure_bench::run(&options, |_, _, _| {}).await.unwrap();
+    assert!(report.measurements.is_empty() && report.sweep.is_none());
+    let cluster = report.cluster.as_ref().unwrap();
+    assert_eq!(cluster.masters, 3);
+    assert_eq!(cluster.workloads.len(), 1);
+    let ran: Vec<&str> = cluster
+        .measurements
+        .iter()
+        .map(|m| m.system.as_str())
+        .collect();
+    assert_eq!(ran, ["tenure-default", "tower-redis"]);
+    assert_eq!(cluster.unsupported.len(), 1);
+    assert_eq!(cluster.unsupported[0].system, "actix-redis");
+    for m in &cluster.measurements {
+        assert!(m.requests > 100, "{}: {} requests", m.system, m.requests);
+        assert!(
+            m.commands_per_request > 0.0,
+            "{}: nothing counted",
+            m.system
+        );
+        assert_eq!(m.unreadable_sessions, 0, "{}", m.system);
+    }
+    assert_eq!(cluster.measurements[0].lost_updates, Some(0));
+    let section = report::section(&report, &provenance(), &[], None);
+    assert!(section.contains("### On a Redis Cluster (3 masters)"));
+    assert!(section.contains("| actix-session + Redis | not supported: "));
 }
 
 fn fake(w: &str, s: System, throughput: f64, p99_ms: f64) -> Measurement {
