@@ -1,19 +1,20 @@
-//! `tenure-bench`: runs every system on every workload and prints (and optionally
-//! writes) the report.
+//! `tenure-bench`: runs every system on every workload, the affinity sweep and the
+//! cluster part, and prints (and optionally writes) the report.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 use tenure_bench::report::{self, Provenance};
-use tenure_bench::{plot, Options, Profile, RunReport, System};
+use tenure_bench::{plot, Measurement, Options, Part, Profile, RunReport, System};
 
-/// Side-by-side load harness: Tenure, tower-sessions and actix-session on one Redis.
+/// Side-by-side load harness: Tenure, tower-sessions and actix-session on one Redis
+/// (and on a Redis Cluster), against the same app with no store.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
-    /// Load time per system and workload: quick (2 s, the run in under 2 minutes)
-    /// or full (15 s, under 15 minutes).
+    /// Load time per system and workload: quick (2 s; 1 s per sweep point) or full
+    /// (15 s; 2 s per sweep point).
     #[arg(long, value_enum, default_value_t = Profile::Full)]
     profile: Profile,
     /// Shorthand for `--profile quick`.
@@ -22,18 +23,33 @@ struct Cli {
     /// Systems to run, comma-separated (default: all).
     #[arg(long, value_delimiter = ',')]
     systems: Vec<System>,
-    /// Workloads to run by id (a to e), comma-separated (default: all).
+    /// Workloads to run by id (a to e), comma-separated (default: all). The sweep
+    /// runs only with (a), the cluster part only with (a) or (d).
     #[arg(long, value_delimiter = ',')]
     workloads: Vec<String>,
+    /// Parts to run, comma-separated: main (every workload on one server), sweep
+    /// (workload (a) at affinities 0, 0.5, 0.9, 1.0), cluster ((a) and (d) on a
+    /// 3-master Redis Cluster). Default: all.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    parts: Vec<Part>,
+    /// Leaves the affinity sweep out.
+    #[arg(long)]
+    no_sweep: bool,
+    /// Leaves the Redis Cluster part out.
+    #[arg(long)]
+    no_cluster: bool,
     /// App nodes per system.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=16))]
     nodes: u16,
-    /// Overrides every workload's affinity (0 to 1).
+    /// Overrides every workload's affinity (0 to 1), not the sweep's.
     #[arg(long, value_parser = parse_probability)]
     affinity: Option<f64>,
     /// The redis-server binary to start (a private server on a free port).
     #[arg(long, default_value = "redis-server")]
     redis_server: PathBuf,
+    /// The redis-cli binary, which joins the private cluster's nodes.
+    #[arg(long, default_value = "redis-cli")]
+    redis_cli: PathBuf,
     /// Seed of the client's choices.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -73,12 +89,13 @@ fn main() -> ExitCode {
             cli.systems.clone()
         },
         workloads: cli.workloads.clone(),
+        parts: parts(&cli),
         nodes: usize::from(cli.nodes),
         affinity: cli.affinity,
         redis_server: cli.redis_server.clone(),
+        redis_cli: cli.redis_cli.clone(),
         seed: cli.seed,
     };
-    // Before the run: the commit that was built, not what the tree became meanwhile.
     // Before the run: the commit that was built, not what the tree became meanwhile.
     let provenance = Provenance {
         commit: run(&["git", "describe", "--always", "--dirty"]),
@@ -96,22 +113,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(tenure_bench::run(&options, |w, m| {
-        println!(
-            "({}) {:<18} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>8.2} ms  {:>6.3} cmds/req  {:>9.0} B/req  errors {}  lost {}/{}  stale {}/{}",
-            w.id,
-            m.system,
-            m.throughput,
-            m.p50_ms,
-            m.p99_ms,
-            m.commands_per_request,
-            m.bytes_per_request,
-            m.errors,
-            m.lost_updates,
-            m.acked_increments,
-            m.stale_reads,
-            m.reads,
-        );
+    let result = runtime.block_on(tenure_bench::run(&options, |part, w, m| {
+        println!("{}", progress_line(part, w.id, m));
     }));
     let report = match result {
         Ok(r) => r,
@@ -131,6 +134,42 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The parts `cli` selects.
+fn parts(cli: &Cli) -> Vec<Part> {
+    let chosen = if cli.parts.is_empty() {
+        Part::ALL.to_vec()
+    } else {
+        cli.parts.clone()
+    };
+    chosen
+        .into_iter()
+        .filter(|p| !(cli.no_sweep && *p == Part::Sweep || cli.no_cluster && *p == Part::Cluster))
+        .collect()
+}
+
+/// One measurement, as printed while the run goes.
+fn progress_line(part: Part, workload: &str, m: &Measurement) -> String {
+    let part = match part {
+        Part::Main => String::new(),
+        Part::Sweep => format!("sweep {:.1} ", m.affinity),
+        Part::Cluster => "cluster ".to_string(),
+    };
+    let count =
+        |x: Option<u64>, n: u64| x.map_or_else(|| "n/a".to_string(), |x| format!("{x}/{n}"));
+    format!(
+        "{part}({workload}) {:<18} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>8.2} ms  {:>6.3} cmds/req  {:>9.0} B/req  errors {}  lost {}  stale {}",
+        m.system,
+        m.throughput,
+        m.p50_ms,
+        m.p99_ms,
+        m.commands_per_request,
+        m.bytes_per_request,
+        m.errors,
+        count(m.lost_updates, m.acked_increments),
+        count(m.stale_reads, m.reads),
+    )
+}
+
 fn write_report(
     report: &RunReport,
     provenance: &Provenance,
@@ -144,30 +183,33 @@ fn write_report(
     let json = serde_json::to_string_pretty(report)
         .map_err(|e| tenure_bench::BenchError::Report(e.to_string()))?;
     std::fs::write(dir.join("results.json"), json + "\n")?;
-    plot::grouped_bars(
-        report,
-        &dir.join("throughput.svg"),
-        "Throughput per workload (higher is better)",
-        "requests/s",
-        false,
-        |m| m.throughput,
-    )?;
-    plot::grouped_bars(
-        report,
-        &dir.join("bytes.svg"),
-        "Bytes to and from Redis per request (log scale, lower is better)",
-        "bytes/request",
-        true,
-        |m| m.bytes_per_request,
-    )?;
-    let section = report::section(
-        report,
-        provenance,
-        &[
-            ("bench/throughput.svg", "throughput per workload and system"),
-            ("bench/bytes.svg", "bytes to and from Redis per request"),
-        ],
-    );
+    let mut plots = Vec::new();
+    if !report.measurements.is_empty() {
+        plot::grouped_bars(
+            report,
+            &dir.join("throughput.svg"),
+            "Throughput per workload (higher is better)",
+            "requests/s",
+            false,
+            |m| m.throughput,
+        )?;
+        plot::grouped_bars(
+            report,
+            &dir.join("bytes.svg"),
+            "Bytes to and from Redis per request (log scale, lower is better)",
+            "bytes/request",
+            true,
+            |m| m.bytes_per_request,
+        )?;
+        plots.push(("bench/throughput.svg", "throughput per workload and system"));
+        plots.push(("bench/bytes.svg", "bytes to and from Redis per request"));
+    }
+    let mut sweep_plot = None;
+    if let Some(sweep) = &report.sweep {
+        plot::sweep_lines(report, sweep, &dir.join("affinity.svg"))?;
+        sweep_plot = Some("bench/affinity.svg");
+    }
+    let section = report::section(report, provenance, &plots, sweep_plot);
     report::write_into(path, &section)
 }
 

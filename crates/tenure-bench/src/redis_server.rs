@@ -13,15 +13,71 @@ use tokio::process::{Child, Command};
 use crate::BenchError;
 
 /// How long the server may take to answer its first `PING`.
-const START_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The harness's own connection to a server or cluster: counters and flushes.
+#[derive(Debug)]
+pub struct Meter {
+    store: RedisStore,
+}
+
+impl Meter {
+    /// Connects to `url`, retrying until `deadline` while the server starts.
+    pub(crate) async fn connect(url: &str, deadline: Instant) -> Result<Self, BenchError> {
+        loop {
+            let config = RedisConfig::new(url.to_string()).prefix("tenure-bench-meter");
+            match RedisStore::connect(config).await {
+                Ok(store) => return Ok(Self { store }),
+                Err(e) if Instant::now() > deadline => {
+                    return Err(BenchError::RedisServer(format!("no answer on {url}: {e}")))
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    /// Deletes every key (on every primary of a cluster): each system starts on an
+    /// empty store.
+    pub async fn flush(&self) -> Result<(), BenchError> {
+        // `FLUSHALL` on one server, on every primary of a cluster.
+        self.store
+            .client()
+            .flushall_cluster()
+            .await
+            .map_err(|e| BenchError::RedisServer(format!("flush: {e}")))
+    }
+
+    /// The command and byte counters now, summed over every primary.
+    pub async fn stats(&self) -> Result<ServerStats, BenchError> {
+        Ok(self.store.server_stats().await?)
+    }
+
+    /// `7.0.15`, from `INFO server` (of one node of a cluster).
+    pub async fn version(&self) -> String {
+        let info: String = self
+            .store
+            .client()
+            .info(Some(InfoKind::Server))
+            .await
+            .unwrap_or_default();
+        info.lines()
+            .find_map(|l| l.trim().strip_prefix("redis_version:"))
+            .unwrap_or("unknown")
+            .to_string()
+    }
+
+    /// Closes the connection.
+    pub(crate) async fn quit(self) {
+        self.store.quit().await;
+    }
+}
 
 /// A `redis-server` child process, killed when dropped.
 #[derive(Debug)]
 pub struct RedisServer {
     child: Child,
     url: String,
-    /// The harness's own connection: counters and flushes.
-    meter: RedisStore,
+    meter: Meter,
 }
 
 impl RedisServer {
@@ -41,17 +97,7 @@ impl RedisServer {
             .spawn()
             .map_err(|e| BenchError::RedisServer(format!("{}: {e}", binary.display())))?;
         let url = format!("redis://127.0.0.1:{port}");
-        let deadline = Instant::now() + START_TIMEOUT;
-        let meter = loop {
-            let config = RedisConfig::new(url.clone()).prefix("tenure-bench-meter");
-            match RedisStore::connect(config).await {
-                Ok(store) => break store,
-                Err(e) if Instant::now() > deadline => {
-                    return Err(BenchError::RedisServer(format!("no answer on {url}: {e}")))
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        };
+        let meter = Meter::connect(&url, Instant::now() + START_TIMEOUT).await?;
         Ok(Self { child, url, meter })
     }
 
@@ -60,32 +106,9 @@ impl RedisServer {
         &self.url
     }
 
-    /// Deletes every key: each system starts on an empty server.
-    pub async fn flush(&self) -> Result<(), BenchError> {
-        self.meter
-            .client()
-            .flushall::<()>(false)
-            .await
-            .map_err(|e| BenchError::Peer(e.to_string()))
-    }
-
-    /// The server's command and byte counters now.
-    pub async fn stats(&self) -> Result<ServerStats, BenchError> {
-        Ok(self.meter.server_stats().await?)
-    }
-
-    /// `7.0.15`, from `INFO server`.
-    pub async fn version(&self) -> String {
-        let info: String = self
-            .meter
-            .client()
-            .info(Some(InfoKind::Server))
-            .await
-            .unwrap_or_default();
-        info.lines()
-            .find_map(|l| l.trim().strip_prefix("redis_version:"))
-            .unwrap_or("unknown")
-            .to_string()
+    /// The harness's connection to it.
+    pub fn meter(&self) -> &Meter {
+        &self.meter
     }
 
     /// Stops the server.

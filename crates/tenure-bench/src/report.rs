@@ -1,11 +1,15 @@
-//! The report: markdown tables with ratios against tower-sessions' Redis store, the
-//! targets, the machine and the command, written between markers in
-//! `docs/BENCHMARKS.md` so the prose around them survives a rerun.
+//! The report: markdown tables with ratios against the limit (the same app with no
+//! store), the fastest peer of the same run and tower-sessions' Redis store; the
+//! issue's targets against those figures; the affinity sweep; the cluster part; the
+//! machine and the command. Written between markers in `docs/BENCHMARKS.md` so the
+//! prose around them survives a rerun.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::{BenchError, Measurement, RunReport, System};
+use crate::{
+    BenchError, ClusterReport, Measurement, RunReport, SweepReport, System, Unsupported, Workload,
+};
 
 /// The generated part starts after this line...
 pub const BEGIN: &str =
@@ -29,10 +33,31 @@ pub struct Provenance {
     pub machine: String,
 }
 
-fn measurement<'a>(r: &'a RunReport, w: &str, s: System) -> Option<&'a Measurement> {
-    r.measurements
-        .iter()
-        .find(|m| m.workload == w && m.system == s.slug())
+/// The Tenure variants, in the targets table's order (the default first).
+pub const TENURE: [System; 4] = [
+    System::TenureDefault,
+    System::TenureExclusive,
+    System::TenureInterval,
+    System::TenureOptimistic,
+];
+
+/// `s`'s measurement of workload `w` in `ms`.
+pub fn find<'a>(ms: &'a [Measurement], w: &str, s: System) -> Option<&'a Measurement> {
+    ms.iter().find(|m| m.workload == w && m.system == s.slug())
+}
+
+/// The fastest peer on workload `w`: the measurement with the most req/s among the
+/// systems that are neither Tenure nor the limit.
+pub fn fastest_peer<'a>(ms: &'a [Measurement], w: &str) -> Option<&'a Measurement> {
+    ms.iter()
+        .filter(|m| m.workload == w && m.system().is_some_and(System::is_peer))
+        .max_by(|a, b| a.throughput.total_cmp(&b.throughput))
+}
+
+/// The limit's measurement of workload `w`.
+pub fn limit<'a>(ms: &'a [Measurement], w: &str) -> Option<&'a Measurement> {
+    ms.iter()
+        .find(|m| m.workload == w && m.system().is_some_and(System::is_limit))
 }
 
 fn ratio(x: f64, base: Option<f64>) -> String {
@@ -62,44 +87,91 @@ fn bytes(b: f64) -> String {
     }
 }
 
+fn req_s(m: &Measurement) -> String {
+    format!("{} req/s", thousands(m.throughput.round() as u64))
+}
+
+fn label(slug: &str) -> String {
+    slug.parse::<System>()
+        .map_or_else(|_| slug.to_string(), |s| s.label().to_string())
+}
+
 fn systems(r: &RunReport) -> Vec<System> {
     r.systems.iter().filter_map(|s| s.parse().ok()).collect()
 }
 
-/// One table per workload.
-fn tables(r: &RunReport, out: &mut String) {
-    for w in &r.workloads {
-        let _ = writeln!(out, "### ({}) {}\n", w.id, w.title);
-        let per_session = match w.requests_per_session {
-            Some(n) => format!("{n} requests per session, then a new session"),
-            None => "one session per slot for the whole run".into(),
-        };
-        let _ = writeln!(
-            out,
-            "{} sessions at once × {} requests in flight each; {per_session}; after the \
-             creating request: {}; affinity {}{}.\n",
-            w.sessions,
-            w.in_flight,
-            w.mix.describe(),
-            w.affinity,
-            if w.blob > 0 {
-                format!("; a {} filler stored at creation", bytes(w.blob as f64))
-            } else {
-                String::new()
-            },
-        );
-        let base = measurement(r, w.id, BASELINE);
-        let _ = writeln!(
-            out,
-            "| system | req/s | vs tower | p50 ms | p99 ms | Redis cmds/req | vs tower | \
-             bytes/req | vs tower | errors | lost updates | stale reads |"
-        );
-        let _ = writeln!(
-            out,
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-        );
-        for s in systems(r) {
-            let Some(m) = measurement(r, w.id, s) else {
+/// `x of n`, or `n/a` where the figure is not meaningful.
+fn out_of(x: Option<u64>, n: u64) -> String {
+    match x {
+        Some(x) => format!("{} of {}", thousands(x), thousands(n)),
+        None => "n/a".into(),
+    }
+}
+
+fn describe(w: &Workload) -> String {
+    let per_session = match w.requests_per_session {
+        Some(n) => format!("{n} requests per session, then a new session"),
+        None => "one session per slot for the whole run".into(),
+    };
+    format!(
+        "{} sessions at once × {} requests in flight each; {per_session}; after the \
+         creating request: {}; affinity {}{}",
+        w.sessions,
+        w.in_flight,
+        w.mix.describe(),
+        w.affinity,
+        if w.blob > 0 {
+            format!("; a {} filler stored at creation", bytes(w.blob as f64))
+        } else {
+            String::new()
+        },
+    )
+}
+
+/// The references of workload `w`'s ratios, in words.
+fn references(ms: &[Measurement], w: &str) -> String {
+    let peer = fastest_peer(ms, w).map_or("No peer run".to_string(), |p| {
+        format!("Fastest peer: {}, {}", label(&p.system), req_s(p))
+    });
+    let lim = limit(ms, w).map_or("no limit run".to_string(), |l| {
+        format!("limit: {} at affinity {:.1}", req_s(l), l.affinity)
+    });
+    format!("{peer}; {lim}")
+}
+
+const TABLE_HEAD: &str =
+    "| system | req/s | vs limit | vs fastest peer | vs tower | p50 ms | p99 ms | \
+     Redis cmds/req | vs tower | bytes/req | vs tower | errors | lost updates | stale reads |\n\
+     |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+
+/// One table per workload, with a heading of level `level`.
+fn tables(
+    workloads: &[Workload],
+    order: &[System],
+    ms: &[Measurement],
+    unsupported: &[Unsupported],
+    level: &str,
+    out: &mut String,
+) {
+    for w in workloads {
+        let _ = writeln!(out, "{level} ({}) {}\n", w.id, w.title);
+        let _ = writeln!(out, "{}. {}.\n", describe(w), references(ms, w.id));
+        let _ = writeln!(out, "{TABLE_HEAD}");
+        let base = find(ms, w.id, BASELINE);
+        let peer = fastest_peer(ms, w.id);
+        let lim = limit(ms, w.id);
+        for s in order {
+            if let Some(u) = unsupported.iter().find(|u| u.system == s.slug()) {
+                let _ = writeln!(
+                    out,
+                    "| {} | not supported: {} |{}",
+                    s.label(),
+                    u.reason,
+                    " – |".repeat(12)
+                );
+                continue;
+            }
+            let Some(m) = find(ms, w.id, *s) else {
                 continue;
             };
             let scripted = if m.script_commands_per_request > 0.0 {
@@ -109,9 +181,11 @@ fn tables(r: &RunReport, out: &mut String) {
             };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {:.2} | {:.2} | {:.3}{scripted} | {} | {} | {} | {} | {} of {} | {} of {} |",
+                "| {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.3}{scripted} | {} | {} | {} | {} | {} | {} |",
                 s.label(),
                 thousands(m.throughput.round() as u64),
+                ratio(m.throughput, lim.map(|b| b.throughput)),
+                ratio(m.throughput, peer.map(|b| b.throughput)),
                 ratio(m.throughput, base.map(|b| b.throughput)),
                 m.p50_ms,
                 m.p99_ms,
@@ -120,10 +194,8 @@ fn tables(r: &RunReport, out: &mut String) {
                 bytes(m.bytes_per_request),
                 ratio(m.bytes_per_request, base.map(|b| b.bytes_per_request)),
                 errors(m),
-                thousands(m.lost_updates),
-                thousands(m.acked_increments),
-                thousands(m.stale_reads),
-                thousands(m.reads),
+                out_of(m.lost_updates, m.acked_increments),
+                out_of(m.stale_reads, m.reads),
             );
         }
         out.push('\n');
@@ -142,75 +214,350 @@ fn errors(m: &Measurement) -> String {
     format!("{} ({})", thousands(m.errors), kinds.join(", "))
 }
 
-/// A target's verdict for one Tenure variant.
-fn verdict(ok: bool, text: &str) -> String {
-    format!("{} {text}", if ok { "met:" } else { "**missed:**" })
+/// One Tenure variant's outcome on one target.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// The target is met; the figure.
+    Met(String),
+    /// The target is missed; the figure.
+    Missed(String),
+    /// The figure, but the target is not this variant's (interval writes on (d)).
+    Figure(String),
+    /// No figure: what was not run.
+    NotRun(String),
 }
 
-/// The issue's targets, per Tenure variant, from this run.
-fn targets(r: &RunReport, out: &mut String) {
-    let tenure = [
-        System::TenureExclusive,
-        System::TenureInterval,
-        System::TenureOptimistic,
-    ];
-    let present: Vec<System> = tenure
+impl Verdict {
+    fn check(ok: bool, text: String) -> Self {
+        if ok {
+            Verdict::Met(text)
+        } else {
+            Verdict::Missed(text)
+        }
+    }
+
+    /// Whether the target is met (`None`: no verdict).
+    pub fn met(&self) -> Option<bool> {
+        match self {
+            Verdict::Met(_) => Some(true),
+            Verdict::Missed(_) => Some(false),
+            Verdict::Figure(_) | Verdict::NotRun(_) => None,
+        }
+    }
+
+    fn cell(&self) -> String {
+        match self {
+            Verdict::Met(t) => format!("met: {t}"),
+            Verdict::Missed(t) => format!("**missed:** {t}"),
+            Verdict::Figure(t) | Verdict::NotRun(t) => t.clone(),
+        }
+    }
+}
+
+/// One row of the targets table.
+#[derive(Debug, Clone)]
+pub struct TargetRow {
+    /// The figure, e.g. `(a) throughput`.
+    pub figure: &'static str,
+    /// The target, e.g. `≥ 1.0 × the fastest peer`.
+    pub target: &'static str,
+    /// The same run's references, in words.
+    pub reference: String,
+    /// The verdict of every Tenure variant that ran, in [`TENURE`] order.
+    pub cells: Vec<(System, Verdict)>,
+}
+
+/// What a target compares against, on one workload.
+struct Refs<'a> {
+    limit: Option<&'a Measurement>,
+    peer: Option<&'a Measurement>,
+    tower: Option<&'a Measurement>,
+}
+
+type Check = fn(System, &Measurement, &Refs<'_>) -> Verdict;
+
+/// `m`'s throughput as a multiple of the fastest peer's, at least `bound`.
+fn throughput_vs_peer(m: &Measurement, refs: &Refs<'_>, bound: f64) -> Verdict {
+    match refs.peer {
+        Some(p) => {
+            let x = m.throughput / p.throughput.max(1e-9);
+            Verdict::check(x >= bound, format!("{x:.2}× ({})", req_s(m)))
+        }
+        None => Verdict::NotRun("no peer run".into()),
+    }
+}
+
+/// `m`'s p99 as a multiple of the fastest peer's, at most `bound`.
+fn p99_vs_peer(m: &Measurement, refs: &Refs<'_>, bound: f64) -> Verdict {
+    match refs.peer {
+        Some(p) => {
+            let x = m.p99_ms / p.p99_ms.max(1e-9);
+            Verdict::check(x <= bound, format!("{x:.2}× ({:.2} ms)", m.p99_ms))
+        }
+        None => Verdict::NotRun("no peer run".into()),
+    }
+}
+
+/// The rows of the targets table that compare one workload's figures.
+const WORKLOAD_TARGETS: [(&str, &str, &str, Check); 8] = [
+    (
+        "(a) throughput",
+        "≥ 0.8 × the limit, and ≥ 1.3 × the fastest peer",
+        "a",
+        |_, m, refs| match (refs.limit, refs.peer) {
+            (Some(l), Some(p)) => {
+                let vs_limit = m.throughput / l.throughput.max(1e-9);
+                let vs_peer = m.throughput / p.throughput.max(1e-9);
+                Verdict::check(
+                    vs_limit >= 0.8 && vs_peer >= 1.3,
+                    format!("{vs_limit:.2}× the limit, {vs_peer:.2}× the peer"),
+                )
+            }
+            (None, _) => Verdict::NotRun("no limit run".into()),
+            (_, None) => Verdict::NotRun("no peer run".into()),
+        },
+    ),
+    (
+        "(a) p99 latency",
+        "≤ 1.5 × the fastest peer's p99",
+        "a",
+        |_, m, refs| p99_vs_peer(m, refs, 1.5),
+    ),
+    (
+        "(b) throughput",
+        "≥ 1.0 × the fastest peer",
+        "b",
+        |_, m, refs| throughput_vs_peer(m, refs, 1.0),
+    ),
+    (
+        "(b) p99 latency",
+        "≤ 2 × the fastest peer's p99",
+        "b",
+        |_, m, refs| p99_vs_peer(m, refs, 2.0),
+    ),
+    (
+        "(c) bytes per request",
+        "≤ 1/100 of tower-sessions'",
+        "c",
+        |_, m, refs| match refs.tower {
+            Some(_) if m.bytes_per_request <= 0.0 => Verdict::Met("0 B".into()),
+            Some(t) => {
+                let x = t.bytes_per_request / m.bytes_per_request;
+                Verdict::check(
+                    x >= 100.0,
+                    format!("1/{x:.0} ({})", bytes(m.bytes_per_request)),
+                )
+            }
+            None => Verdict::NotRun("tower-sessions not run".into()),
+        },
+    ),
+    (
+        "(d) throughput, end-of-request writes",
+        "≥ 1.0 × the fastest peer",
+        "d",
+        |s, m, refs| {
+            let v = throughput_vs_peer(m, refs, 1.0);
+            match v {
+                Verdict::Met(t) | Verdict::Missed(t) if !s.writes_at_end_of_request() => {
+                    Verdict::Figure(format!("{t}; interval writes, not this target"))
+                }
+                v => v,
+            }
+        },
+    ),
+    (
+        "(e) throughput",
+        "≥ 1.0 × the fastest peer",
+        "e",
+        |_, m, refs| throughput_vs_peer(m, refs, 1.0),
+    ),
+    (
+        "(a) Redis commands per request",
+        "≤ 0.45 with end-of-request writes, ≤ 0.05 with `every(1 s)` (the interval variant)",
+        "a",
+        |s, m, _| {
+            let bound = if s.writes_at_end_of_request() {
+                0.45
+            } else {
+                0.05
+            };
+            Verdict::check(
+                m.commands_per_request <= bound,
+                format!("{:.3} (≤ {bound})", m.commands_per_request),
+            )
+        },
+    ),
+];
+
+/// Every measurement of the run: the main part, the sweep and the cluster part.
+fn every_measurement(r: &RunReport) -> impl Iterator<Item = &Measurement> {
+    r.measurements
+        .iter()
+        .chain(r.sweep.iter().flat_map(|s| &s.measurements))
+        .chain(r.cluster.iter().flat_map(|c| &c.measurements))
+}
+
+/// Lost updates and stale reads over every run of `s`.
+fn correctness(r: &RunReport, s: System) -> Verdict {
+    let runs: Vec<&Measurement> = every_measurement(r)
+        .filter(|m| m.system == s.slug())
+        .collect();
+    if runs.is_empty() {
+        return Verdict::NotRun("not run".into());
+    }
+    let lost: u64 = runs.iter().filter_map(|m| m.lost_updates).sum();
+    let stale: u64 = runs.iter().filter_map(|m| m.stale_reads).sum();
+    let unreadable: u64 = runs.iter().map(|m| m.unreadable_sessions).sum();
+    let unaudited = runs
+        .iter()
+        .filter(|m| m.lost_updates.is_none() || m.stale_reads.is_none())
+        .count();
+    let mut text = format!(
+        "{} lost, {} stale over {} runs",
+        thousands(lost),
+        thousands(stale),
+        runs.len()
+    );
+    if unreadable > 0 {
+        let _ = write!(text, ", {} sessions unreadable", thousands(unreadable));
+    }
+    if unaudited > 0 {
+        let _ = write!(text, ", {unaudited} not audited");
+    }
+    Verdict::check(
+        lost == 0 && stale == 0 && unreadable == 0 && unaudited == 0,
+        text,
+    )
+}
+
+/// The issue's targets, for every Tenure variant that ran, from this run's figures.
+pub fn targets(r: &RunReport) -> Vec<TargetRow> {
+    let present: Vec<System> = TENURE
         .into_iter()
         .filter(|s| r.systems.iter().any(|x| x == s.slug()))
         .collect();
     if present.is_empty() {
-        return;
+        return Vec::new();
     }
-    let _ = write!(out, "| target (against tower-sessions + Redis, same run) |");
-    for s in &present {
-        let _ = write!(out, " {} |", s.label());
+    let ms = &r.measurements;
+    let mut rows = Vec::new();
+    for (figure, target, w, check) in WORKLOAD_TARGETS {
+        if !r.workloads.iter().any(|x| x.id == w) {
+            continue;
+        }
+        let refs = Refs {
+            limit: limit(ms, w),
+            peer: fastest_peer(ms, w),
+            tower: find(ms, w, BASELINE),
+        };
+        let reference = match figure {
+            f if f.contains("bytes") => refs.tower.map_or("–".into(), |t| {
+                format!("tower-sessions: {}", bytes(t.bytes_per_request))
+            }),
+            f if f.contains("commands") => "–".into(),
+            f if f.contains("p99") => refs.peer.map_or("–".into(), |p| {
+                format!("{}: {:.2} ms", label(&p.system), p.p99_ms)
+            }),
+            _ => references(ms, w),
+        };
+        let cells = present
+            .iter()
+            .map(|&s| {
+                let v = match find(ms, w, s) {
+                    Some(m) => check(s, m, &refs),
+                    None => Verdict::NotRun("not run".into()),
+                };
+                (s, v)
+            })
+            .collect();
+        rows.push(TargetRow {
+            figure,
+            target,
+            reference,
+            cells,
+        });
+    }
+    rows.push(TargetRow {
+        figure: "lost updates, stale reads",
+        target: "0 and 0 on every workload, every Tenure variant",
+        reference: "every run of this report (main, sweep, cluster)".into(),
+        cells: present.iter().map(|&s| (s, correctness(r, s))).collect(),
+    });
+    rows
+}
+
+fn targets_table(r: &RunReport, out: &mut String) {
+    let rows = targets(r);
+    let Some(first) = rows.first() else {
+        return;
+    };
+    let _ = write!(out, "| figure | target | this run's reference |");
+    for (s, _) in &first.cells {
+        if *s == System::TenureDefault {
+            let _ = write!(out, " **{}** |", s.label());
+        } else {
+            let _ = write!(out, " {} |", s.label());
+        }
     }
     let _ = writeln!(out);
-    let _ = writeln!(out, "|---|{}", "---|".repeat(present.len()));
-    type Check = fn(&Measurement, &Measurement) -> (bool, String);
-    let rows: [(&str, &str, Check); 5] = [
-        ("(a) throughput at least 3× tower-sessions", "a", |m, b| {
-            let x = m.throughput / b.throughput.max(1e-9);
-            (x >= 3.0, format!("{x:.2}×"))
-        }),
-        ("(a) at most 0.2 Redis commands per request", "a", |m, _| {
-            (
-                m.commands_per_request <= 0.2,
-                format!("{:.3}", m.commands_per_request),
-            )
-        }),
-        ("(a) no lost updates", "a", |m, _| {
-            (m.lost_updates == 0, format!("{} lost", m.lost_updates))
-        }),
-        (
-            "(c) at most 1/50 of tower-sessions' bytes per request",
-            "c",
-            |m, b| {
-                let x = b.bytes_per_request / m.bytes_per_request.max(1e-9);
-                (x >= 50.0, format!("1/{x:.0}"))
-            },
-        ),
-        (
-            "(b) throughput no worse than tower-sessions",
-            "b",
-            |m, b| {
-                let x = m.throughput / b.throughput.max(1e-9);
-                (x >= 1.0, format!("{x:.2}×"))
-            },
-        ),
-    ];
-    for (name, w, check) in rows {
-        let Some(base) = measurement(r, w, BASELINE) else {
-            continue;
-        };
-        let _ = write!(out, "| {name} |");
-        for s in &present {
-            let cell = match measurement(r, w, *s) {
-                Some(m) => {
-                    let (ok, text) = check(m, base);
-                    verdict(ok, &text)
-                }
-                None => "not run".into(),
+    let _ = writeln!(out, "|---|---|---|{}", "---|".repeat(first.cells.len()));
+    for row in &rows {
+        let _ = write!(
+            out,
+            "| {} | {} | {} |",
+            row.figure, row.target, row.reference
+        );
+        for (_, v) in &row.cells {
+            let _ = write!(out, " {} |", v.cell());
+        }
+        let _ = writeln!(out);
+    }
+    out.push('\n');
+}
+
+fn sweep_table(r: &RunReport, sweep: &SweepReport, plot: Option<&str>, out: &mut String) {
+    let _ = writeln!(out, "### Affinity sweep: workload ({})\n", sweep.workload);
+    let _ = writeln!(
+        out,
+        "Workload ({}) at affinities {}, {} s of load per system and point; req/s, and in \
+         brackets as a fraction of the limit (which always runs at affinity 1.0: its \
+         sessions live in one node's memory).\n",
+        sweep.workload,
+        sweep
+            .affinities
+            .iter()
+            .map(|a| format!("{a:.1}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        sweep.seconds_per_point,
+    );
+    if let Some(file) = plot {
+        let _ = writeln!(out, "![throughput against affinity]({file})\n");
+    }
+    let lim = sweep
+        .measurements
+        .iter()
+        .find(|m| m.system().is_some_and(System::is_limit));
+    let _ = write!(out, "| system |");
+    for a in &sweep.affinities {
+        let _ = write!(out, " affinity {a:.1} |");
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "|---|{}", "---:|".repeat(sweep.affinities.len()));
+    for s in systems(r) {
+        let _ = write!(out, "| {} |", s.label());
+        for &a in &sweep.affinities {
+            let point = sweep.measurements.iter().find(|m| {
+                m.system == s.slug()
+                    && (m.affinity == a || s.fixed_affinity().is_some_and(|f| f == a))
+            });
+            let cell = match point {
+                Some(m) => format!(
+                    "{} ({})",
+                    thousands(m.throughput.round() as u64),
+                    ratio(m.throughput, lim.map(|l| l.throughput))
+                ),
+                None => "–".into(),
             };
             let _ = write!(out, " {cell} |");
         }
@@ -219,31 +566,84 @@ fn targets(r: &RunReport, out: &mut String) {
     out.push('\n');
 }
 
-/// The generated section, markers included.
-pub fn section(r: &RunReport, p: &Provenance, plots: &[(&str, &str)]) -> String {
+fn cluster_tables(r: &RunReport, cluster: &ClusterReport, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "### On a Redis Cluster ({} masters)\n",
+        cluster.masters
+    );
+    let _ = writeln!(
+        out,
+        "The same systems on a private {}-master Redis Cluster {} on loopback (no \
+         replicas), flushed between runs. Redis commands and bytes are summed over every \
+         master's `INFO`. The limit uses no store and is rerun here for same-conditions \
+         ratios.\n",
+        cluster.masters, cluster.redis_version,
+    );
+    tables(
+        &cluster.workloads,
+        &systems(r),
+        &cluster.measurements,
+        &cluster.unsupported,
+        "####",
+        out,
+    );
+}
+
+/// The generated section, markers included. `plots` are linked after the targets;
+/// `sweep_plot` in the sweep's part.
+pub fn section(
+    r: &RunReport,
+    p: &Provenance,
+    plots: &[(&str, &str)],
+    sweep_plot: Option<&str>,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{BEGIN}\n");
     let _ = writeln!(out, "## Latest run\n");
     let _ = writeln!(out, "- **Command:** `{}`", p.command);
     let _ = writeln!(out, "- **Commit:** `{}`; run on {}", p.commit, p.date);
     let _ = writeln!(out, "- **Machine:** {}", p.machine);
+    let duration = r
+        .workloads
+        .first()
+        .or(r.cluster.as_ref().and_then(|c| c.workloads.first()))
+        .map_or(0, |w| w.duration.as_secs());
     let _ = writeln!(
         out,
-        "- **Setup:** profile `{}` ({} s of load per system and workload), {} app nodes per \
-         system in one process, one private `redis-server` {} on loopback shared by every \
-         system and flushed between runs; the whole run took {:.0} s.\n",
-        r.profile,
-        r.workloads.first().map_or(0, |w| w.duration.as_secs()),
-        r.nodes,
-        r.redis_version,
-        r.seconds,
+        "- **Setup:** profile `{}` ({duration} s of load per system and workload), {} app \
+         nodes per system in one process, one private `redis-server` {} on loopback shared \
+         by every system and flushed between runs; the whole run took {:.0} s.",
+        r.profile, r.nodes, r.redis_version, r.seconds,
     );
-    let _ = writeln!(out, "### Targets\n");
-    targets(r, &mut out);
-    for (file, alt) in plots {
-        let _ = writeln!(out, "![{alt}]({file})\n");
+    let _ = writeln!(
+        out,
+        "- **Ratios:** *vs limit* against the same app with tower-sessions' `MemoryStore` \
+         in each node and no store, at affinity 1.0; *vs fastest peer* against the peer \
+         (tower-sessions, with or without moka, or actix-session) with the most req/s on \
+         that workload; *vs tower* against tower-sessions + Redis. All from this run.\n"
+    );
+    if !r.measurements.is_empty() {
+        let _ = writeln!(out, "### Targets\n");
+        targets_table(r, &mut out);
+        for (file, alt) in plots {
+            let _ = writeln!(out, "![{alt}]({file})\n");
+        }
+        tables(
+            &r.workloads,
+            &systems(r),
+            &r.measurements,
+            &[],
+            "###",
+            &mut out,
+        );
     }
-    tables(r, &mut out);
+    if let Some(sweep) = &r.sweep {
+        sweep_table(r, sweep, sweep_plot, &mut out);
+    }
+    if let Some(cluster) = &r.cluster {
+        cluster_tables(r, cluster, &mut out);
+    }
     let _ = writeln!(out, "{END}");
     out
 }

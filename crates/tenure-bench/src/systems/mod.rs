@@ -13,13 +13,19 @@ use futures::future::BoxFuture;
 
 use crate::BenchError;
 
-/// A session library, set up the way its documentation shows.
+/// A session library, set up the way its documentation shows, or the limit: the same
+/// app with no store at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum System {
-    /// Tenure, `Exclusive` (cached tenure), a write at the end of each request.
+    /// Tenure's default configuration: `Exclusive` (cached tenure), a write at the end
+    /// of each request, and forwarding on (`NodeConfig::with_advertise` set to the
+    /// node's own listener).
+    TenureDefault,
+    /// The same without an advertised address: a request for a session another node
+    /// holds moves the session.
     TenureExclusive,
     /// Tenure, `Exclusive`, changes written at most once a second (and on recall,
-    /// idle release and shutdown).
+    /// idle release and shutdown), forwarding on.
     TenureInterval,
     /// Tenure, `Optimistic`: no lock, per-attribute compare-and-set.
     TenureOptimistic,
@@ -30,63 +36,133 @@ pub enum System {
     TowerMokaRedis,
     /// actix-session 0.11 with its `RedisSessionStore`.
     ActixRedis,
+    /// The limit: tower-sessions with its process-local `MemoryStore`, one per node,
+    /// no store, always run at affinity 1.0 (another node would not find a session).
+    LimitMemory,
 }
 
 impl System {
     /// Every system, in report order.
-    pub const ALL: [System; 6] = [
+    pub const ALL: [System; 8] = [
+        System::TenureDefault,
         System::TenureExclusive,
         System::TenureInterval,
         System::TenureOptimistic,
         System::TowerRedis,
         System::TowerMokaRedis,
         System::ActixRedis,
+        System::LimitMemory,
     ];
 
     /// The name on the command line and in `results.json`.
     pub fn slug(self) -> &'static str {
         match self {
+            System::TenureDefault => "tenure-default",
             System::TenureExclusive => "tenure-exclusive",
             System::TenureInterval => "tenure-interval",
             System::TenureOptimistic => "tenure-optimistic",
             System::TowerRedis => "tower-redis",
             System::TowerMokaRedis => "tower-moka-redis",
             System::ActixRedis => "actix-redis",
+            System::LimitMemory => "limit-memory",
         }
     }
 
     /// The name in the report.
     pub fn label(self) -> &'static str {
         match self {
-            System::TenureExclusive => "Tenure Exclusive, end-of-request",
-            System::TenureInterval => "Tenure Exclusive, every 1 s",
+            System::TenureDefault => "Tenure default (forwarding on)",
+            System::TenureExclusive => "Tenure Exclusive, no forwarding",
+            System::TenureInterval => "Tenure every 1 s, forwarding on",
             System::TenureOptimistic => "Tenure Optimistic",
             System::TowerRedis => "tower-sessions + Redis",
             System::TowerMokaRedis => "tower-sessions + moka + Redis",
             System::ActixRedis => "actix-session + Redis",
+            System::LimitMemory => "limit: tower-sessions MemoryStore per node, affinity 1.0",
+        }
+    }
+
+    /// A Tenure variant.
+    pub fn is_tenure(self) -> bool {
+        matches!(
+            self,
+            System::TenureDefault
+                | System::TenureExclusive
+                | System::TenureInterval
+                | System::TenureOptimistic
+        )
+    }
+
+    /// A peer: another library's shared store, the systems Tenure is compared with.
+    pub fn is_peer(self) -> bool {
+        matches!(
+            self,
+            System::TowerRedis | System::TowerMokaRedis | System::ActixRedis
+        )
+    }
+
+    /// The limit row: no store at all.
+    pub fn is_limit(self) -> bool {
+        self == System::LimitMemory
+    }
+
+    /// Whether the variant writes at the end of each request that changed something
+    /// (rather than on an interval).
+    pub fn writes_at_end_of_request(self) -> bool {
+        self != System::TenureInterval
+    }
+
+    /// The affinity the system always runs at, whatever the workload's: the limit's
+    /// sessions live in one node's memory, so every request must go back there.
+    pub fn fixed_affinity(self) -> Option<f64> {
+        self.is_limit().then_some(1.0)
+    }
+
+    /// Whether lost updates and stale reads mean the same for it as for a shared
+    /// store: a fresh node reads every final counter. Not for the limit, whose
+    /// sessions are in the memory of the node that made them.
+    pub fn audited(self) -> bool {
+        !self.is_limit()
+    }
+
+    /// Whether the system runs on a Redis Cluster, or why not.
+    pub fn cluster_support(self) -> Result<(), &'static str> {
+        match self {
+            System::ActixRedis => Err(
+                "actix-session 0.11's `RedisSessionStore` connects to one server (a redis-rs \
+                 `ConnectionManager` or a `deadpool_redis::Pool`), not to a cluster",
+            ),
+            System::TenureDefault
+            | System::TenureExclusive
+            | System::TenureInterval
+            | System::TenureOptimistic
+            | System::TowerRedis
+            | System::TowerMokaRedis
+            | System::LimitMemory => Ok(()),
         }
     }
 
     /// The session cookie's name.
     pub fn cookie(self) -> &'static str {
-        match self {
-            System::TenureExclusive | System::TenureInterval | System::TenureOptimistic => {
-                tenure::COOKIE
-            }
-            // Both peers default to `id`.
-            System::TowerRedis | System::TowerMokaRedis | System::ActixRedis => "id",
+        if self.is_tenure() {
+            tenure::COOKIE
+        } else {
+            // tower-sessions and actix-session both default to `id`.
+            "id"
         }
     }
 
     /// Starts one node called `name`.
     pub async fn start_node(self, env: &Env, name: &str) -> Result<RunningNode, BenchError> {
         match self {
-            System::TenureExclusive | System::TenureInterval | System::TenureOptimistic => {
-                tenure::start(self, env, name).await
-            }
+            System::TenureDefault
+            | System::TenureExclusive
+            | System::TenureInterval
+            | System::TenureOptimistic => tenure::start(self, env, name).await,
             System::TowerRedis => tower::start(env, false).await,
             System::TowerMokaRedis => tower::start(env, true).await,
             System::ActixRedis => actix::start(env).await,
+            System::LimitMemory => tower::start_memory().await,
         }
     }
 }
@@ -115,7 +191,7 @@ impl FromStr for System {
 /// would share between its instances.
 #[derive(Clone)]
 pub struct Env {
-    /// `redis://127.0.0.1:PORT`
+    /// `redis://127.0.0.1:PORT`, or `redis-cluster://127.0.0.1:PORT?node=...`.
     pub redis_url: String,
     /// Tenure's key prefix.
     pub prefix: String,
@@ -133,7 +209,7 @@ impl fmt::Debug for Env {
 }
 
 impl Env {
-    /// Settings for nodes on the Redis at `redis_url`.
+    /// Settings for nodes on the Redis (server or cluster) at `redis_url`.
     pub fn new(redis_url: String) -> Self {
         Self {
             redis_url,
@@ -166,14 +242,25 @@ impl RunningNode {
     }
 }
 
-/// Serves `app` on a free loopback port until the returned node is stopped; `after`
-/// runs once the server has finished.
-async fn serve_axum<F>(app: axum::Router, after: F) -> Result<RunningNode, BenchError>
+/// A free loopback port, bound: the node learns its own address before it starts
+/// (Tenure advertises it to the other nodes).
+async fn bind() -> Result<(tokio::net::TcpListener, SocketAddr), BenchError> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    Ok((listener, addr))
+}
+
+/// Serves `app` on `listener` until the returned node is stopped; `after` runs once
+/// the server has finished.
+fn serve_axum<F>(
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    app: axum::Router,
+    after: F,
+) -> RunningNode
 where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-    let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         let shutdown = async move {
@@ -186,7 +273,7 @@ where
             tracing::error!(error = %e, "server stopped");
         }
     });
-    Ok(RunningNode {
+    RunningNode {
         addr,
         stop: Box::new(move || {
             Box::pin(async move {
@@ -195,7 +282,7 @@ where
                 after.await;
             })
         }),
-    })
+    }
 }
 
 #[cfg(test)]
@@ -208,5 +295,15 @@ mod tests {
             assert_eq!(s.slug().parse::<System>(), Ok(s));
         }
         assert!("tower".parse::<System>().is_err());
+    }
+
+    #[test]
+    fn every_system_is_one_kind() {
+        for s in System::ALL {
+            let kinds = [s.is_tenure(), s.is_peer(), s.is_limit()];
+            assert_eq!(kinds.iter().filter(|k| **k).count(), 1, "{s}");
+            assert_eq!(s.is_limit(), s.slug().starts_with("limit"), "{s}");
+            assert_eq!(s.fixed_affinity().is_some(), !s.audited(), "{s}");
+        }
     }
 }

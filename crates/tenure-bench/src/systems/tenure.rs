@@ -12,7 +12,7 @@ use tenure_axum::{CookieConfig, Session, SessionFailure, SessionLayer};
 use tenure_node::{Consistency, Key, Node, NodeConfig, WritePolicy};
 use tenure_redis::{RedisConfig, RedisStore};
 
-use super::{serve_axum, Env, RunningNode, System};
+use super::{bind, serve_axum, Env, RunningNode, System};
 use crate::app::{self, BlobQuery, ItemQuery, NoteQuery};
 use crate::BenchError;
 
@@ -31,16 +31,26 @@ pub(super) async fn start(
 ) -> Result<RunningNode, BenchError> {
     let store =
         RedisStore::connect(RedisConfig::new(env.redis_url.clone()).prefix(&env.prefix)).await?;
+    // Bound first: a forwarding node advertises where it listens.
+    let (listener, addr) = bind().await?;
     let mut config = NodeConfig::default();
-    config.label = name.to_string();
     match system {
+        System::TenureDefault => config = config.with_advertise(addr.to_string()),
         System::TenureInterval => {
+            config = config.with_advertise(addr.to_string());
             config.write_policy = WritePolicy::every(Duration::from_secs(1));
         }
         System::TenureOptimistic => config.consistency = Consistency::Optimistic,
         _ => {}
     }
-    let node = Node::start(Arc::new(store.clone()), config).await?;
+    config.label = name.to_string();
+    let node = match Node::start(Arc::new(store.clone()), config).await {
+        Ok(node) => node,
+        Err(e) => {
+            store.quit().await;
+            return Err(e.into());
+        }
+    };
     let mut cookies = CookieConfig::default();
     cookies.secure = false;
     let layer = SessionLayer::new(node.clone()).with_cookies(cookies)?;
@@ -50,13 +60,12 @@ pub(super) async fn start(
         .route("/note", post(note))
         .route("/blob", post(blob))
         .layer(layer);
-    serve_axum(app, async move {
+    Ok(serve_axum(listener, addr, app, async move {
         if let Err(e) = node.shutdown().await {
             tracing::error!(error = %e, "node shutdown");
         }
         store.quit().await;
-    })
-    .await
+    }))
 }
 
 async fn read(session: Session) -> Result<String, SessionFailure> {

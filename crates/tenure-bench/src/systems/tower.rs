@@ -1,16 +1,19 @@
 //! tower-sessions 0.14 over tower-sessions-redis-store 0.16, optionally behind its
-//! `CachingSessionStore` with a moka cache, set up as their READMEs show.
+//! `CachingSessionStore` with a moka cache, set up as their READMEs show; and over its
+//! process-local `MemoryStore`, the limit (no store at all).
 
 use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
-use tower_sessions::{CachingSessionStore, Session, SessionManagerLayer, SessionStore};
+use tower_sessions::{
+    CachingSessionStore, MemoryStore, Session, SessionManagerLayer, SessionStore,
+};
 use tower_sessions_moka_store::MokaStore;
 use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
 use tower_sessions_redis_store::RedisStore;
 
-use super::{serve_axum, Env, RunningNode};
+use super::{bind, serve_axum, Env, RunningNode};
 use crate::app::{self, BlobQuery, ItemQuery, NoteQuery};
 use crate::BenchError;
 
@@ -20,6 +23,7 @@ const POOL_SIZE: usize = 6;
 const CACHE_CAPACITY: u64 = 100_000;
 
 pub(super) async fn start(env: &Env, cached: bool) -> Result<RunningNode, BenchError> {
+    let (listener, addr) = bind().await?;
     let config = Config::from_url(&env.redis_url).map_err(|e| BenchError::Peer(e.to_string()))?;
     let pool = Pool::new(config, None, None, None, POOL_SIZE)
         .map_err(|e| BenchError::Peer(e.to_string()))?;
@@ -33,10 +37,21 @@ pub(super) async fn start(env: &Env, cached: bool) -> Result<RunningNode, BenchE
     } else {
         routes(redis)
     };
-    serve_axum(app, async move {
+    Ok(serve_axum(listener, addr, app, async move {
         let _ = pool.quit().await;
-    })
-    .await
+    }))
+}
+
+/// A node whose sessions live in its own memory (`MemoryStore`), shared with no
+/// other node: what the app costs without a session store.
+pub(super) async fn start_memory() -> Result<RunningNode, BenchError> {
+    let (listener, addr) = bind().await?;
+    Ok(serve_axum(
+        listener,
+        addr,
+        routes(MemoryStore::default()),
+        async {},
+    ))
 }
 
 fn routes<S: SessionStore + Clone>(store: S) -> Router {
