@@ -79,6 +79,11 @@ pub struct NodeConfig {
     /// node instead of moving the session, and other nodes learn this address from
     /// the store. Default none: sessions move to the node that gets the request.
     pub advertise: Option<String>,
+    /// The move rule: after this many requests in a row forwarded here by the same
+    /// node (none sent here directly), the balancer evidently sends the session
+    /// there, and this node gives the session up to it. 0: never. Default
+    /// [`MOVE_AFTER`](crate::MOVE_AFTER).
+    pub move_after: u32,
     /// The store, for [`Node::from_config`](crate::Node::from_config).
     pub(crate) store: Option<Arc<dyn Store>>,
 }
@@ -107,6 +112,7 @@ impl Default for NodeConfig {
             },
             limits: Limits::default(),
             advertise: None,
+            move_after: crate::route::MOVE_AFTER,
             store: None,
         }
     }

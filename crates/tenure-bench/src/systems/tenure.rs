@@ -34,6 +34,10 @@ pub(super) async fn start(
     // Bound first: a forwarding node advertises where it listens.
     let (listener, addr) = bind().await?;
     let mut config = NodeConfig::default();
+    // An experiment knob, not a setting of any row: TENURE_BENCH_MOVE_AFTER.
+    if let Some(n) = std::env::var("TENURE_BENCH_MOVE_AFTER").ok().and_then(|v| v.parse().ok()) {
+        config.move_after = n;
+    }
     match system {
         System::TenureDefault => config = config.with_advertise(addr.to_string()),
         System::TenureInterval => {

@@ -166,7 +166,13 @@ impl<C: Codec> NodeInner<C> {
     /// to give the session to `origin`.
     pub(crate) fn note_forwarded(&self, sid: &SessionId, origin: &str) -> bool {
         count!(self.stats, forwarded_in);
-        self.forwarding() && self.streaks.forwarded(sid, origin, self.config.max_held)
+        self.forwarding()
+            && self.streaks.forwarded(
+                sid,
+                origin,
+                self.config.move_after,
+                self.config.max_held,
+            )
     }
 
     /// A forward to the holder failed before it got the request: forget where the

@@ -40,8 +40,11 @@ impl Streaks {
     }
 
     /// A request for `sid` came forwarded by `origin`. True when it completes a run
-    /// of [`MOVE_AFTER`]; the count then starts again.
-    pub(crate) fn forwarded(&self, sid: &SessionId, origin: &str, bound: usize) -> bool {
+    /// of `after` (0: never); the count then starts again.
+    pub(crate) fn forwarded(&self, sid: &SessionId, origin: &str, after: u32, bound: usize) -> bool {
+        if after == 0 {
+            return false;
+        }
         let mut map = lock(&self.map);
         if map.len() >= bound && !map.contains_key(sid) {
             map.clear();
@@ -53,7 +56,7 @@ impl Streaks {
             *entry = (origin.to_string(), 0);
         }
         entry.1 += 1;
-        if entry.1 >= MOVE_AFTER {
+        if entry.1 >= after {
             map.remove(sid);
             return true;
         }
@@ -73,31 +76,31 @@ mod tests {
     fn a_run_from_one_node_completes_after_move_after() {
         let (s, id) = (Streaks::default(), sid());
         for _ in 1..MOVE_AFTER {
-            assert!(!s.forwarded(&id, "x", 100));
+            assert!(!s.forwarded(&id, "x", MOVE_AFTER, 100));
         }
-        assert!(s.forwarded(&id, "x", 100), "the last of the run");
-        assert!(!s.forwarded(&id, "x", 100), "the count starts again");
+        assert!(s.forwarded(&id, "x", MOVE_AFTER, 100), "the last of the run");
+        assert!(!s.forwarded(&id, "x", MOVE_AFTER, 100), "the count starts again");
     }
 
     #[test]
     fn a_direct_request_or_another_origin_breaks_the_run() {
         let (s, id) = (Streaks::default(), sid());
         for _ in 1..MOVE_AFTER {
-            s.forwarded(&id, "x", 100);
+            s.forwarded(&id, "x", MOVE_AFTER, 100);
         }
         s.direct(&id);
-        assert!(!s.forwarded(&id, "x", 100), "broken by a direct request");
+        assert!(!s.forwarded(&id, "x", MOVE_AFTER, 100), "broken by a direct request");
         for _ in 2..MOVE_AFTER {
-            s.forwarded(&id, "x", 100);
+            s.forwarded(&id, "x", MOVE_AFTER, 100);
         }
-        assert!(!s.forwarded(&id, "y", 100), "broken by another origin");
+        assert!(!s.forwarded(&id, "y", MOVE_AFTER, 100), "broken by another origin");
     }
 
     #[test]
     fn the_table_stays_within_its_bound() {
         let s = Streaks::default();
         for _ in 0..50 {
-            s.forwarded(&sid(), "x", 10);
+            s.forwarded(&sid(), "x", MOVE_AFTER, 10);
         }
         assert!(lock(&s.map).len() <= 10);
     }

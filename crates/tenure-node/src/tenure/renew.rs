@@ -68,9 +68,6 @@ impl<C: Codec> NodeInner<C> {
         outcome: Option<RenewOutcome>,
         sent: Instant,
     ) -> bool {
-        let Ok(_serial) = held.flush_lock.try_lock() else {
-            return true;
-        };
         if matches!(held.phase(), Phase::Gone(_)) {
             return false;
         }
@@ -78,6 +75,10 @@ impl<C: Codec> NodeInner<C> {
             return true;
         }
         match outcome {
+            // A successful renewal is true whatever a fenced call under way does (it
+            // cannot change the fence without changing what was compared above):
+            // apply it even while commits run back to back, or a hot session's local
+            // lease would lapse and every request would confirm it with the store.
             Some(RenewOutcome::Renewed { recall }) => {
                 held.set_lease_until(self.lease_until(sent, self.config.lease));
                 if recall {
@@ -86,6 +87,13 @@ impl<C: Codec> NodeInner<C> {
                 true
             }
             _ => {
+                // I13: while a fenced call is under way, its own reply decides.
+                let Ok(_serial) = held.flush_lock.try_lock() else {
+                    return true;
+                };
+                if held.sid() != item.sid || held.fence() != item.fence {
+                    return true;
+                }
                 self.lose(held);
                 false
             }
