@@ -5,7 +5,9 @@
 //! The request goes out as it came (method, path, headers but the hop-by-hop ones,
 //! body), plus [`FORWARDED`]: the holder's token and this node's owner id. The
 //! holder's answer comes back as it is, less [`ROUTE`], which the holder uses to say
-//! "I gave the session up; take it" (the move rule).
+//! "I gave the session up; take it" (the move rule), or, with a 421 before any handler
+//! ran, "I do not hold it" (the sender's location was stale: it routes once more,
+//! and serves the request itself if that finds no other holder).
 //!
 //! What happens when the holder cannot answer:
 //!
@@ -83,6 +85,9 @@ pub(crate) enum Forwarded<B> {
     Answered(Response<Body>),
     /// The holder did not get the request: here it is back, to serve here.
     NotSent(Request<B>),
+    /// The node no longer holds the session and did not serve the request (this
+    /// node's location was stale): here it is back, to route again.
+    Elsewhere(Request<B>),
 }
 
 /// The sender named in a trusted [`FORWARDED`] header, which is removed from the
@@ -151,11 +156,13 @@ impl Forwarder {
         match tokio::time::timeout(patience, self.client.request(out)).await {
             Ok(Ok(response)) => {
                 let (mut head, body) = response.into_parts();
-                let take = head
-                    .headers
-                    .remove(ROUTE)
-                    .is_some_and(|v| v.as_bytes() == b"take");
-                node.forward_answered(to, take);
+                let route = head.headers.remove(ROUTE);
+                let says = |word: &[u8]| route.as_ref().is_some_and(|v| v.as_bytes() == word);
+                if head.status == StatusCode::MISDIRECTED_REQUEST && says(b"elsewhere") {
+                    node.forward_refused(to);
+                    return Forwarded::Elsewhere(Request::from_parts(parts, B::from(bytes)));
+                }
+                node.forward_answered(to, says(b"take"));
                 Forwarded::Answered(Response::from_parts(head, Body::new(body)))
             }
             Ok(Err(e)) if e.is_connect() || safe => {
@@ -200,6 +207,16 @@ fn no_answer() -> Response<Body> {
     response
         .headers_mut()
         .insert(OUTCOME, HeaderValue::from_static("unknown"));
+    response
+}
+
+/// The answer to a forwarded request for a session this node does not hold: 421, "not
+/// here", so the sender routes it again (the handler does not run).
+pub(crate) fn not_here() -> Response<Body> {
+    let mut response = (StatusCode::MISDIRECTED_REQUEST, "session not held here").into_response();
+    response
+        .headers_mut()
+        .insert(ROUTE, HeaderValue::from_static("elsewhere"));
     response
 }
 

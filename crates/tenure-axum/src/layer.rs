@@ -263,21 +263,39 @@ where
             let first = presented.first().map(|p| p.id.clone());
             let mut give_up = None;
             match (&first, &claim) {
-                // Forwarded by another node: served here, never forwarded again.
+                // Forwarded by another node: served here, never forwarded again; unless
+                // the session is not held here any more, which the sender learns.
+                (Some(sid), Some(_)) if !node.holds(sid) => return Ok(forward::not_here()),
                 (Some(sid), Some(origin)) if node.note_forwarded(sid, origin) => {
                     give_up = Some(sid.clone());
                 }
                 (Some(_), Some(_)) => {}
-                (Some(sid), None) if node.forwarding_on() => match node.route(sid).await {
-                    Route::Forward(to) => {
-                        let patience = node.config().acquire_timeout;
+                (Some(sid), None) if node.forwarding_on() => {
+                    let patience = node.config().acquire_timeout;
+                    // A stale location costs one more route: at most two hops, then
+                    // the request is served here.
+                    let mut refused = None;
+                    for _ in 0..2 {
+                        let Route::Forward(to) = node.route(sid).await else {
+                            node.note_direct(sid);
+                            break;
+                        };
+                        if refused.as_ref() == Some(&to.holder) {
+                            break;
+                        }
                         match forwarder.forward(req, &to, &node, patience).await {
                             Forwarded::Answered(response) => return Ok(response),
-                            Forwarded::NotSent(back) => req = back,
+                            Forwarded::NotSent(back) => {
+                                req = back;
+                                break;
+                            }
+                            Forwarded::Elsewhere(back) => {
+                                req = back;
+                                refused = Some(to.holder);
+                            }
                         }
                     }
-                    _ => node.note_direct(sid),
-                },
+                }
                 _ => {}
             }
             let handle = Handle::open(&node, &presented);

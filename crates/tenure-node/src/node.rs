@@ -151,9 +151,15 @@ impl<C: Codec> Node<C> {
                 == 0
     }
 
+    /// The node a request was forwarded to does not hold the session (the location
+    /// was stale): forget it; the next route asks the store.
+    pub fn forward_refused(&self, forward: &Forward) {
+        self.inner.forward_refused(forward)
+    }
+
     /// A request for `sid` reached this node from a client (not forwarded).
     pub fn note_direct(&self, sid: &SessionId) {
-        self.inner.streaks.direct(sid);
+        self.inner.streaks.direct(sid, self.inner.config.max_held);
     }
 
     /// A request for `sid` was forwarded here by `origin` (any stable name of the

@@ -77,6 +77,8 @@ counters! {
     /// Forwards that failed before the holder got the request (unreachable): served
     /// here, by the store path, instead.
     forward_fallbacks,
+    /// Forwards answered "not held here" (the location was stale) and routed again.
+    forward_refusals,
     /// Requests other nodes forwarded to this one.
     forwarded_in,
     /// Sessions given up to the node that kept forwarding their requests (the move

@@ -35,7 +35,10 @@ pub(super) async fn start(
     let (listener, addr) = bind().await?;
     let mut config = NodeConfig::default();
     // An experiment knob, not a setting of any row: TENURE_BENCH_MOVE_AFTER.
-    if let Some(n) = std::env::var("TENURE_BENCH_MOVE_AFTER").ok().and_then(|v| v.parse().ok()) {
+    if let Some(n) = std::env::var("TENURE_BENCH_MOVE_AFTER")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         config.move_after = n;
     }
     match system {

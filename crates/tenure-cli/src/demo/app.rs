@@ -116,7 +116,9 @@ pub fn app_with_peers(
         .layer(axum::middleware::map_response(move |mut res: Response| {
             let header = header.clone();
             async move {
-                res.headers_mut().insert(NODE_HEADER, header);
+                // A response forwarded from the holder already names the node that
+                // served it.
+                res.headers_mut().entry(NODE_HEADER).or_insert(header);
                 res
             }
         }))

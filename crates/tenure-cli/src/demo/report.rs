@@ -86,6 +86,8 @@ impl Report {
             Counter::Handoffs if mode == Exclusive => self.sum(|n| n.recalls),
             Counter::Grants if mode == Exclusive => self.sum(|n| n.grants),
             Counter::CacheHits if mode == Exclusive => self.sum(|n| n.cache_hits),
+            Counter::Forwards if mode == Exclusive => self.sum(|n| n.forwards),
+            Counter::Moves if mode == Exclusive => self.sum(|n| n.moves),
             Counter::TenuresLost if mode == Exclusive => self.sum(|n| n.tenure_lost),
             Counter::Deadlocks if mode == Exclusive => self.sum(|n| n.deadlocks),
             Counter::Loads if mode != Exclusive => self.store_calls.load,
@@ -107,6 +109,10 @@ pub enum Counter {
     Grants,
     /// Exclusive: requests served from the held copy with no store call.
     CacheHits,
+    /// Exclusive: requests passed to the node holding their session.
+    Forwards,
+    /// Exclusive: sessions given to the node that kept forwarding their requests.
+    Moves,
     /// Exclusive: tenures lost (lease lapsed or fence superseded).
     TenuresLost,
     /// Exclusive: requests refused because an attribute lock wait would deadlock.
@@ -123,10 +129,12 @@ pub enum Counter {
 
 impl Counter {
     /// Every counter, in the order the summary lists them.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 11] = [
         Self::Handoffs,
         Self::Grants,
         Self::CacheHits,
+        Self::Forwards,
+        Self::Moves,
         Self::TenuresLost,
         Self::Deadlocks,
         Self::Loads,
@@ -141,6 +149,8 @@ impl Counter {
             Self::Handoffs => "lock handoffs (recalls)",
             Self::Grants => "tenures granted",
             Self::CacheHits => "near-cache hits",
+            Self::Forwards => "forwarded to the holder",
+            Self::Moves => "moved by the move rule",
             Self::TenuresLost => "tenures lost",
             Self::Deadlocks => "deadlocks refused",
             Self::Loads => "session loads",

@@ -10,8 +10,11 @@
 //!   of an unexpired lock and what it advertised (its address and a token, written
 //!   with [`Store::advertise`] when the node registered). A node caches the answer per
 //!   session and asks again only after a forward failed or the holder said "take it".
-//! - **No loops.** A forwarded request is never forwarded again: its receiver serves
-//!   it, acquiring the session if it no longer holds it.
+//! - **No loops.** A forwarded request is never forwarded again. Its receiver serves
+//!   it if it holds the session; if it does not (the sender's location was stale: the
+//!   session moved), it answers 421 before any handler runs, and the sender routes
+//!   once more (asking the store) and otherwise serves the request itself: at most
+//!   two hops, and a stale cache never makes a node take a session from its holder.
 //! - **Trust.** The hop carries the receiver's token, which only nodes that can read
 //!   the store learn: a client that sends the header without it is treated as any
 //!   client, so it can neither skip forwarding nor pass for a node.
@@ -167,18 +170,21 @@ impl<C: Codec> NodeInner<C> {
     pub(crate) fn note_forwarded(&self, sid: &SessionId, origin: &str) -> bool {
         count!(self.stats, forwarded_in);
         self.forwarding()
-            && self.streaks.forwarded(
-                sid,
-                origin,
-                self.config.move_after,
-                self.config.max_held,
-            )
+            && self
+                .streaks
+                .forwarded(sid, origin, self.config.move_after, self.config.max_held)
     }
 
     /// A forward to the holder failed before it got the request: forget where the
     /// session was; the caller serves it here.
     pub(crate) fn forward_failed(&self, forward: &Forward) {
         count!(self.stats, forward_fallbacks);
+        self.locations.forget(&forward.sid);
+    }
+
+    /// The node forwarded to does not hold the session: forget the location.
+    pub(crate) fn forward_refused(&self, forward: &Forward) {
+        count!(self.stats, forward_refusals);
         self.locations.forget(&forward.sid);
     }
 

@@ -28,6 +28,10 @@ fn still_writable(held: &Held) -> Result<bool, SessionError> {
     }
 }
 
+/// How long a recalled session must have been unused to be given up before its
+/// minimum hold ends.
+const QUIET: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// Why a held session is being given back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ReleaseReason {
@@ -61,7 +65,7 @@ impl<C: Codec> NodeInner<C> {
             return Ok(());
         }
         if reason == ReleaseReason::Recall {
-            tokio::time::sleep_until(held.acquired_at() + self.config.min_hold).await;
+            self.hold_before_recall(&held).await;
         }
         held.begin_drain();
         held.drained().await;
@@ -104,6 +108,21 @@ impl<C: Codec> NodeInner<C> {
             }
         }
         result
+    }
+
+    /// The adaptive minimum hold: a recalled session is kept for `min_hold` after its
+    /// grant while requests keep using it (two busy nodes then do not hand it back and
+    /// forth per request), but given up at once when it is quiet: no request in
+    /// flight and none for [`QUIET`]. A session used once waits for nothing.
+    async fn hold_before_recall(&self, held: &Held) {
+        let until = held.acquired_at() + self.config.min_hold;
+        loop {
+            let now = Instant::now();
+            if now >= until || held.quiet_for(QUIET, now) {
+                return;
+            }
+            tokio::time::sleep_until(until.min(now + QUIET)).await;
+        }
     }
 
     /// Writes a held session's unwritten changes; with `release`, gives it back in the

@@ -298,6 +298,12 @@ impl Held {
             && now.saturating_duration_since(st.last_access) >= idle
     }
 
+    /// No request in flight, and none left or arrived for `quiet` at `now`.
+    pub(crate) fn quiet_for(&self, quiet: Duration, now: Instant) -> bool {
+        let st = lock(&self.state);
+        st.in_flight == 0 && now.saturating_duration_since(st.last_access) >= quiet
+    }
+
     /// Least-recent use, for eviction; `None` if busy or already leaving.
     pub(crate) fn evictable_since(&self) -> Option<Instant> {
         let st = lock(&self.state);
