@@ -162,7 +162,11 @@ impl Forwarder {
                     node.forward_refused(to);
                     return Forwarded::Elsewhere(Request::from_parts(parts, B::from(bytes)));
                 }
-                node.forward_answered(to, says(b"take"));
+                // A session failure at the holder (503, 504 with `Tenure-Outcome`): it
+                // may have lost its tenure or its store; ask the store again next time,
+                // or every request would keep going to a holder that cannot serve it.
+                let failed = head.headers.contains_key(OUTCOME);
+                node.forward_answered(to, says(b"take"), failed);
                 Forwarded::Answered(Response::from_parts(head, Body::new(body)))
             }
             Ok(Err(e)) if e.is_connect() || safe => {

@@ -147,9 +147,9 @@ async fn a_claimed_forward_from_outside_is_not_trusted() {
     assert_eq!(a.node.stats().recalls, 0, "a never gave it up");
 }
 
-/// Each node's store says the *other* node holds the session: a request sent to `a`
-/// is forwarded to `b`, which serves it (taking the session) instead of sending it
-/// back; no request bounces.
+/// Each node's store says the *other* node holds the session, and neither does: a
+/// request forwarded by `b` to `a` is not sent back (I19); it comes back to `b` as
+/// "not here", and `b` serves it. No request bounces.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forwarded_request_is_never_forwarded_again() {
     let memory: Arc<dyn Store> = Arc::new(MemoryStore::new());
@@ -179,15 +179,17 @@ async fn a_forwarded_request_is_never_forwarded_again() {
         async move { node.held_count() == 0 }
     })
     .await;
-    // `b` believes `a` holds it and forwards; `a` believes `b` does, but serves a
-    // forwarded request itself.
+    // `b` believes `a` holds it and forwards; `a`, which does not hold it, answers
+    // "not here" without serving it; `b` asks again, hears `a` again, and serves the
+    // request itself. Two hops at most, and `a` never sends it back.
     let reply = at(&browser, b.addr).post("/counter").await;
     assert_eq!((reply.status, reply.body.as_str()), (StatusCode::OK, "2"));
     let (sa, sb) = (a.node.stats(), b.node.stats());
-    assert_eq!(sb.forwards, 1, "b forwarded it once");
+    assert_eq!(sb.forward_refusals, 1, "b's one forward was refused");
     assert_eq!(sa.forwards, 0, "a did not send it back");
-    assert_eq!(sa.forwarded_in, 1);
-    assert_eq!(a.node.held_count(), 1, "a took the session to serve it");
+    assert_eq!(sa.forwarded_in, 0, "a served nothing forwarded");
+    assert_eq!(b.node.held_count(), 1, "b took the session to serve it");
+    assert_eq!(a.node.held_count(), 0);
 }
 
 /// The holder's HTTP server is gone (its node still holds the session): the request

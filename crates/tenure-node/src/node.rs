@@ -132,9 +132,11 @@ impl<C: Codec> Node<C> {
     }
 
     /// The holder answered a forwarded request. `take`: it gave the session up for
-    /// this node (the move rule), so the next request acquires it here.
-    pub fn forward_answered(&self, forward: &Forward, take: bool) {
-        self.inner.forward_answered(forward, take)
+    /// this node (the move rule), so the next request acquires it here. `failed`: the
+    /// answer was a session failure (the holder could not serve the session), so the
+    /// next request asks the store where the session is.
+    pub fn forward_answered(&self, forward: &Forward, take: bool, failed: bool) {
+        self.inner.forward_answered(forward, take, failed)
     }
 
     /// Whether `token` is this node's forwarding token, so the request carrying it

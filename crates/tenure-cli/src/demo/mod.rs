@@ -176,6 +176,11 @@ impl Demo {
         })
     }
 
+    /// The nodes' counters, in node order.
+    pub fn node_stats(&self) -> Vec<tenure_node::NodeStats> {
+        self.nodes.iter().map(|n| n.stats()).collect()
+    }
+
     /// The nodes' own addresses.
     pub fn node_addrs(&self) -> &[SocketAddr] {
         &self.node_addrs

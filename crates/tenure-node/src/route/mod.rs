@@ -19,7 +19,10 @@
 //!   the store learn: a client that sends the header without it is treated as any
 //!   client, so it can neither skip forwarding nor pass for a node.
 //! - **Failure.** A holder that cannot be reached makes the node forget the location
-//!   and serve the request itself (the store path), counted in `forward_fallbacks`.
+//!   and serve the request itself (the store path), counted in `forward_fallbacks`. A
+//!   holder that answers with a session failure (it lost its store or its tenure) is
+//!   asked about again: the next request asks the store, which names the new holder,
+//!   or none once the old one's liveness ran out.
 //! - **When the session moves instead** ([`streak`]): after [`MOVE_AFTER`] requests in
 //!   a row reach the holder forwarded by the same node, with none sent to it directly,
 //!   the balancer evidently sends the session's requests there: the holder gives the
@@ -190,9 +193,11 @@ impl<C: Codec> NodeInner<C> {
 
     /// The holder answered a forwarded request; `take`: it gave the session up for
     /// this node, whose next request for it acquires it.
-    pub(crate) fn forward_answered(&self, forward: &Forward, take: bool) {
+    pub(crate) fn forward_answered(&self, forward: &Forward, take: bool, failed: bool) {
         count!(self.stats, forwards);
-        if take {
+        if failed {
+            self.locations.forget(&forward.sid);
+        } else if take {
             self.locations
                 .put(forward.sid.clone(), Cached::Take, self.config.max_held);
         }

@@ -82,6 +82,8 @@ struct HeldState {
     expiry: Expiry,
     created_at: Instant,
     last_access: Instant,
+    /// Requests admitted since the grant (the cold-path rule in renew.rs).
+    uses: u64,
     last_write: Instant,
     attrs: HashMap<String, CachedAttr>,
     size_bytes: usize,
@@ -162,6 +164,7 @@ impl Held {
             expiry,
             created_at,
             last_access: now,
+            uses: 0,
             last_write: now,
             attrs,
             size_bytes,
@@ -211,6 +214,7 @@ impl Held {
             return None;
         }
         st.in_flight += 1;
+        st.uses += 1;
         st.last_access = now;
         st.touched = true;
         Some(Admission { held: self.clone() })
@@ -221,6 +225,7 @@ impl Held {
     pub(crate) fn admit_granted(self: &Arc<Self>, now: Instant) -> Admission {
         let mut st = lock(&self.state);
         st.in_flight += 1;
+        st.uses += 1;
         st.last_access = now;
         Admission { held: self.clone() }
     }
@@ -302,6 +307,11 @@ impl Held {
     pub(crate) fn quiet_for(&self, quiet: Duration, now: Instant) -> bool {
         let st = lock(&self.state);
         st.in_flight == 0 && now.saturating_duration_since(st.last_access) >= quiet
+    }
+
+    /// Requests admitted since the grant.
+    pub(crate) fn uses(&self) -> u64 {
+        lock(&self.state).uses
     }
 
     /// Least-recent use, for eviction; `None` if busy or already leaving.
