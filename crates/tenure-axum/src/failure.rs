@@ -16,6 +16,7 @@ pub const OUTCOME: header::HeaderName = header::HeaderName::from_static("tenure-
 /// | commit sent but not confirmed ([`SessionError::OutcomeUnknown`]) | 504, with `Tenure-Outcome: unknown` | maybe: check before retrying |
 /// | optimistic conflict, held elsewhere (optimistic mode), lock deadlock, session gone | 409 | nothing |
 /// | decode, encode, limits, misuse | 500 | nothing |
+/// | a forwarded request for a session not held here ([`SessionError::NotHere`]) | 421, with `Tenure-Route: elsewhere`; only nodes see it (the sender routes again) | nothing |
 ///
 /// The body is a short generic text; the error itself is logged (it names attributes,
 /// never values).
@@ -28,6 +29,9 @@ impl SessionFailure {
     pub fn status(&self) -> StatusCode {
         match &self.0 {
             SessionError::OutcomeUnknown => StatusCode::GATEWAY_TIMEOUT,
+            // Only a request forwarded by another node sees this; that node routes it
+            // again (I19), so no client does.
+            SessionError::NotHere => StatusCode::MISDIRECTED_REQUEST,
             e if e.is_conflict() => StatusCode::CONFLICT,
             SessionError::Gone => StatusCode::CONFLICT,
             e if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
@@ -70,6 +74,9 @@ impl IntoResponse for SessionFailure {
             }
             StatusCode::GATEWAY_TIMEOUT => {
                 headers.insert(OUTCOME, HeaderValue::from_static("unknown"));
+            }
+            StatusCode::MISDIRECTED_REQUEST => {
+                headers.insert(crate::ROUTE, HeaderValue::from_static("elsewhere"));
             }
             _ => {}
         }

@@ -44,10 +44,19 @@ pub(crate) struct Slot<C: Codec> {
 
 impl<C: Codec> Handle<C> {
     /// The request's session, opened on the first `presented` id (none: a new one).
-    pub(crate) fn open(node: &Node<C>, presented: &[Presented]) -> Self {
+    pub(crate) fn open(node: &Node<C>, presented: &[Presented], forwarded: bool) -> Self {
         let mut ids = presented.iter().map(|p| p.id.clone());
-        let session = node.session(ids.next());
-        let rest: VecDeque<SessionId> = ids.collect();
+        let mut session = node.session(ids.next());
+        if forwarded {
+            // Only the first id was routed; served only from a copy held here.
+            session.set_forwarded();
+        }
+        // A forwarded request was routed by its first id alone: it tries no other.
+        let rest: VecDeque<SessionId> = if forwarded {
+            VecDeque::new()
+        } else {
+            ids.collect()
+        };
         let slot = Slot {
             session: Some(session),
             rest: (!rest.is_empty()).then(|| (node.clone(), rest)),
@@ -139,7 +148,7 @@ mod tests {
         );
 
         let before = store.counts();
-        let handle = Handle::open(&node, &presented(&[&live]));
+        let handle = Handle::open(&node, &presented(&[&live]), false);
         let mut slot = handle.0.slot.lock().await;
         let n = slot.session().await.unwrap().get::<u64>("n").await.unwrap();
         assert_eq!(n, Some(7));
@@ -148,7 +157,7 @@ mod tests {
         assert_eq!(chosen.unwrap().id, live);
 
         let ids = presented(&[&dead, &live, &other]);
-        let handle = Handle::open(&node, &ids);
+        let handle = Handle::open(&node, &ids, false);
         let mut slot = handle.0.slot.lock().await;
         let session = slot.session().await.unwrap();
         assert_eq!(session.id(), Some(&live));
@@ -156,7 +165,7 @@ mod tests {
         assert_eq!(chosen.unwrap().id, live);
 
         let ids = presented(&[&dead, &other]);
-        let handle = Handle::open(&node, &ids);
+        let handle = Handle::open(&node, &ids, false);
         let mut slot = handle.0.slot.lock().await;
         assert!(slot.session().await.unwrap().is_new(), "none live: new");
     }

@@ -22,6 +22,10 @@ use crate::forward::{self, Forwarded, SharedForwarder};
 use crate::handle::Handle;
 use crate::{CookieConfig, DiscardSession, SessionFailure};
 
+/// How often a request whose forward found the session moving is routed (with
+/// pauses of 1, 2, 4 … 32 ms, 63 ms in all) before it is served where it is.
+const MAX_ROUTES: usize = 7;
+
 /// Adds Tenure sessions to a service: reads the session cookie, hands the handler a
 /// lazily loaded [`Session`](crate::Session), and after the handler returns ends the
 /// request under the node's write policy (by default the response leaves only once
@@ -272,33 +276,42 @@ where
                 (Some(_), Some(_)) => {}
                 (Some(sid), None) if node.forwarding_on() => {
                     let patience = node.config().acquire_timeout;
-                    // A stale location costs one more route: at most two hops, then
-                    // the request is served here.
+                    // A stale location (the session is moving: its old holder answered
+                    // 421) is routed again, for a few milliseconds, until the store
+                    // names the new holder; only then is the request served here, so
+                    // a handoff under way is not turned into a race for the session.
                     let mut refused = None;
-                    for _ in 0..2 {
-                        let Route::Forward(to) = node.route(sid).await else {
-                            node.note_direct(sid);
-                            break;
-                        };
-                        if refused.as_ref() == Some(&to.holder) {
-                            break;
-                        }
-                        match forwarder.forward(req, &to, &node, patience).await {
-                            Forwarded::Answered(response) => return Ok(response),
-                            Forwarded::NotSent(back) => {
-                                req = back;
+                    let mut pause = Duration::from_millis(1);
+                    for attempt in 0..MAX_ROUTES {
+                        match node.route(sid).await {
+                            Route::Forward(to) if refused.as_ref() != Some(&to.holder) => {
+                                match forwarder.forward(req, &to, &node, patience).await {
+                                    Forwarded::Answered(response) => return Ok(response),
+                                    Forwarded::NotSent(back) => {
+                                        req = back;
+                                        break;
+                                    }
+                                    Forwarded::Elsewhere(back) => {
+                                        req = back;
+                                        refused = Some(to.holder);
+                                    }
+                                }
+                            }
+                            Route::Moving if attempt + 1 < MAX_ROUTES => {}
+                            _ if refused.is_none() => {
+                                node.note_direct(sid);
                                 break;
                             }
-                            Forwarded::Elsewhere(back) => {
-                                req = back;
-                                refused = Some(to.holder);
-                            }
+                            _ if attempt + 1 < MAX_ROUTES => {}
+                            _ => break,
                         }
+                        tokio::time::sleep(pause).await;
+                        pause *= 2;
                     }
                 }
                 _ => {}
             }
-            let handle = Handle::open(&node, &presented);
+            let handle = Handle::open(&node, &presented, claim.is_some());
             req.extensions_mut().insert(handle.clone());
             let mut response = inner.call(req).await?.map(Body::new);
             if let Some(sid) = &give_up {

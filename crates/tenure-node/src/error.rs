@@ -165,6 +165,11 @@ pub enum SessionError {
     /// The node is shutting down and takes no new work.
     #[error("node is shutting down")]
     ShuttingDown,
+    /// The request was forwarded here by another node, and this node no longer holds
+    /// the session (it moved): nothing was done; the sender routes the request again
+    /// (I19). A forwarded request never makes its receiver acquire the session.
+    #[error("session not held here (forwarded request)")]
+    NotHere,
     /// This request still holds a guard on the attribute (from `get_mut`) and used
     /// the same attribute again, or ended with the guard alive (kept in a task or a
     /// response body). Other attributes are not affected.

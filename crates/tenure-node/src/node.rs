@@ -161,7 +161,7 @@ impl<C: Codec> Node<C> {
 
     /// A request for `sid` reached this node from a client (not forwarded).
     pub fn note_direct(&self, sid: &SessionId) {
-        self.inner.streaks.direct(sid, self.inner.config.max_held);
+        self.inner.streaks.direct(sid);
     }
 
     /// A request for `sid` was forwarded here by `origin` (any stable name of the

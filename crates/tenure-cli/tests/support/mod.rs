@@ -62,11 +62,23 @@ pub struct NodeProcess {
 impl NodeProcess {
     /// Starts a node on `url` under `prefix` and waits until it listens.
     pub async fn start(url: &str, prefix: &str, name: &str, lease: Option<&str>) -> Self {
+        Self::start_with(url, prefix, name, lease, &[]).await
+    }
+
+    /// [`start`](Self::start) with more `tenure serve` arguments.
+    pub async fn start_with(
+        url: &str,
+        prefix: &str,
+        name: &str,
+        lease: Option<&str>,
+        extra: &[&str],
+    ) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenure"));
         cmd.args(["serve", "--store", url, "--prefix", prefix, "--name", name]);
         if let Some(lease) = lease {
             cmd.args(["--lease", lease]);
         }
+        cmd.args(extra);
         cmd.stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);

@@ -23,10 +23,12 @@
 //!   holder that answers with a session failure (it lost its store or its tenure) is
 //!   asked about again: the next request asks the store, which names the new holder,
 //!   or none once the old one's liveness ran out.
-//! - **When the session moves instead** ([`streak`]): after [`MOVE_AFTER`] requests in
-//!   a row reach the holder forwarded by the same node, with none sent to it directly,
-//!   the balancer evidently sends the session's requests there: the holder gives the
-//!   session up and tells that node to take it.
+//! - **When the session moves instead** ([`streak`]): after [`MOVE_AFTER`] (32)
+//!   requests in a row reach the holder forwarded by the same node, with none sent to
+//!   it directly, the balancer has settled there: the holder gives the session up and
+//!   tells that node to take it. While a session moves, the nodes that saw it go (the
+//!   giver, and senders answered 421) wait a moment for the store to name the next
+//!   holder rather than take it themselves.
 //!
 //! [`Store::locate`]: tenure_store::Store::locate
 //! [`Store::advertise`]: tenure_store::Store::advertise
@@ -53,6 +55,9 @@ pub enum Route {
     Local,
     /// At another live node, which holds the session.
     Forward(Forward),
+    /// The session is moving (this node just gave it up, and the store does not yet
+    /// name its next holder): ask again in a moment rather than take it back.
+    Moving,
 }
 
 /// A live node that holds a session, and how to reach it.
@@ -69,12 +74,20 @@ pub struct Forward {
     pub token: String,
 }
 
-/// A cached location: the holder, or "take it" (the holder gave it up for us).
+/// A cached location: the holder, "take it" (the holder gave it up for us), or
+/// "moving" (this node gave it up, or its holder said it no longer has it): until
+/// when the node waits for the store to name its next holder.
 #[derive(Debug, Clone)]
 pub(crate) enum Cached {
     At(Forward),
     Take,
+    Moving(tokio::time::Instant),
 }
+
+/// How long a node waits, for a session it saw move (it gave it up, or its holder
+/// answered 421), for the store to name the next holder before it would take the
+/// session itself: taking it in the middle of a handoff starts a recall war.
+const HANDOFF_GRACE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The location cache: where this node last learned each session is.
 #[derive(Debug, Default)]
@@ -125,12 +138,17 @@ impl<C: Codec> NodeInner<C> {
         if !self.forwarding() || self.holds(sid) {
             return Route::Local;
         }
+        let mut handing_off = false;
         match self.locations.get(sid) {
             Some(Cached::At(forward)) => return Route::Forward(forward),
             Some(Cached::Take) => {
                 self.locations.forget(sid);
                 return Route::Local;
             }
+            Some(Cached::Moving(until)) if tokio::time::Instant::now() < until => {
+                handing_off = true;
+            }
+            Some(Cached::Moving(_)) => self.locations.forget(sid),
             None => {}
         }
         count!(self.stats, locates);
@@ -141,16 +159,18 @@ impl<C: Codec> NodeInner<C> {
                 return Route::Local;
             }
         };
-        let Location::Held {
-            holder,
-            address: Some(value),
-        } = located
-        else {
-            return Route::Local;
+        let (holder, value) = match located {
+            Location::Held {
+                holder,
+                address: Some(value),
+            } if holder != self.owner() => (holder, value),
+            // Given up a moment ago and not yet taken (or our release not yet done):
+            // taking it back now would recall it from the node it was given to as
+            // soon as that one has it.
+            Location::Free if handing_off => return Route::Moving,
+            Location::Held { .. } if handing_off => return Route::Moving,
+            _ => return Route::Local,
         };
-        if holder == self.owner() {
-            return Route::Local;
-        }
         let Some((address, token)) = parse_advert(&value) else {
             return Route::Local;
         };
@@ -185,10 +205,16 @@ impl<C: Codec> NodeInner<C> {
         self.locations.forget(&forward.sid);
     }
 
-    /// The node forwarded to does not hold the session: forget the location.
+    /// The node forwarded to does not hold the session: it is moving; wait for the
+    /// store to name its next holder.
     pub(crate) fn forward_refused(&self, forward: &Forward) {
         count!(self.stats, forward_refusals);
-        self.locations.forget(&forward.sid);
+        let until = tokio::time::Instant::now() + HANDOFF_GRACE;
+        self.locations.put(
+            forward.sid.clone(),
+            Cached::Moving(until),
+            self.config.max_held,
+        );
     }
 
     /// The holder answered a forwarded request; `take`: it gave the session up for
@@ -207,6 +233,9 @@ impl<C: Codec> NodeInner<C> {
 impl<C: Codec> NodeInner<C> {
     /// The move rule's action: release `sid` (if held) for the node that forwards it.
     pub(crate) fn give_up(self: &std::sync::Arc<Self>, sid: &SessionId) {
+        let until = tokio::time::Instant::now() + HANDOFF_GRACE;
+        self.locations
+            .put(sid.clone(), Cached::Moving(until), self.config.max_held);
         if let Some(held) = self.held(sid) {
             self.spawn_release(held, crate::tenure::release::ReleaseReason::Moved);
         }

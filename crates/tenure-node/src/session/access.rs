@@ -37,7 +37,8 @@ impl<C: Codec> Session<C> {
             return Err(SessionError::Ended);
         }
         if self.backing.is_none() {
-            let mut backing = Backing::attach(&self.node, self.id.as_ref(), self.req).await?;
+            let mut backing =
+                Backing::attach(&self.node, self.id.as_ref(), self.req, self.forwarded).await?;
             if self
                 .own_expiry(&backing)
                 .is_some_and(|e| e.ended(SystemTime::now()))

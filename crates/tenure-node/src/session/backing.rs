@@ -41,11 +41,16 @@ impl Backing {
         node: &Arc<NodeInner<C>>,
         sid: Option<&SessionId>,
         req: ReqId,
+        forwarded: bool,
     ) -> Result<Self, SessionError> {
         let Some(sid) = sid else {
             return Ok(Self::New);
         };
         Ok(match node.config.consistency {
+            Consistency::Exclusive if forwarded => match node.admit_held(sid).await? {
+                Some(admission) => Self::Held(HeldBacking::new(HeldRequest::new(admission, req))),
+                None => return Err(SessionError::NotHere),
+            },
             Consistency::Exclusive => match node.admit(sid).await? {
                 Some(admission) => Self::Held(HeldBacking::new(HeldRequest::new(admission, req))),
                 None => Self::New,

@@ -90,6 +90,8 @@ pub struct Session<C: Codec = MessagePack> {
     /// New store timeouts this request set ([`Session::set_expiry`]).
     timeouts: Option<tenure_core::Expiry>,
     finished: bool,
+    /// Forwarded here by another node: served only from a copy held here (I19).
+    forwarded: bool,
 }
 
 impl<C: Codec> fmt::Debug for Session<C> {
@@ -116,7 +118,17 @@ impl<C: Codec> Session<C> {
             slots: BTreeMap::new(),
             timeouts: None,
             finished: false,
+            forwarded: false,
         }
+    }
+
+    /// Marks the request as forwarded here by another node (the HTTP layer does this
+    /// for a request with a valid forwarding token): it is served only if this node
+    /// holds the session, and its first use answers [`SessionError::NotHere`] instead
+    /// of acquiring the session (I19), so a late forward never takes a session from
+    /// the node it moved to.
+    pub fn set_forwarded(&mut self) {
+        self.forwarded = true;
     }
 
     /// The session's id: the one presented, until the request finds it does not exist

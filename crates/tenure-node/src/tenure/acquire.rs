@@ -22,11 +22,34 @@ use crate::tenure::GrantOf;
 use crate::SessionError;
 
 impl<C: Codec> NodeInner<C> {
+    /// Admits a request to the held session `sid` only if this node holds it (an
+    /// active copy): `None` otherwise, without asking the store for it. For a request
+    /// forwarded here (I19).
+    pub(crate) async fn admit_held(
+        self: &Arc<Self>,
+        sid: &SessionId,
+    ) -> Result<Option<Admission>, SessionError> {
+        if !self.holds(sid) {
+            return Ok(None);
+        }
+        self.admit_from(sid, false).await
+    }
+
     /// Admits a request to the held session `sid`, acquiring it from the store if the
     /// node does not hold it. `None`: the store has no such session.
     pub(crate) async fn admit(
         self: &Arc<Self>,
         sid: &SessionId,
+    ) -> Result<Option<Admission>, SessionError> {
+        self.admit_from(sid, true).await
+    }
+
+    /// [`admit`](Self::admit); with `acquire` false, a copy that is not held (or
+    /// leaves meanwhile) answers `None` instead of an `acquire`.
+    async fn admit_from(
+        self: &Arc<Self>,
+        sid: &SessionId,
+        acquire: bool,
     ) -> Result<Option<Admission>, SessionError> {
         let deadline = deadline_after(Instant::now(), self.config.acquire_timeout);
         loop {
@@ -92,6 +115,9 @@ impl<C: Codec> NodeInner<C> {
                     }
                     continue;
                 }
+                if !acquire {
+                    return Ok(None);
+                }
                 // Draining (I7): wait until it is gone, then queue at the store behind
                 // the node that recalled it.
                 if tokio::time::timeout_at(deadline, held.gone())
@@ -101,6 +127,9 @@ impl<C: Codec> NodeInner<C> {
                     return Err(self.acquire_timeout(sid, "this node's release did not finish"));
                 }
                 continue;
+            }
+            if !acquire {
+                return Ok(None);
             }
             let gate = lock(&self.acquiring)
                 .entry(sid.clone())
@@ -162,6 +191,7 @@ impl<C: Codec> NodeInner<C> {
                 }
                 AcquireReply::NotFound => break Ok(None),
                 AcquireReply::Queued { retry_after, .. } => {
+                    tracing::debug!(session = sid.prefix(), "acquire queued");
                     count!(self.stats, queued);
                     if self.is_shutting_down() {
                         break Err(SessionError::ShuttingDown);
