@@ -99,8 +99,11 @@ async fn hammer(affinity: f64) {
     demo.shutdown(&mut report).await;
     assert_eq!(report.stored_after_shutdown, Some(TOTAL));
     let handoffs: u64 = report.stats.iter().map(|s| s.recalls).sum();
-    println!("affinity {affinity}: {TOTAL} increments, {handoffs} handoffs");
-    assert!(handoffs > 0);
+    let forwards: u64 = report.stats.iter().map(|s| s.forwards).sum();
+    println!("affinity {affinity}: {TOTAL} increments, {handoffs} handoffs, {forwards} forwarded");
+    // The requests really met on several nodes: moved there, or forwarded from there
+    // to the holder (the demo's nodes forward).
+    assert!(handoffs + forwards > 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
