@@ -17,7 +17,6 @@ use tenure_cli::serve::{
 };
 use tenure_cli::stores::{Backend, StoreUrl};
 use tenure_core::{Consistency, SessionId, WritePolicy};
-use tenure_node::NodeConfig;
 use tenure_redis::Inspector;
 
 #[derive(Parser)]
@@ -116,28 +115,10 @@ struct ServeArgs {
     /// Where the other nodes reach this one (host:port) to forward requests for
     /// sessions it holds; `none` turns forwarding off (sessions then move to the
     /// node that gets the request). Default: the address it listens on.
-    #[arg(long, value_parser = parse_advertise)]
-    advertise: Option<Advertise>,
+    #[arg(long)]
+    advertise: Option<AdvertiseAt>,
     #[command(flatten)]
     limits: LimitArgs,
-}
-
-/// `--advertise`: an address, or none.
-#[derive(Debug, Clone)]
-enum Advertise {
-    At(String),
-    None,
-}
-
-fn parse_advertise(s: &str) -> Result<Advertise, String> {
-    if s == "none" {
-        return Ok(Advertise::None);
-    }
-    let probe = NodeConfig::default().with_advertise(s);
-    match probe.validate() {
-        Ok(()) => Ok(Advertise::At(s.to_string())),
-        Err(e) => Err(e.to_string()),
-    }
 }
 
 #[derive(clap::Args)]
@@ -345,11 +326,7 @@ async fn main() -> ExitCode {
                 policy: args.policy,
                 lease: args.lease,
                 port: args.port,
-                advertise: match args.advertise {
-                    None => AdvertiseAt::Listener,
-                    Some(Advertise::At(a)) => AdvertiseAt::Address(a),
-                    Some(Advertise::None) => AdvertiseAt::Nowhere,
-                },
+                advertise: args.advertise.unwrap_or(AdvertiseAt::Listener),
                 limits: args.limits.limits(),
             };
             report(serve_node(setup).await)

@@ -47,6 +47,22 @@ pub enum AdvertiseAt {
     Nowhere,
 }
 
+impl std::str::FromStr for AdvertiseAt {
+    type Err = String;
+
+    /// `none`, or a `host:port` other nodes can dial (`--advertise`).
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "none" {
+            return Ok(AdvertiseAt::Nowhere);
+        }
+        NodeConfig::default()
+            .with_advertise(s)
+            .validate()
+            .map(|()| AdvertiseAt::Address(s.to_string()))
+            .map_err(|e| e.to_string())
+    }
+}
+
 impl AdvertiseAt {
     /// The address to advertise for a node listening on `listening`.
     pub fn resolve(&self, listening: SocketAddr) -> Option<String> {

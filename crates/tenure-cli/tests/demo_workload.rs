@@ -54,7 +54,12 @@ async fn exclusive_mode_loses_nothing_and_hands_sessions_between_nodes() {
         );
         assert_eq!(report.outcome.per_node.len(), 3, "every node served");
         assert!(
-            report.stats.iter().map(|s| s.recalls + s.forwards).sum::<u64>() > 0,
+            report
+                .stats
+                .iter()
+                .map(|s| s.recalls + s.forwards)
+                .sum::<u64>()
+                > 0,
             "requests met sessions held on other nodes (moved, or forwarded to them)"
         );
         assert!(report.to_string().contains(" 0 lost"), "{report}");

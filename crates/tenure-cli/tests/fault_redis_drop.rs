@@ -58,7 +58,7 @@ async fn a_nodes_redis_connections_dropped_over_and_over() {
     workload
         .wait_history(WAIT, "the node answers between drops", |records| {
             let by_node = records.iter().filter(|r| {
-                r.start >= started && r.acknowledged().is_some() && r.node() == Some(&name)
+                r.start >= started && r.acknowledged().is_some() && r.via() == Some(&name)
             });
             by_node.count() >= ROUNDS
         })

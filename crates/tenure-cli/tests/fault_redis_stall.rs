@@ -12,8 +12,8 @@
 //!
 //! From the fault on, one more client per session talks to the two other nodes
 //! directly, so the takeover does not wait on the router. Once the link is back the
-//! node must not serve its stale copies (the test waits until it has answered
-//! increments again). The figures line gives the recovery time, from the fault until
+//! node must not serve its stale copies (the test waits until increments it took
+//! from the router are acknowledged again: served there, or forwarded to a holder). The figures line gives the recovery time, from the fault until
 //! each session is served again.
 
 mod support;
@@ -66,7 +66,7 @@ async fn link_fault(
             "the node behind the proxy answers increments",
             |records| {
                 let by_node = records.iter().filter(|r| {
-                    r.start >= ended && r.acknowledged().is_some() && r.node() == Some(&name)
+                    r.start >= ended && r.acknowledged().is_some() && r.via() == Some(&name)
                 });
                 by_node.count() >= ROUNDS
             },

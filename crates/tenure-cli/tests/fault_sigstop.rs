@@ -51,7 +51,7 @@ async fn stopped_holder(
     workload
         .wait_history(WAIT, "the resumed node answers increments", |records| {
             let by_victim = records.iter().filter(|r| {
-                r.start >= resumed && r.acknowledged().is_some() && r.node() == Some(&name)
+                r.start >= resumed && r.acknowledged().is_some() && r.via() == Some(&name)
             });
             by_victim.count() >= ROUNDS
         })

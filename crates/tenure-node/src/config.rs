@@ -112,11 +112,15 @@ impl Default for NodeConfig {
             },
             limits: Limits::default(),
             advertise: None,
-            move_after: crate::route::MOVE_AFTER,
+            move_after: MOVE_AFTER,
             store: None,
         }
     }
 }
+
+/// Forwarded requests in a row, from one node, after which the holder gives the
+/// session to that node (the move rule; `NodeConfig::move_after`'s default).
+pub const MOVE_AFTER: u32 = 32;
 
 /// The longest any node timing may be: beyond it, deadlines would overflow the clock.
 pub const MAX_TIMING: Duration = Duration::from_secs(7 * 24 * 3600);

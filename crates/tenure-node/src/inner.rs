@@ -18,7 +18,8 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::route::{Locations, Streaks};
+use crate::route::cache::Locations;
+use crate::route::streak::Streaks;
 use crate::stats::Counters;
 use crate::tenure::held::Held;
 use crate::NodeConfig;

@@ -38,11 +38,11 @@ mod session;
 mod stats;
 mod tenure;
 
-pub use config::{NodeConfig, MAX_TIMING};
+pub use config::{NodeConfig, MAX_TIMING, MOVE_AFTER};
 pub use error::{ConfigError, SessionError};
 pub use expiry::SessionExpiry;
 pub use node::{Node, StartError};
-pub use route::{Forward, Route, MOVE_AFTER};
+pub use route::{Forward, Route};
 pub use session::{AttrGuard, EndReport, Session};
 pub use stats::NodeStats;
 pub use tenure_core::{Consistency, Key, WritePolicy, WriteScope};

@@ -33,6 +33,10 @@ const MAX_ITEMS: usize = 100;
 /// The response header naming the node that served a request.
 pub const NODE_HEADER: &str = "x-tenure-node";
 
+/// The response header naming the node that received the request (from the router or
+/// a client): the node of `X-Tenure-Node`, or one that forwarded it there.
+pub const VIA_HEADER: &str = "x-tenure-via";
+
 /// The nodes whose counters the page shows: every node of a demo (set once they have
 /// all started), or the serving node alone.
 #[derive(Clone, Default)]
@@ -118,7 +122,10 @@ pub fn app_with_peers(
             async move {
                 // A response forwarded from the holder already names the node that
                 // served it.
-                res.headers_mut().entry(NODE_HEADER).or_insert(header);
+                res.headers_mut()
+                    .entry(NODE_HEADER)
+                    .or_insert(header.clone());
+                res.headers_mut().insert(VIA_HEADER, header);
                 res
             }
         }))

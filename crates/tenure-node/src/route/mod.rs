@@ -23,7 +23,7 @@
 //!   holder that answers with a session failure (it lost its store or its tenure) is
 //!   asked about again: the next request asks the store, which names the new holder,
 //!   or none once the old one's liveness ran out.
-//! - **When the session moves instead** ([`streak`]): after [`MOVE_AFTER`] (32)
+//! - **When the session moves instead** ([`streak`]): after [`MOVE_AFTER`](crate::MOVE_AFTER) (32)
 //!   requests in a row reach the holder forwarded by the same node, with none sent to
 //!   it directly, the balancer has settled there: the holder gives the session up and
 //!   tells that node to take it. While a session moves, the nodes that saw it go (the
@@ -33,19 +33,17 @@
 //! [`Store::locate`]: tenure_store::Store::locate
 //! [`Store::advertise`]: tenure_store::Store::advertise
 
-mod streak;
+pub(crate) mod cache;
+pub(crate) mod streak;
 
-use std::collections::HashMap;
-
-use tenure_core::sync::lock;
-use tenure_core::{Codec, Consistency, OwnerId, SessionId};
+use tenure_core::{Codec, Consistency, SessionId};
 use tenure_store::Location;
 
 use crate::inner::NodeInner;
 use crate::stats::count;
 
-pub(crate) use streak::Streaks;
-pub use streak::MOVE_AFTER;
+pub use cache::Forward;
+use cache::{Cached, HANDOFF_GRACE};
 
 /// Where to serve a request for a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,60 +56,6 @@ pub enum Route {
     /// The session is moving (this node just gave it up, and the store does not yet
     /// name its next holder): ask again in a moment rather than take it back.
     Moving,
-}
-
-/// A live node that holds a session, and how to reach it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Forward {
-    /// The session.
-    pub sid: SessionId,
-    /// The holder's owner id.
-    pub holder: OwnerId,
-    /// The `host:port` the holder advertised.
-    pub address: String,
-    /// What the holder expects in the forwarding header: proof that the request comes
-    /// from a node. Never log it.
-    pub token: String,
-}
-
-/// A cached location: the holder, "take it" (the holder gave it up for us), or
-/// "moving" (this node gave it up, or its holder said it no longer has it): until
-/// when the node waits for the store to name its next holder.
-#[derive(Debug, Clone)]
-pub(crate) enum Cached {
-    At(Forward),
-    Take,
-    Moving(tokio::time::Instant),
-}
-
-/// How long a node waits, for a session it saw move (it gave it up, or its holder
-/// answered 421), for the store to name the next holder before it would take the
-/// session itself: taking it in the middle of a handoff starts a recall war.
-const HANDOFF_GRACE: std::time::Duration = std::time::Duration::from_millis(50);
-
-/// The location cache: where this node last learned each session is.
-#[derive(Debug, Default)]
-pub(crate) struct Locations {
-    map: std::sync::Mutex<HashMap<SessionId, Cached>>,
-}
-
-impl Locations {
-    fn get(&self, sid: &SessionId) -> Option<Cached> {
-        lock(&self.map).get(sid).cloned()
-    }
-
-    fn put(&self, sid: SessionId, cached: Cached, bound: usize) {
-        let mut map = lock(&self.map);
-        if map.len() >= bound && !map.contains_key(&sid) {
-            // Entries are only hints: dropping them all costs a `locate` each.
-            map.clear();
-        }
-        map.insert(sid, cached);
-    }
-
-    pub(crate) fn forget(&self, sid: &SessionId) {
-        lock(&self.map).remove(sid);
-    }
 }
 
 /// The advertised value: the address and the token, separated by one space.

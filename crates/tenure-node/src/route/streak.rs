@@ -6,7 +6,7 @@
 //! per session it keeps the last 16 requests' origins (sent here directly, or
 //! forwarded) and the run of forwarded requests in a row from one node.
 //!
-//! The session moves after `move_after` (default [`MOVE_AFTER`], 32) requests in a
+//! The session moves after `move_after` (default [`MOVE_AFTER`](crate::MOVE_AFTER), 32) requests in a
 //! row forwarded by one node, with none sent here directly and none forwarded by
 //! another node meanwhile: the balancer has evidently settled on that node (it
 //! changed its mind, or this node was a failover target). Under a balancer that
@@ -28,10 +28,6 @@ use std::sync::Mutex;
 
 use tenure_core::sync::lock;
 use tenure_core::SessionId;
-
-/// Forwarded requests in a row, from one node, after which the holder gives the
-/// session to that node.
-pub const MOVE_AFTER: u32 = 32;
 
 /// One session's run of forwarded requests at its holder.
 #[derive(Debug, Default)]
@@ -97,7 +93,12 @@ fn entry<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use tenure_core::sync::lock;
+    use tenure_core::SessionId;
+
+    // By full path: the structure check reads `super::` as the parent module.
+    use crate::route::streak::Streaks;
+    use crate::MOVE_AFTER;
 
     fn sid() -> SessionId {
         SessionId::generate().unwrap()

@@ -100,14 +100,18 @@ impl<C: Codec> NodeInner<C> {
         }
     }
 
-    /// The cold path: a session that served fewer than [`FEW_USES`] requests and none
-    /// for a renewal interval is released at this tick, not after `idle_release`.
+    /// The cold path: while the node holds more than [`COLD_ABOVE`] sessions, one that
+    /// served fewer than [`FEW_USES`] requests and none for a renewal interval is
+    /// released at this tick, not after `idle_release`.
     /// Sessions used once or twice (a visitor who never comes back, a health check
     /// with a cookie) would otherwise be renewed, and fill the table, for 30 s; a
     /// busy session keeps its `idle_release`. Getting one back costs one `acquire`.
-    fn cold(&self, held: &Held, now: Instant) -> bool {
+    fn cold(&self, held: &Held, now: Instant, holding: usize) -> bool {
         let idle = self.config.renew_interval.min(self.config.idle_release);
-        held.uses() < FEW_USES && held.idle_for(idle, now) && !held.in_doubt()
+        holding > COLD_ABOVE
+            && held.uses() < FEW_USES
+            && held.idle_for(idle, now)
+            && !held.in_doubt()
     }
 
     /// One renewal tick: renews all held sessions in one store call (the guaranteed
@@ -120,10 +124,12 @@ impl<C: Codec> NodeInner<C> {
         let owner = self.owner();
         let mut held = Vec::new();
         let now = Instant::now();
-        for h in self.all_held() {
+        let all = self.all_held();
+        let holding = all.len();
+        for h in all {
             if h.owner() != owner {
                 self.spawn_release(h, ReleaseReason::Lapsed);
-            } else if self.cold(&h, now) {
+            } else if self.cold(&h, now, holding) {
                 // Given back instead of renewed: it would only be renewed again.
                 self.spawn_release(h, ReleaseReason::Idle);
             } else if !h.release_failing() {
@@ -176,6 +182,9 @@ impl<C: Codec> NodeInner<C> {
 
 /// Below this many requests since its grant, an idle session is cold (see `cold`).
 const FEW_USES: u64 = 4;
+/// The cold path applies while the node holds more sessions than this: a node with
+/// few keeps each for `idle_release`, as configured.
+const COLD_ABOVE: usize = 1_000;
 
 /// Acts on pushed hints. Hints only speed things up: renewals carry recalls and
 /// queued acquisitions poll, so a lost hint costs latency, never correctness.

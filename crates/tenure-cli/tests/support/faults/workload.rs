@@ -33,6 +33,9 @@ pub enum Outcome {
         status: u16,
         value: Option<u64>,
         node: Option<String>,
+        /// The node that received it (`X-Tenure-Via`): `node`, or one that
+        /// forwarded it there.
+        via: Option<String>,
         note: String,
     },
     /// No answer: the connection failed (the error, as text).
@@ -64,6 +67,14 @@ impl Record {
     pub fn node(&self) -> Option<&str> {
         match &self.outcome {
             Outcome::Answer { node, .. } => node.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The node that received the request from the router, if it answered.
+    pub fn via(&self) -> Option<&str> {
+        match &self.outcome {
+            Outcome::Answer { via, .. } => via.as_deref(),
             _ => None,
         }
     }
@@ -101,6 +112,7 @@ async fn post_counter(
                 .map(str::to_string)
         };
         let node = header("x-tenure-node");
+        let via = header("x-tenure-via");
         let set_cookie = header("set-cookie").and_then(|c| c.split(';').next().map(str::to_string));
         let body = res
             .into_body()
@@ -120,6 +132,7 @@ async fn post_counter(
                 status,
                 value,
                 node,
+                via,
                 note,
             },
             set_cookie,
