@@ -15,7 +15,7 @@
 //! |---|---|
 //! | no connection (refused, unreachable, connect timeout) | serves the request itself, by the store path (the holder never saw it) |
 //! | body larger than [`MAX_FORWARDED_BODY`], or of unknown length above it | serves it itself: no buffering of uploads |
-//! | sent, then no answer (the holder died or hung) | `GET`/`HEAD`: serves it itself; others: 504 `Tenure-Outcome: unknown`, since the holder may have stored it |
+//! | sent, then no answer (the holder died or hung) and, checked every 500 ms, the store no longer names it the holder, or `acquire_timeout` passed | `GET`/`HEAD`: serves it itself; others: 504 `Tenure-Outcome: unknown`, since the holder may have stored it |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,6 +46,10 @@ pub const ROUTE: HeaderName = HeaderName::from_static("tenure-route");
 /// The largest request body forwarded (it is read whole first, so that a holder that
 /// cannot be reached costs nothing but the attempt). Larger requests are served here.
 pub const MAX_FORWARDED_BODY: usize = 1024 * 1024;
+
+/// While a holder has not answered, how often the store is asked whether it still
+/// holds the session.
+const WATCH_EVERY: Duration = Duration::from_millis(500);
 
 /// How long a connection to a holder may take before the holder counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -153,7 +157,32 @@ impl Forwarder {
             return Forwarded::NotSent(Request::from_parts(parts, B::from(bytes)));
         };
         let safe = matches!(parts.method, Method::GET | Method::HEAD);
-        match tokio::time::timeout(patience, self.client.request(out)).await {
+        let answer = tokio::time::timeout(patience, self.client.request(out));
+        // A holder that hangs (paused, cut off from its store) would keep the request
+        // for the whole patience: while waiting, ask the store now and then whether it
+        // still holds the session; once it does not (its liveness ran out, another
+        // node took it), stop waiting.
+        let gone = async {
+            loop {
+                tokio::time::sleep(WATCH_EVERY).await;
+                if !node.still_held_by(to).await {
+                    return;
+                }
+            }
+        };
+        let answer = tokio::select! {
+            answer = answer => answer,
+            () = gone => {
+                node.forward_failed(to);
+                tracing::warn!(session = to.sid.prefix(), "the node holding the session stopped answering and lost it");
+                return if safe {
+                    Forwarded::NotSent(Request::from_parts(parts, B::from(bytes)))
+                } else {
+                    Forwarded::Answered(no_answer())
+                };
+            }
+        };
+        match answer {
             Ok(Ok(response)) => {
                 let (mut head, body) = response.into_parts();
                 let route = head.headers.remove(ROUTE);

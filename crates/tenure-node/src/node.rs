@@ -139,6 +139,13 @@ impl<C: Codec> Node<C> {
         self.inner.forward_answered(forward, take, failed)
     }
 
+    /// Whether the store still names `forward.holder` the holder of the session (a
+    /// store error counts as yes: nothing is learned). For a sender waiting on a
+    /// holder that does not answer.
+    pub async fn still_held_by(&self, forward: &Forward) -> bool {
+        self.inner.still_held_by(forward).await
+    }
+
     /// Whether `token` is this node's forwarding token, so the request carrying it
     /// comes from a node that read this node's advertisement at the store. Constant
     /// time in the token's content.

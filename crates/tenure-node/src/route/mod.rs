@@ -132,6 +132,16 @@ impl<C: Codec> NodeInner<C> {
         Route::Forward(forward)
     }
 
+    /// Whether the store still names `forward.holder` the session's holder.
+    pub(crate) async fn still_held_by(&self, forward: &Forward) -> bool {
+        count!(self.stats, locates);
+        match self.store.locate(&forward.sid).await {
+            Ok(Location::Held { holder, .. }) => holder == forward.holder,
+            Ok(_) => false,
+            Err(_) => true,
+        }
+    }
+
     /// A request for `sid` was forwarded here by `origin`: true if the move rule says
     /// to give the session to `origin`.
     pub(crate) fn note_forwarded(&self, sid: &SessionId, origin: &str) -> bool {
