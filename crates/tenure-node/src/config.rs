@@ -79,6 +79,14 @@ pub struct NodeConfig {
     /// node instead of moving the session, and other nodes learn this address from
     /// the store. Default none: sessions move to the node that gets the request.
     pub advertise: Option<String>,
+    /// Most copies of given-back sessions kept, so that taking one back costs only the
+    /// attributes changed since (conditional takeover): the least recently used go
+    /// first. 0 keeps none (every takeover then carries the whole session). Default
+    /// [`REMEMBERED_COPIES`] (1,000).
+    pub remembered_copies: usize,
+    /// Most bytes (attribute names and values) those copies may hold in all; a
+    /// session larger than this is not kept. Default [`REMEMBERED_BYTES`] (64 MiB).
+    pub remembered_bytes: usize,
     /// The move rule: after this many requests in a row forwarded here by the same
     /// node (none sent here directly), the balancer evidently sends the session
     /// there, and this node gives the session up to it. 0: never. Default
@@ -113,6 +121,8 @@ impl Default for NodeConfig {
             limits: Limits::default(),
             advertise: None,
             move_after: MOVE_AFTER,
+            remembered_copies: REMEMBERED_COPIES,
+            remembered_bytes: REMEMBERED_BYTES,
             store: None,
         }
     }
@@ -121,6 +131,14 @@ impl Default for NodeConfig {
 /// Forwarded requests in a row, from one node, after which the holder gives the
 /// session to that node (the move rule; `NodeConfig::move_after`'s default).
 pub const MOVE_AFTER: u32 = 32;
+
+/// Default [`NodeConfig::remembered_copies`]: enough for the sessions a node hands
+/// back and forth at a time, small beside the `max_held` it holds.
+pub const REMEMBERED_COPIES: usize = 1_000;
+
+/// Default [`NodeConfig::remembered_bytes`]: 64 MiB, so a few large sessions cannot
+/// make the memory of released copies outgrow what the node holds.
+pub const REMEMBERED_BYTES: usize = 64 << 20;
 
 /// The longest any node timing may be: beyond it, deadlines would overflow the clock.
 pub const MAX_TIMING: Duration = Duration::from_secs(7 * 24 * 3600);

@@ -22,6 +22,7 @@ use crate::route::cache::Locations;
 use crate::route::streak::Streaks;
 use crate::stats::Counters;
 use crate::tenure::held::Held;
+use crate::tenure::remembered::Remembered;
 use crate::NodeConfig;
 
 /// What one node shares between its handles, requests and background tasks.
@@ -51,6 +52,8 @@ pub(crate) struct NodeInner<C> {
     /// Commit ids (I2a): one increasing counter for the node.
     pub(crate) next_commit: AtomicU64,
     pub(crate) stats: Counters,
+    /// Copies of sessions this node gave back, for conditional takeover.
+    pub(crate) remembered: Remembered,
     /// Where sessions this node does not hold live, for forwarding.
     pub(crate) locations: Locations,
     /// The move rule's counts of forwarded requests (holder side).
@@ -70,6 +73,7 @@ impl<C> NodeInner<C> {
         codec: C,
         forward_token: String,
     ) -> Self {
+        let remembered = Remembered::new(config.remembered_copies, config.remembered_bytes);
         Self {
             store,
             owner: Mutex::new(owner),
@@ -85,6 +89,7 @@ impl<C> NodeInner<C> {
             next_req: AtomicU64::new(1),
             next_commit: AtomicU64::new(1),
             stats: Counters::default(),
+            remembered,
             locations: Locations::default(),
             streaks: Streaks::default(),
             forward_token,

@@ -38,7 +38,7 @@ mod session;
 mod stats;
 mod tenure;
 
-pub use config::{NodeConfig, MAX_TIMING, MOVE_AFTER};
+pub use config::{NodeConfig, MAX_TIMING, MOVE_AFTER, REMEMBERED_BYTES, REMEMBERED_COPIES};
 pub use error::{ConfigError, SessionError};
 pub use expiry::SessionExpiry;
 pub use node::{Node, StartError};

@@ -39,6 +39,11 @@ counters! {
     cache_hits,
     /// Grants received (acquire or create with tenure).
     grants,
+    /// Grants that carried only what changed since this node's copy of the session
+    /// from its last release (conditional takeover).
+    partial_grants,
+    /// Bytes of attribute names and values the grants of `acquire` carried.
+    grant_bytes,
     /// `acquire` answers of `Queued`.
     queued,
     /// Commits that applied (including the releasing ones).

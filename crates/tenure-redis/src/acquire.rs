@@ -1,13 +1,18 @@
-//! `acquire` on Redis: one script call, and a second one naming the holder when the
-//! caller has waited a while and the holder's liveness key is gone (I15).
+//! `acquire` (and `acquire_since`) on Redis: one script call, and a second one naming
+//! the holder when the caller has waited a while and the holder's liveness key is
+//! gone (I15). With what the caller knows, the script sends only the attributes its
+//! copy lacks (a partial grant).
 
 use std::time::Duration;
 
 use tenure_core::{OwnerId, SessionId};
-use tenure_store::{AcquireReply, Expiry, Fence, Grant, Hint, StoreError, LIVENESS_CHECK_AFTER};
+use tenure_store::{
+    AcquireReply, Expiry, Fence, Grant, Hint, Known, PartialGrant, StoreError, LIVENESS_CHECK_AFTER,
+};
 
 use crate::args;
 use crate::connection::RedisStore;
+use crate::liveness;
 use crate::reply::bad;
 use crate::scripts::DataKeys;
 
@@ -31,9 +36,41 @@ impl Attempt {
 }
 
 impl RedisStore {
+    /// `acquire`, and with `known` `acquire_since`.
+    pub(crate) async fn acquire_with(
+        &self,
+        sid: &SessionId,
+        owner: &OwnerId,
+        lease: Duration,
+        wait: Duration,
+        known: Option<&Known>,
+    ) -> Result<AcquireReply, StoreError> {
+        let live = self.is_registered(owner);
+        let first = self
+            .acquire_once(sid, owner, lease, wait, live, None, known)
+            .await?;
+        // I15: queued behind a holder for a while; if its liveness key is gone, it is
+        // dead for good, and its lock void: ask again, naming it.
+        if let Attempt::Queued {
+            holder: Some(holder),
+            ..
+        } = &first
+        {
+            if liveness::is_dead(self, holder).await? {
+                let holder = holder.clone();
+                return self
+                    .acquire_once(sid, owner, lease, wait, live, Some(&holder), known)
+                    .await
+                    .map(Attempt::into_reply);
+            }
+        }
+        Ok(first.into_reply())
+    }
+
     /// One call of the `acquire` script; `dead` names a holder whose liveness key the
     /// caller found gone.
-    pub(crate) async fn acquire_once(
+    #[allow(clippy::too_many_arguments)] // the script's arguments, built in one place
+    async fn acquire_once(
         &self,
         sid: &SessionId,
         owner: &OwnerId,
@@ -41,9 +78,10 @@ impl RedisStore {
         wait: Duration,
         live: bool,
         dead: Option<&OwnerId>,
+        known: Option<&Known>,
     ) -> Result<Attempt, StoreError> {
         let keys = DataKeys::of(&self.keys(sid));
-        let argv = args::acquire(owner, lease, wait, live, dead);
+        let argv = args::acquire(owner, lease, wait, live, dead, known);
         let mut reply = self
             .scripts()
             .acquire
@@ -61,20 +99,28 @@ impl RedisStore {
             self.send_hint(&to, &hint);
         }
         match status.as_str() {
-            "G" => {
+            "G" | "P" => {
                 let fence = Fence(reply.int("fence")?);
                 let version = reply.int("version")?;
                 let idle = reply.optional_millis("idle")?;
                 let absolute = reply.optional_millis("absolute")?;
                 let age = reply.millis("age")?;
-                let snapshot = reply.snapshot(version)?;
-                Ok(Attempt::Done(AcquireReply::Granted(Grant {
+                let removed = match status.as_str() {
+                    "P" if known.is_some() => Some(reply.names("removed")?),
+                    "P" => return Err(bad("acquire", "a partial grant nobody asked for")),
+                    _ => None,
+                };
+                let grant = Grant {
                     fence,
                     lease: Duration::from_millis(args::millis(lease)),
-                    snapshot,
+                    snapshot: reply.snapshot(version)?,
                     expiry: Expiry { idle, absolute },
                     age,
-                })))
+                };
+                Ok(Attempt::Done(match removed {
+                    None => AcquireReply::Granted(grant),
+                    Some(removed) => AcquireReply::Partial(PartialGrant { grant, removed }),
+                }))
             }
             "Q" => {
                 let position = usize::try_from(reply.int("position")?)

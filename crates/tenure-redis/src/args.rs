@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use fred::types::Value;
 use tenure_core::{Bytes, Change, Delta, Expect, OwnerId, Snapshot};
-use tenure_store::{CommitId, Expiry, Fence, Renewal};
+use tenure_store::{CommitId, Expiry, Fence, Known, Renewal};
 
 /// Durations beyond this many milliseconds (about 100 years) are clamped: they stay
 /// exact in Lua's doubles when added to the clock.
@@ -76,22 +76,44 @@ fn push_ops(args: &mut Vec<Value>, delta: &Delta, with_expect: bool) {
 }
 
 /// `live`: the caller keeps a liveness key; `dead`: a holder whose key the caller
-/// found gone (I15).
+/// found gone (I15); `known`: what the caller's copy holds (`acquire_since`), as its
+/// version and (name, version) pairs: names and numbers only, never the values.
 pub(crate) fn acquire(
     owner: &OwnerId,
     lease: Duration,
     wait: Duration,
     live: bool,
     dead: Option<&OwnerId>,
+    known: Option<&Known>,
 ) -> Vec<Value> {
-    vec![
+    let pairs = known.map_or(0, |k| k.attrs.len());
+    let mut args = Vec::with_capacity(7 + 2 * pairs);
+    args.extend([
         text(owner.as_str()),
         ms(lease),
         ms(wait),
         flag(live),
         text(dead.map_or("", OwnerId::as_str)),
-    ]
+    ]);
+    match known {
+        None => args.extend([text(""), int(0)]),
+        Some(known) => {
+            // Lua numbers are doubles, exact below 2^53, which no stored version
+            // reaches. A copy's version beyond it still counts as above the
+            // session's (so all is sent); an attribute version beyond it becomes 0,
+            // which never matches (so that attribute is sent).
+            args.extend([int(known.version.min(LUA_EXACT)), int(pairs as u64)]);
+            for (name, version) in &known.attrs {
+                let version = if *version > LUA_EXACT { 0 } else { *version };
+                args.extend([text(name), int(version)]);
+            }
+        }
+    }
+    args
 }
+
+/// 2^53: every integer up to it is exact in Lua's doubles.
+const LUA_EXACT: u64 = 1 << 53;
 
 /// The fixed head of a renewal batch; [`push_renewal`] adds each session.
 pub(crate) fn renew(owner: &OwnerId, lease: Duration, sessions: usize) -> Vec<Value> {

@@ -103,6 +103,18 @@ impl Reply {
         Ok(Snapshot { version, attrs })
     }
 
+    /// A count, then that many names.
+    pub(crate) fn names(&mut self, what: &str) -> Result<Vec<String>, StoreError> {
+        let n = self.int(&format!("{what} count"))?;
+        if n > self.items.len() as u64 {
+            return Err(bad(
+                self.script,
+                &format!("{what}: {n} names announced, fewer sent"),
+            ));
+        }
+        (0..n).map(|_| self.text(what)).collect()
+    }
+
     /// The rest of the reply as owner ids.
     pub(crate) fn owners(mut self) -> Result<Vec<OwnerId>, StoreError> {
         let mut out = Vec::new();

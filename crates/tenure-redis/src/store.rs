@@ -8,11 +8,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 use tenure_store::{
-    AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, Hint, HintReceiver, Liveness,
-    Location, OptimisticReply, RenewOutcome, Renewal, RotateReply, Store, StoreError,
+    AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, Hint, HintReceiver, Known,
+    Liveness, Location, OptimisticReply, RenewOutcome, Renewal, RotateReply, Store, StoreError,
 };
 
-use crate::acquire::Attempt;
 use crate::args;
 use crate::connection::RedisStore;
 use crate::liveness;
@@ -29,26 +28,19 @@ impl Store for RedisStore {
         lease: Duration,
         wait: Duration,
     ) -> Result<AcquireReply, StoreError> {
-        let live = self.is_registered(owner);
-        let first = self
-            .acquire_once(sid, owner, lease, wait, live, None)
-            .await?;
-        // I15: queued behind a holder for a while; if its liveness key is gone, it is
-        // dead for good, and its lock void: ask again, naming it.
-        if let Attempt::Queued {
-            holder: Some(holder),
-            ..
-        } = &first
-        {
-            if liveness::is_dead(self, holder).await? {
-                let holder = holder.clone();
-                return self
-                    .acquire_once(sid, owner, lease, wait, live, Some(&holder))
-                    .await
-                    .map(Attempt::into_reply);
-            }
-        }
-        Ok(first.into_reply())
+        self.acquire_with(sid, owner, lease, wait, None).await
+    }
+
+    async fn acquire_since(
+        &self,
+        sid: &SessionId,
+        owner: &OwnerId,
+        lease: Duration,
+        wait: Duration,
+        known: &Known,
+    ) -> Result<AcquireReply, StoreError> {
+        self.acquire_with(sid, owner, lease, wait, Some(known))
+            .await
     }
 
     async fn renew(

@@ -7,17 +7,21 @@
 //!
 //! | item | what it is |
 //! |---|---|
-//! | [`Store`] | the protocol: `acquire`, `renew`, `commit`, `load`, `commit_optimistic`, `create`, `delete`, `rotate_id`, `hints`, `keep_alive`, `locate`, `advertise` |
+//! | [`Store`] | the protocol: `acquire` (and `acquire_since`, for a caller that still has a copy), `renew`, `commit`, `load`, `commit_optimistic`, `create`, `delete`, `rotate_id`, `hints`, `keep_alive`, `locate`, `advertise` |
 //! | [`MemoryStore`] | the embedded store: the default for one machine, tests and the demo |
 //! | [`Fence`] | the token that orders tenures of one session |
 //! | [`Hint`] | a pushed notice (recall, grant) that may be lost |
+//! | [`Known`], [`PartialGrant`] | conditional takeover: what a caller still has, and a grant of only the rest |
 #![doc(test(attr(deny(warnings))))]
 
 mod error;
+mod known;
 mod memory;
 mod protocol;
+mod shared;
 
 pub use error::StoreError;
+pub use known::{Known, PartialGrant};
 pub use memory::MemoryStore;
 pub use protocol::*;
 pub use tenure_core;

@@ -1,12 +1,12 @@
 //! The store protocol: types and the [`Store`] trait.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use tenure_core::{Bytes, Conflict, Delta, OwnerId, SessionId, Snapshot};
 
+use crate::known::{Known, PartialGrant};
 use crate::StoreError;
 
 /// Orders the tenures of one session. Every grant of a session's lock carries a fence
@@ -71,6 +71,10 @@ pub enum AcquireReply {
     },
     /// No such session (never created, deleted, rotated away or expired).
     NotFound,
+    /// The caller holds the session now, and the grant carries only what its copy
+    /// lacks: only [`Store::acquire_since`] answers this. Merge it with the copy
+    /// ([`PartialGrant::merge`]) for the whole session.
+    Partial(PartialGrant),
 }
 
 /// The answer to [`Store::keep_alive`].
@@ -258,6 +262,10 @@ pub type HintReceiver = tokio::sync::mpsc::Receiver<Hint>;
 ///   for a waiter that has been queued for a moment; [`LIVENESS_CHECK_AFTER`] bounds
 ///   that moment.) Locks of owners that never registered are held for their lease.
 /// - **Creation** (I6): `create` never overwrites an existing session.
+/// - **Conditional takeover**: `acquire_since` locks, queues and fences exactly as
+///   `acquire` does; a grant it answers `Partial` leaves out only attributes the
+///   caller named at their current version, and names every attribute the caller
+///   named that the session no longer has.
 /// - **Per-session timeouts**: a `commit` or `commit_optimistic` whose delta carries
 ///   [`Delta::expiry`] replaces the session's timeouts in the same atomic step as its
 ///   operations (and only if they apply): the new idle timeout runs from that commit,
@@ -289,6 +297,37 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         lease: Duration,
         wait: Duration,
     ) -> Result<AcquireReply, StoreError>;
+
+    /// [`acquire`](Self::acquire) by a caller that still has a copy of the session
+    /// (`known`, made with [`Known::of`] from the copy): the same lock, queue, fences
+    /// and answers, except that a grant may carry only what the copy lacks.
+    ///
+    /// A grant is either `Granted` with the whole session, as `acquire` gives it, or
+    /// [`AcquireReply::Partial`], which carries the session's version, exactly the
+    /// attributes whose current version is not the one `known` names for them (new
+    /// ones, changed ones, and ones named at a wrong version, higher or lower), and
+    /// exactly the names `known` holds that the session no longer has. So an
+    /// attribute is left out when, and only when, `known` names it at its current
+    /// version ([`Known::has`]; [`Known::changes`] computes the answer): versions
+    /// come from one counter per session and are never reused, so the caller has
+    /// that very value. [`PartialGrant::merge`] with the copy then gives the snapshot
+    /// a full grant would carry. When `known.version` is above the session's version
+    /// the copy is not of this session's past: every attribute must be sent.
+    ///
+    /// A store may always answer in full; the default does, by calling `acquire`, so
+    /// a store (or a wrapper) that does not override this stays correct and only
+    /// costs the bytes. A wrapper should pass it on to its inner store.
+    async fn acquire_since(
+        &self,
+        sid: &SessionId,
+        owner: &OwnerId,
+        lease: Duration,
+        wait: Duration,
+        known: &Known,
+    ) -> Result<AcquireReply, StoreError> {
+        let _ = known;
+        self.acquire(sid, owner, lease, wait).await
+    }
 
     /// Extends the lease of each session `owner` holds with the given fence, in one
     /// call. The outcomes come in the order of `items`. A renewal with `touch` counts as
@@ -397,95 +436,3 @@ pub const MAX_ADDRESS: usize = 1024;
 /// holder is alive (I15): a holder that is alive gives a recalled session back well
 /// within it, so only a dead or stuck one costs the extra look.
 pub const LIVENESS_CHECK_AFTER: Duration = Duration::from_millis(500);
-
-/// A shared store is a store: `Arc<MemoryStore>`, `Arc<dyn Store>` and wrappers of them
-/// can be used wherever a `Store` is expected.
-#[async_trait]
-impl<S: Store + ?Sized> Store for Arc<S> {
-    async fn acquire(
-        &self,
-        sid: &SessionId,
-        owner: &OwnerId,
-        lease: Duration,
-        wait: Duration,
-    ) -> Result<AcquireReply, StoreError> {
-        (**self).acquire(sid, owner, lease, wait).await
-    }
-
-    async fn renew(
-        &self,
-        owner: &OwnerId,
-        lease: Duration,
-        items: &[Renewal],
-    ) -> Result<Vec<RenewOutcome>, StoreError> {
-        (**self).renew(owner, lease, items).await
-    }
-
-    async fn commit(
-        &self,
-        sid: &SessionId,
-        owner: &OwnerId,
-        fence: Fence,
-        id: CommitId,
-        delta: Delta,
-        release: bool,
-    ) -> Result<CommitReply, StoreError> {
-        (**self).commit(sid, owner, fence, id, delta, release).await
-    }
-
-    async fn load(&self, sid: &SessionId) -> Result<Option<Snapshot>, StoreError> {
-        (**self).load(sid).await
-    }
-
-    async fn commit_optimistic(
-        &self,
-        sid: &SessionId,
-        delta: Delta,
-    ) -> Result<OptimisticReply, StoreError> {
-        (**self).commit_optimistic(sid, delta).await
-    }
-
-    async fn create(
-        &self,
-        sid: &SessionId,
-        attrs: Vec<(String, Bytes)>,
-        expiry: Expiry,
-        tenure: Option<(&OwnerId, Duration)>,
-    ) -> Result<CreateReply, StoreError> {
-        (**self).create(sid, attrs, expiry, tenure).await
-    }
-
-    async fn delete(&self, sid: &SessionId) -> Result<bool, StoreError> {
-        (**self).delete(sid).await
-    }
-
-    async fn rotate_id(
-        &self,
-        old: &SessionId,
-        new: &SessionId,
-        holder: Option<(&OwnerId, Fence)>,
-    ) -> Result<RotateReply, StoreError> {
-        (**self).rotate_id(old, new, holder).await
-    }
-
-    async fn locate(&self, sid: &SessionId) -> Result<Location, StoreError> {
-        (**self).locate(sid).await
-    }
-
-    async fn advertise(&self, owner: &OwnerId, address: &str) -> Result<Liveness, StoreError> {
-        (**self).advertise(owner, address).await
-    }
-
-    async fn hints(&self, owner: &OwnerId) -> Result<HintReceiver, StoreError> {
-        (**self).hints(owner).await
-    }
-
-    async fn keep_alive(
-        &self,
-        owner: &OwnerId,
-        ttl: Duration,
-        register: bool,
-    ) -> Result<Liveness, StoreError> {
-        (**self).keep_alive(owner, ttl, register).await
-    }
-}

@@ -1,23 +1,28 @@
-//! [`CountingStore`]: counts the calls a node makes and the size of what it commits.
+//! [`CountingStore`]: counts the calls a node makes, the size of what it commits and
+//! the size of the grants it gets.
 //!
 //! Tests of a node assert how many store round trips an operation costs and how many
-//! bytes a commit carries, so these are counted here, outside the node, where the node
-//! cannot miscount. The wrapper changes no call: it is a [`Forward`] whose
-//! [`before`](Forward::before) hook counts, and every call is passed on as it came.
+//! bytes a commit or a takeover carries, so these are counted here, outside the node,
+//! where the node cannot miscount. The wrapper changes no call: it is a [`Forward`]
+//! whose [`before`](Forward::before) hook counts, and whose acquire hooks measure the
+//! grant on its way back; every call is passed on as it came.
 
 use std::collections::VecDeque;
 use std::ops::Sub;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use tenure_core::sync::lock;
-use tenure_core::Delta;
-use tenure_store::{Store, StoreError};
+use tenure_core::{Delta, OwnerId, SessionId};
+use tenure_store::{AcquireReply, Known, Store, StoreError};
 
 use crate::forward::{Call, Forward, Forwarding, Method};
 
-/// How many commit payloads [`CountingStore`] remembers; older ones are forgotten.
+/// How many commit payloads (and, apart, grant payloads) [`CountingStore`]
+/// remembers; older ones are forgotten.
 pub const PAYLOAD_HISTORY: usize = 4096;
 
 /// Calls per [`Store`] method, as counted by [`CountingStore`]. Subtract two
@@ -106,6 +111,19 @@ pub struct CommitPayload {
     pub release: bool,
 }
 
+/// The size of the session data one grant (`acquire`, `acquire_since`) carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GrantPayload {
+    /// Names and values of the attributes carried (`Snapshot::size_bytes`).
+    pub payload_bytes: usize,
+    /// How many attributes it carried.
+    pub attrs: usize,
+    /// How many names it listed as removed (only a partial grant lists any).
+    pub removed: usize,
+    /// True for [`AcquireReply::Partial`]: only what the caller's copy lacked.
+    pub partial: bool,
+}
+
 #[derive(Debug, Default)]
 struct Counters {
     acquire: AtomicU64,
@@ -121,6 +139,7 @@ struct Counters {
     locate: AtomicU64,
     advertise: AtomicU64,
     payloads: Mutex<VecDeque<CommitPayload>>,
+    grants: Mutex<VecDeque<GrantPayload>>,
 }
 
 impl Counters {
@@ -159,6 +178,30 @@ impl Counters {
         }
         payloads.push_back(payload);
     }
+
+    /// Notes the size of a grant, if `reply` is one.
+    fn record_grant(&self, reply: &Result<AcquireReply, StoreError>) {
+        let payload = match reply {
+            Ok(AcquireReply::Granted(grant)) => GrantPayload {
+                payload_bytes: grant.snapshot.size_bytes(),
+                attrs: grant.snapshot.attrs.len(),
+                removed: 0,
+                partial: false,
+            },
+            Ok(AcquireReply::Partial(partial)) => GrantPayload {
+                payload_bytes: partial.grant.snapshot.size_bytes(),
+                attrs: partial.grant.snapshot.attrs.len(),
+                removed: partial.removed.len(),
+                partial: true,
+            },
+            _ => return,
+        };
+        let mut grants = lock(&self.grants);
+        if grants.len() == PAYLOAD_HISTORY {
+            grants.pop_front();
+        }
+        grants.push_back(payload);
+    }
 }
 
 /// The [`Forward`] wrapper inside a [`CountingStore`]: the inner store and the counters.
@@ -193,6 +236,52 @@ impl<S: Store + ?Sized> Forward for Counting<S> {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Passes the call on, and measures the grant.
+    async fn acquire(
+        &self,
+        sid: &SessionId,
+        owner: &OwnerId,
+        lease: Duration,
+        wait: Duration,
+    ) -> Result<AcquireReply, StoreError> {
+        self.before(&Call::Acquire {
+            sid,
+            owner,
+            lease,
+            wait,
+            known: None,
+        })
+        .await?;
+        let reply = self.inner.acquire(sid, owner, lease, wait).await;
+        self.counters.record_grant(&reply);
+        self.after(Method::Acquire, reply).await
+    }
+
+    /// Passes the call on, and measures the grant.
+    async fn acquire_since(
+        &self,
+        sid: &SessionId,
+        owner: &OwnerId,
+        lease: Duration,
+        wait: Duration,
+        known: &Known,
+    ) -> Result<AcquireReply, StoreError> {
+        self.before(&Call::Acquire {
+            sid,
+            owner,
+            lease,
+            wait,
+            known: Some(known),
+        })
+        .await?;
+        let reply = self
+            .inner
+            .acquire_since(sid, owner, lease, wait, known)
+            .await;
+        self.counters.record_grant(&reply);
+        self.after(Method::Acquire, reply).await
     }
 }
 
@@ -278,6 +367,11 @@ impl<S: Store + ?Sized> CountingStore<S> {
             .unwrap_or(0)
     }
 
+    /// The sizes of the last [`PAYLOAD_HISTORY`] grants, oldest first.
+    pub fn grant_payloads(&self) -> Vec<GrantPayload> {
+        lock(&self.0.counters.grants).iter().copied().collect()
+    }
+
     /// Sets every count to zero and forgets the payloads.
     pub fn reset(&self) {
         let c = &*self.0.counters;
@@ -295,5 +389,6 @@ impl<S: Store + ?Sized> CountingStore<S> {
             a.store(0, Ordering::SeqCst);
         }
         c.payloads().clear();
+        lock(&c.grants).clear();
     }
 }

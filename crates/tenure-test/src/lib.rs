@@ -5,7 +5,7 @@
 //! |---|---|
 //! | [`store_conformance!`] | one `#[test]` per clause of the [`Store`](tenure_store::Store) contract, for a backend's `tests/conformance.rs` |
 //! | [`conformance`] | the cases as `async fn`s, [`conformance::run_all`] and the case table |
-//! | [`CountingStore`] | counts calls per method ([`CallCounts`]) and the size of each committed delta ([`CommitPayload`]) |
+//! | [`CountingStore`] | counts calls per method ([`CallCounts`]), the size of each committed delta ([`CommitPayload`]) and of each grant ([`GrantPayload`]) |
 //! | [`FaultyStore`] | injects failures, lost replies, failing renewals, lost hints and delays, switched at run time |
 //! | [`Forward`], [`Forwarding`] | the base both wrappers are built on: a wrapper of your own overrides only the calls it changes |
 //! | [`fault_proxy`] | a TCP proxy between a client and its server (Redis) with latency, stalls, drops, a black hole and refusals, switched at run time |
@@ -40,7 +40,9 @@ mod faulty;
 mod forward;
 mod wait;
 
-pub use counting::{CallCounts, CommitPayload, Counting, CountingStore, PAYLOAD_HISTORY};
+pub use counting::{
+    CallCounts, CommitPayload, Counting, CountingStore, GrantPayload, PAYLOAD_HISTORY,
+};
 pub use faulty::{Faulty, FaultyStore};
 pub use forward::{Call, Forward, Forwarding, Method};
 pub use wait::{wait_for, wait_until, Poll, POLL_INTERVAL};

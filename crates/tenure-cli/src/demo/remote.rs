@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 use tenure_store::{
-    AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, HintReceiver, Liveness,
+    AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, HintReceiver, Known, Liveness,
     Location, OptimisticReply, RenewOutcome, Renewal, RotateReply, Store, StoreError,
 };
 
@@ -47,6 +47,24 @@ impl<S: Store> Store for Remote<S> {
         Self: 't,
     {
         remote(self.0.acquire(sid, owner, lease, wait))
+    }
+
+    fn acquire_since<'a, 'b, 'c, 'd, 't>(
+        &'a self,
+        sid: &'b SessionId,
+        owner: &'c OwnerId,
+        lease: Duration,
+        wait: Duration,
+        known: &'d Known,
+    ) -> Call<'t, AcquireReply>
+    where
+        'a: 't,
+        'b: 't,
+        'c: 't,
+        'd: 't,
+        Self: 't,
+    {
+        remote(self.0.acquire_since(sid, owner, lease, wait, known))
     }
 
     fn renew<'a, 'b, 'c, 't>(

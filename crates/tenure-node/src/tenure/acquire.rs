@@ -5,13 +5,17 @@
 //! for it and then find the session in the table. A queued acquisition waits for a
 //! grant hint or polls, keeping its place at the store (a waiter that falls silent is
 //! purged as dead, so a crashed waiter cannot hold up a released session).
+//!
+//! A session this node gave back earlier is asked for with the copy it remembers
+//! (`acquire_since`), so the grant carries only what changed since; the node merges it
+//! with the copy into the whole session.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tenure_core::sync::lock;
-use tenure_core::{Codec, SessionId};
-use tenure_store::{AcquireReply, StoreError};
+use tenure_core::{Codec, OwnerId, SessionId};
+use tenure_store::{AcquireReply, Grant, Known, StoreError};
 use tokio::time::Instant;
 
 use crate::inner::{deadline_after, NodeInner};
@@ -168,28 +172,48 @@ impl<C: Codec> NodeInner<C> {
         if self.is_shutting_down() {
             return Err(SessionError::ShuttingDown);
         }
+        // Taken once for the whole wait: a partial grant is merged with the very copy
+        // its `Known` was made of, whatever happens to the memory meanwhile.
+        let copy = self.remembered.get(sid);
+        let known = copy.as_ref().map(Known::of);
         let result = loop {
             let sent = Instant::now();
             let owner = self.owner();
-            let reply = self
-                .store
-                .acquire(sid, &owner, self.config.lease, self.config.queue_wait())
-                .await;
-            match reply? {
-                AcquireReply::Granted(grant) => {
-                    let admission = self.hold(GrantOf {
-                        sid: sid.clone(),
-                        owner,
-                        fence: grant.fence,
-                        lease: grant.lease,
-                        snapshot: grant.snapshot,
-                        expiry: grant.expiry,
-                        age: grant.age,
-                        sent,
-                    });
-                    break Ok(Some(admission));
+            let (lease, wait) = (self.config.lease, self.config.queue_wait());
+            let reply = match &known {
+                Some(known) => {
+                    self.store
+                        .acquire_since(sid, &owner, lease, wait, known)
+                        .await
                 }
-                AcquireReply::NotFound => break Ok(None),
+                None => self.store.acquire(sid, &owner, lease, wait).await,
+            };
+            let grant = match reply? {
+                AcquireReply::Granted(grant) => {
+                    count!(self.stats, grant_bytes, grant.snapshot.size_bytes() as u64);
+                    grant
+                }
+                AcquireReply::Partial(partial) => {
+                    let Some(copy) = &copy else {
+                        // Only `acquire_since` answers this, and it was not called.
+                        break Err(StoreError::Protocol(
+                            "a partial grant for an acquire that named no copy".into(),
+                        )
+                        .into());
+                    };
+                    count!(self.stats, partial_grants);
+                    count!(
+                        self.stats,
+                        grant_bytes,
+                        partial.grant.snapshot.size_bytes() as u64
+                    );
+                    partial.merge(copy.clone())
+                }
+                AcquireReply::NotFound => {
+                    // The id names no session now: a copy of it names nothing either.
+                    self.remembered.forget(sid);
+                    break Ok(None);
+                }
                 AcquireReply::Queued { retry_after, .. } => {
                     tracing::debug!(session = sid.prefix(), "acquire queued");
                     count!(self.stats, queued);
@@ -209,12 +233,36 @@ impl<C: Codec> NodeInner<C> {
                         .max(Duration::from_millis(1));
                     let until = deadline_after(now, wait).min(deadline);
                     let _ = tokio::time::timeout_at(until, notify.notified()).await;
+                    continue;
                 }
                 _ => break Err(StoreError::Protocol("unknown acquire reply".into()).into()),
-            }
+            };
+            break Ok(Some(self.install_grant(sid, owner, grant, sent)));
         };
         lock(&self.grant_waiters).remove(sid);
         result
+    }
+
+    /// A grant received: the remembered copy it replaces is no longer needed (the
+    /// next release leaves a newer one), and the held copy is made.
+    fn install_grant(
+        self: &Arc<Self>,
+        sid: &SessionId,
+        owner: OwnerId,
+        grant: Grant,
+        sent: Instant,
+    ) -> Admission {
+        self.remembered.forget(sid);
+        self.hold(GrantOf {
+            sid: sid.clone(),
+            owner,
+            fence: grant.fence,
+            lease: grant.lease,
+            snapshot: grant.snapshot,
+            expiry: grant.expiry,
+            age: grant.age,
+            sent,
+        })
     }
 
     /// The error for a wait that ran out, logged with its cause (a waiter that gives

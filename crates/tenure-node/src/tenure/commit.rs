@@ -36,7 +36,8 @@ const FIRST_RETRY: Duration = Duration::from_millis(25);
 
 /// What became of a commit.
 enum Outcome {
-    Stored,
+    /// Applied, now or by an earlier sending; the session version it made.
+    Stored(u64),
     /// The store answered that it applied nothing, and no earlier sending exists.
     NotStored,
     /// The store may or may not have applied it; sending it again may tell.
@@ -122,8 +123,10 @@ impl<C: Codec> NodeInner<C> {
                 )
                 .await;
             match reply {
-                Ok(CommitReply::Committed { .. } | CommitReply::AlreadyApplied { .. }) => {
-                    return Outcome::Stored;
+                Ok(
+                    CommitReply::Committed { version } | CommitReply::AlreadyApplied { version },
+                ) => {
+                    return Outcome::Stored(version);
                 }
                 Ok(CommitReply::Stale { .. }) if !sent_before => return Outcome::NotStored,
                 // An earlier sending may have applied before the tenure moved on.
@@ -154,8 +157,8 @@ impl<C: Codec> NodeInner<C> {
         outcome: Outcome,
     ) -> Result<(), SessionError> {
         match outcome {
-            Outcome::Stored => {
-                held.mark_clean(&pending.collected, Instant::now());
+            Outcome::Stored(version) => {
+                held.mark_clean(&pending.collected, Instant::now(), version);
                 // Before the copy may go (release): a waiter that sees it gone reads
                 // this after.
                 held.stored_through(pending.mark);
@@ -166,6 +169,9 @@ impl<C: Codec> NodeInner<C> {
                     pending.delta.payload_bytes() as u64
                 );
                 if pending.release {
+                    // Before the copy goes, so a request here that waits for it to go
+                    // and then takes the session back finds it remembered.
+                    self.remember(held, version);
                     held.set_gone(GoneReason::Released);
                     self.uninstall(held);
                 }

@@ -11,12 +11,14 @@
 //! | [`commit`] | one fenced commit, sent again until its outcome is known (I2a) |
 //! | [`renew`] | lease renewal, idle sweep, hints: the node's background tasks |
 //! | [`liveness`] | the node's keep-alive at the store, and a new owner id after a lapse (I15) |
+//! | [`remembered`] | copies of given-back sessions, so a takeover carries only what changed |
 
 pub(crate) mod acquire;
 pub(crate) mod commit;
 pub(crate) mod held;
 pub(crate) mod liveness;
 pub(crate) mod release;
+pub(crate) mod remembered;
 pub(crate) mod renew;
 pub(crate) mod request;
 
@@ -122,6 +124,8 @@ impl<C: Codec> NodeInner<C> {
 
     /// Re-keys a held session after `rotate_id`. A copy that is gone stays out.
     pub(crate) fn rekey(&self, old: &SessionId, held: &Arc<Held>) {
+        // The old id names no session any more.
+        self.remembered.forget(old);
         let mut table = lock(&self.table);
         if table.get(old).is_some_and(|h| Arc::ptr_eq(h, held)) {
             table.remove(old);
@@ -149,6 +153,7 @@ impl<C: Codec> NodeInner<C> {
         if !held.set_gone(GoneReason::Deleted) {
             return;
         }
+        self.remembered.forget(&held.sid());
         self.uninstall(held);
         let (store, sid) = (self.store.clone(), held.sid());
         tokio::spawn(async move {
@@ -161,6 +166,17 @@ impl<C: Codec> NodeInner<C> {
     /// The session no longer exists at the store (deleted by this node, or found gone).
     pub(crate) fn forget(&self, held: &Arc<Held>) {
         held.set_gone(GoneReason::Deleted);
+        self.remembered.forget(&held.sid());
         self.uninstall(held);
+    }
+
+    /// `held` was given back by a release commit that made session version
+    /// `version`: remember the copy as the store has it now, for a later takeover.
+    pub(crate) fn remember(&self, held: &Held, version: u64) {
+        match held.released_copy(version) {
+            Some(copy) => self.remembered.put(held.sid(), copy),
+            // Something was left unwritten: no exact copy to name.
+            None => self.remembered.forget(&held.sid()),
+        }
     }
 }

@@ -1,14 +1,32 @@
 -- KEYS: m a v.  ARGV: owner, lease ms, wait ms, live 0|1 (the caller keeps a liveness
--- key), dead (an owner whose liveness key the caller found gone, or '').
+-- key), dead (an owner whose liveness key the caller found gone, or ''), known: the
+-- session version of the caller's copy ('' none: acquire, not acquire_since), n, then
+-- n (attribute name, version) pairs of the copy.
 -- Reply: {'N'} | {'G', hint kind, hint to, fence, version, idle, absolute, age, attrs...}
+--        | {'P', hint kind, hint to, fence, version, idle, absolute, age, r, r removed
+--           names..., attrs the copy lacks...}
 --        | {'Q', hint kind, hint to, position, retry after ms, queued for ms,
 --           holder keeps a liveness key 0|1}
+-- attrs are (name, value, version) triples.
+if #ARGV < 7 then error('tenure: bad acquire') end
 local owner = ARGV[1]
 local lease = num(ARGV[2], 'lease')
 local wait = num(ARGV[3], 'wait')
 local live = num(ARGV[4], 'liveness flag')
 local dead = ARGV[5]
-if owner == nil or owner == '' or dead == nil or #ARGV ~= 5 then error('tenure: bad acquire') end
+local nk = num(ARGV[7], 'known count')
+if owner == '' or #ARGV ~= 7 + 2 * nk then error('tenure: bad acquire') end
+-- What the caller's copy holds, by name (nil: it names none). Read in full here, as
+-- every argument is, before the first write.
+local known = nil
+if ARGV[6] ~= '' then
+  known = { v = num(ARGV[6], 'known version'), attrs = {} }
+  for k = 0, nk - 1 do
+    known.attrs[ARGV[8 + 2 * k]] = num(ARGV[9 + 2 * k], 'known attribute version')
+  end
+elseif nk ~= 0 then
+  error('tenure: bad acquire')
+end
 local now, now_us = clock()
 local m = read_meta(KEYS[1], now)
 if m == nil then return { 'N' } end
@@ -18,11 +36,46 @@ if dead ~= '' and m.o == dead and m.ol == 1 and dead ~= owner then
   m.o, m.f, m.u = '', nil, nil
 end
 m.la = now
+-- Appends what a caller whose copy is `known` lacks: the count and names of the
+-- attributes it holds that the session no longer has, then every attribute it does
+-- not hold at exactly its current version (version 0, unknown, never matches). Names
+-- come from the values hash, so an attribute without a version is sent, not lost.
+local function push_changed(out, ka, kv)
+  local names = redis.call('HKEYS', ka)
+  local vers = redis.call('HGETALL', kv)
+  local ver, present, want = {}, {}, {}
+  for i = 1, #vers, 2 do ver[vers[i]] = tonumber(vers[i + 1]) or 0 end
+  for _, name in ipairs(names) do
+    present[name] = true
+    local v = ver[name] or 0
+    if v == 0 or known.attrs[name] ~= v then want[#want + 1] = name end
+  end
+  local removed = {}
+  for name, _ in pairs(known.attrs) do
+    if not present[name] then removed[#removed + 1] = name end
+  end
+  out[#out + 1] = #removed
+  for _, name in ipairs(removed) do out[#out + 1] = name end
+  -- HMGET in chunks, so a long list stays within Lua's stack.
+  for i = 1, #want, 1000 do
+    local last = math.min(i + 999, #want)
+    local values = redis.call('HMGET', ka, unpack(want, i, last))
+    for j = i, last do
+      out[#out + 1] = want[j]
+      out[#out + 1] = values[j - i + 1]
+      out[#out + 1] = ver[want[j]] or 0
+    end
+  end
+  return out
+end
 local function granted(hk, ht)
   save_meta(KEYS[1], m)
   apply_ttl(KEYS[1], KEYS[2], KEYS[3], m)
   local out = { 'G', hk, ht, m.f, m.v, m.i, m.x, math.max(0, now - m.c) }
-  return push_attrs(out, KEYS[2], KEYS[3])
+  -- A copy that claims a version above the session's is of something else: all of it.
+  if known == nil or known.v > m.v then return push_attrs(out, KEYS[2], KEYS[3]) end
+  out[1] = 'P'
+  return push_changed(out, KEYS[2], KEYS[3])
 end
 if m.o == owner then
   m.u = now + lease

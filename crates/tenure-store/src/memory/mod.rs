@@ -14,6 +14,7 @@ use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::known::{Known, PartialGrant};
 use crate::protocol::*;
 use crate::StoreError;
 use state::{deadline, Entry, Lock, State};
@@ -102,14 +103,41 @@ fn apply(entry: &mut Entry, delta: &Delta, now: Instant) -> u64 {
     version
 }
 
-#[async_trait]
-impl Store for MemoryStore {
-    async fn acquire(
+/// The answer for a grant of `fence` on `entry`: whole, or with `known`, only what
+/// the caller's copy lacks (the contract of `Store::acquire_since`).
+fn grant_reply(
+    entry: &Entry,
+    fence: Fence,
+    lease: Duration,
+    now: Instant,
+    known: Option<&Known>,
+) -> AcquireReply {
+    let grant = |snapshot| Grant {
+        fence,
+        lease,
+        snapshot,
+        expiry: entry.expiry(),
+        age: entry.age(now),
+    };
+    match known.and_then(|k| k.changes(&entry.snapshot)) {
+        Some((sent, removed)) => AcquireReply::Partial(PartialGrant {
+            grant: grant(sent),
+            removed,
+        }),
+        None => AcquireReply::Granted(grant(entry.snapshot.clone())),
+    }
+}
+
+impl MemoryStore {
+    /// `acquire`, and with `known` `acquire_since`: one body, so the two cannot
+    /// differ in anything but the grant's data.
+    fn acquire_with(
         &self,
         sid: &SessionId,
         owner: &OwnerId,
         lease: Duration,
         wait: Duration,
+        known: Option<&Known>,
     ) -> Result<AcquireReply, StoreError> {
         let now = Instant::now();
         let mut guard = self.lock();
@@ -126,14 +154,8 @@ impl Store for MemoryStore {
         }
         if let Some(lock) = entry.lock.as_mut().filter(|l| &l.owner == owner) {
             lock.deadline = deadline(now, lease);
-            let grant = Grant {
-                fence: lock.fence,
-                lease,
-                snapshot: entry.snapshot.clone(),
-                expiry: entry.expiry(),
-                age: entry.age(now),
-            };
-            return Ok(AcquireReply::Granted(grant));
+            let fence = lock.fence;
+            return Ok(grant_reply(entry, fence, lease, now, known));
         }
         let at_head = entry.queue.front().is_none_or(|w| &w.owner == owner);
         if entry.lock.is_none() && at_head {
@@ -147,17 +169,10 @@ impl Store for MemoryStore {
                 fence,
                 deadline: deadline(now, lease),
             });
-            let grant = Grant {
-                fence,
-                lease,
-                snapshot: entry.snapshot.clone(),
-                expiry: entry.expiry(),
-                age: entry.age(now),
-            };
             if !entry.queue.is_empty() {
                 hints.send(owner, Hint::Recall(sid.clone()));
             }
-            return Ok(AcquireReply::Granted(grant));
+            return Ok(grant_reply(entry, fence, lease, now, known));
         }
         let position = entry.enqueue(owner, deadline(now, wait));
         let (to, hint, until) = match &entry.lock {
@@ -173,6 +188,30 @@ impl Store for MemoryStore {
             position,
             retry_after: until.saturating_duration_since(now),
         })
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn acquire(
+        &self,
+        sid: &SessionId,
+        owner: &OwnerId,
+        lease: Duration,
+        wait: Duration,
+    ) -> Result<AcquireReply, StoreError> {
+        self.acquire_with(sid, owner, lease, wait, None)
+    }
+
+    async fn acquire_since(
+        &self,
+        sid: &SessionId,
+        owner: &OwnerId,
+        lease: Duration,
+        wait: Duration,
+        known: &Known,
+    ) -> Result<AcquireReply, StoreError> {
+        self.acquire_with(sid, owner, lease, wait, Some(known))
     }
 
     async fn renew(

@@ -28,6 +28,7 @@ mod liveness;
 mod locate;
 mod locking;
 mod optimistic;
+mod takeover;
 mod timeouts;
 mod util;
 
@@ -47,6 +48,7 @@ pub use liveness::*;
 pub use locate::*;
 pub use locking::*;
 pub use optimistic::*;
+pub use takeover::*;
 pub use timeouts::*;
 
 /// The future of one case.
@@ -213,6 +215,9 @@ macro_rules! __tenure_test_cases {
             optimistic_commit_applies_expiry,
             expiry_only_commit_keeps_version,
             commit_expiry_removes_timeouts,
+            acquire_since_sends_only_changes,
+            acquire_since_never_omits_what_the_caller_lacks,
+            acquire_since_locks_like_acquire,
         ] [
             hints_delivered,
         ] $($args)*}

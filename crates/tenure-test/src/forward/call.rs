@@ -7,7 +7,7 @@ use std::fmt;
 use std::time::Duration;
 
 use tenure_core::{Bytes, Delta, OwnerId, SessionId};
-use tenure_store::{CommitId, Expiry, Fence, Renewal};
+use tenure_store::{CommitId, Expiry, Fence, Known, Renewal};
 
 #[cfg(doc)]
 use super::Forward;
@@ -18,7 +18,7 @@ use tenure_store::Store;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Method {
-    /// [`Store::acquire`].
+    /// [`Store::acquire`] and [`Store::acquire_since`] (the same step at the store).
     Acquire,
     /// [`Store::renew`].
     Renew,
@@ -76,12 +76,13 @@ impl fmt::Display for Method {
 #[non_exhaustive]
 #[allow(missing_docs)] // the fields are the `Store` methods' parameters
 pub enum Call<'a> {
-    /// [`Store::acquire`].
+    /// [`Store::acquire`], and [`Store::acquire_since`] with `known: Some(_)`.
     Acquire {
         sid: &'a SessionId,
         owner: &'a OwnerId,
         lease: Duration,
         wait: Duration,
+        known: Option<&'a Known>,
     },
     /// [`Store::renew`].
     Renew {

@@ -54,7 +54,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 use tenure_store::{
-    AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, HintReceiver, Liveness,
+    AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, HintReceiver, Known, Liveness,
     Location, OptimisticReply, RenewOutcome, Renewal, RotateReply, Store, StoreError,
 };
 
@@ -103,9 +103,36 @@ pub trait Forward: Send + Sync + fmt::Debug + 'static {
             owner,
             lease,
             wait,
+            known: None,
         })
         .await?;
         let reply = self.inner().acquire(sid, owner, lease, wait).await;
+        self.after(Method::Acquire, reply).await
+    }
+
+    /// [`Store::acquire_since`]: to the hooks, an acquire whose [`Call::Acquire`]
+    /// names what the caller knows, so a wrapper that fails or counts acquires treats
+    /// both alike.
+    async fn acquire_since(
+        &self,
+        sid: &SessionId,
+        owner: &OwnerId,
+        lease: Duration,
+        wait: Duration,
+        known: &Known,
+    ) -> Result<AcquireReply, StoreError> {
+        self.before(&Call::Acquire {
+            sid,
+            owner,
+            lease,
+            wait,
+            known: Some(known),
+        })
+        .await?;
+        let reply = self
+            .inner()
+            .acquire_since(sid, owner, lease, wait, known)
+            .await;
         self.after(Method::Acquire, reply).await
     }
 
@@ -270,6 +297,17 @@ impl<W: Forward> Store for Forwarding<W> {
         wait: Duration,
     ) -> Result<AcquireReply, StoreError> {
         self.0.acquire(sid, owner, lease, wait).await
+    }
+
+    async fn acquire_since(
+        &self,
+        sid: &SessionId,
+        owner: &OwnerId,
+        lease: Duration,
+        wait: Duration,
+        known: &Known,
+    ) -> Result<AcquireReply, StoreError> {
+        self.0.acquire_since(sid, owner, lease, wait, known).await
     }
 
     async fn renew(

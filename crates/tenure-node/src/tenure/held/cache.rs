@@ -9,7 +9,7 @@
 //! number in one critical section, so its commit stores every change below that mark.
 
 use tenure_core::sync::lock;
-use tenure_core::{Bytes, Delta, Expiry, LimitError, Limits, SessionId};
+use tenure_core::{AttrEntry, Bytes, Delta, Expiry, LimitError, Limits, SessionId, Snapshot};
 use tenure_store::Fence;
 use tokio::time::Instant;
 
@@ -173,23 +173,46 @@ impl Held {
         st.requests = st.requests.saturating_add(requests);
     }
 
-    /// After a successful commit: attributes unchanged since `collect` are clean.
-    pub(crate) fn mark_clean(&self, collected: &Collected, now: Instant) {
+    /// After a successful commit that made session version `version`: attributes
+    /// unchanged since `collect` are clean, and every attribute it carried has that
+    /// version at the store now (one changed again meanwhile stays dirty, and its
+    /// next commit gives it a newer one).
+    pub(crate) fn mark_clean(&self, collected: &Collected, now: Instant, version: u64) {
         let mut st = lock(&self.state);
         if collected.expiry.is_some() && st.pending_expiry.map(|(_, s)| s) == collected.expiry {
             st.pending_expiry = None;
         }
         for (name, seq) in &collected.attrs {
             let clean = st.attrs.get(name).is_some_and(|a| a.seq == *seq);
-            if clean {
-                if st.attrs.get(name).is_some_and(|a| a.value.is_none()) {
-                    st.attrs.remove(name);
-                } else if let Some(a) = st.attrs.get_mut(name) {
-                    a.dirty = false;
-                }
+            if clean && st.attrs.get(name).is_some_and(|a| a.value.is_none()) {
+                st.attrs.remove(name);
+            } else if let Some(a) = st.attrs.get_mut(name) {
+                a.version = version;
+                a.dirty &= !clean;
             }
         }
         st.last_write = now;
+    }
+
+    /// The copy as the store has it after this copy's release commit, which made
+    /// session version `version`: every attribute with its store version, for a
+    /// later takeover to name ([`tenure_store::Known`]). `None` if anything is
+    /// unwritten or of unknown version: a remembered copy must be exactly the store's.
+    pub(crate) fn released_copy(&self, version: u64) -> Option<Snapshot> {
+        let st = lock(&self.state);
+        let mut copy = Snapshot {
+            version,
+            ..Snapshot::default()
+        };
+        for (name, a) in &st.attrs {
+            let value = a.value.as_ref().filter(|_| !a.dirty && a.version != 0)?;
+            let entry = AttrEntry {
+                value: value.clone(),
+                version: a.version,
+            };
+            copy.attrs.insert(name.clone(), entry);
+        }
+        Some(copy)
     }
 }
 
@@ -231,6 +254,16 @@ fn put(st: &mut HeldState, changes: Vec<(String, Option<Bytes>)>) {
             .map_or(0, |v| name.len() + v.len());
         st.size_bytes = st.size_bytes + added - removed;
         let dirty = true;
-        st.attrs.insert(name, CachedAttr { value, seq, dirty });
+        // Its store version is learned when a commit carrying it is stored.
+        let version = 0;
+        st.attrs.insert(
+            name,
+            CachedAttr {
+                value,
+                seq,
+                dirty,
+                version,
+            },
+        );
     }
 }

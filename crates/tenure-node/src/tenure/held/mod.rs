@@ -67,6 +67,10 @@ struct CachedAttr {
     value: Option<Bytes>,
     seq: u64,
     dirty: bool,
+    /// The store's version of this attribute as of the last grant or stored commit
+    /// that carried it (0: none yet). Meaningful only while the attribute is clean;
+    /// kept so that a released copy can name what it holds (conditional takeover).
+    version: u64,
 }
 
 #[derive(Debug)]
@@ -151,6 +155,7 @@ impl Held {
                         value: Some(e.value),
                         seq: 0,
                         dirty: false,
+                        version: e.version,
                     },
                 )
             })
