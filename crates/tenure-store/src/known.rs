@@ -94,7 +94,8 @@ pub struct PartialGrant {
     /// the attributes the caller's copy lacks at their current version. Every other
     /// attribute of the session is in the copy at its current version.
     pub grant: Grant,
-    /// Attributes of the caller's copy that the session no longer has.
+    /// Attributes of the caller's copy that the session no longer has, in no
+    /// particular order.
     pub removed: Vec<String>,
 }
 
