@@ -310,8 +310,10 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// attribute is left out when, and only when, `known` names it at its current
     /// version ([`Known::has`]; [`Known::changes`] computes the answer): versions
     /// come from one counter per session and are never reused, so the caller has
-    /// that very value. [`PartialGrant::merge`] with the copy then gives the snapshot
-    /// a full grant would carry. When `known.version` is above the session's version
+    /// that very value (a store that loses applied commits, as a failover can, may
+    /// reuse their versions: callers forget their copies when they learn of a loss).
+    /// [`PartialGrant::merge`] with the copy then gives the snapshot a full grant
+    /// would carry. When `known.version` is above the session's version
     /// the copy is not of this session's past: every attribute must be sent.
     ///
     /// A store may always answer in full; the default does, by calling `acquire`, so

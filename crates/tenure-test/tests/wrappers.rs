@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use tenure_core::{Bytes, Delta, OwnerId, SessionId};
 use tenure_store::{
-    AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Hint, MemoryStore, RenewOutcome,
-    Renewal, Store, StoreError,
+    AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Hint, Known, MemoryStore,
+    RenewOutcome, Renewal, Store, StoreError,
 };
 use tenure_test::{wait_until, CallCounts, CountingStore, FaultyStore};
 use tokio::time::Instant;
@@ -96,6 +96,44 @@ async fn counting_store_counts_calls_and_commit_payloads() {
         "clones share counters"
     );
     assert!(store.commit_payloads().is_empty());
+}
+
+/// `acquire_since` goes through both wrappers to the store (not the trait's
+/// full-answer default), is counted as an acquire, and its grant's size is recorded.
+#[tokio::test]
+async fn wrappers_pass_acquire_since_on_and_count_grants() {
+    let store = CountingStore::new(FaultyStore::new(MemoryStore::new()));
+    let (sid, a, b) = ids();
+    let big = Bytes::from(vec![1u8; 1000]);
+    let attrs = vec![
+        ("big".to_string(), big),
+        ("n".to_string(), Bytes::from("1")),
+    ];
+    store
+        .create(&sid, attrs, Expiry::default(), None)
+        .await
+        .unwrap();
+    let AcquireReply::Granted(grant) = store.acquire(&sid, &a, LEASE, LEASE).await.unwrap() else {
+        panic!("granted");
+    };
+    let mut delta = Delta::default();
+    delta.set("n", Bytes::from("2"));
+    store
+        .commit(&sid, &a, grant.fence, CommitId(1), delta, true)
+        .await
+        .unwrap();
+    let known = Known::of(&grant.snapshot);
+    let reply = store.acquire_since(&sid, &b, LEASE, LEASE, &known).await;
+    assert!(matches!(reply, Ok(AcquireReply::Partial(_))), "{reply:?}");
+    assert_eq!(store.counts().acquire, 2);
+    let grants = store.grant_payloads();
+    let sizes: Vec<_> = grants
+        .iter()
+        .map(|g| (g.partial, g.attrs, g.payload_bytes))
+        .collect();
+    assert_eq!(sizes, [(false, 2, 1005), (true, 1, 2)]);
+    store.reset();
+    assert!(store.grant_payloads().is_empty());
 }
 
 #[tokio::test]

@@ -90,6 +90,9 @@ impl<C: Codec> NodeInner<C> {
                     .is_some_and(|last| replied + ttl / 6 < last + ttl);
                 if within && self.owner() == owner {
                     count!(self.stats, store_data_lost);
+                    // A store that lost commits may reuse their versions for other
+                    // values, so no remembered copy can be named safely any more.
+                    self.remembered.clear();
                     tracing::error!(
                         owner = owner.as_str(),
                         "the store lost this node's liveness key before its TTL ran out: the store lost data; cached copies are dropped, not served"

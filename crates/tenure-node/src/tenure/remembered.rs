@@ -8,7 +8,9 @@
 //! reused). So correctness never rests on this memory; a copy that is missing, or
 //! older than it could be, only costs the bytes the store then sends. A copy is dropped
 //! when its id stops naming that session (deleted, expired, rotated away) and when the
-//! node takes the session again (the next release leaves a newer one).
+//! node takes the session again (the next release leaves a newer one); all of them when
+//! the store is found to have lost data (I17), since a store that lost commits may
+//! give their versions to other values.
 //!
 //! Bounded by count and by bytes (names and values), least recently used first out.
 
@@ -102,6 +104,11 @@ impl Remembered {
         lock(&self.lru).remove(sid);
     }
 
+    /// Drops every copy.
+    pub(crate) fn clear(&self) {
+        *lock(&self.lru) = Lru::default();
+    }
+
     /// How many copies are kept, and their bytes.
     #[cfg(test)]
     fn usage(&self) -> (usize, usize) {
@@ -161,6 +168,9 @@ mod tests {
         assert_eq!(r.usage(), (1, 20));
         r.forget(&a);
         assert_eq!(r.usage(), (0, 0));
+        r.put(a.clone(), copy(10));
+        r.clear();
+        assert!(r.get(&a).is_none());
         let none = Remembered::new(0, 1000);
         none.put(a.clone(), copy(10));
         assert!(none.get(&a).is_none());
