@@ -119,7 +119,9 @@ impl Remembered {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    // By its full path, not `super`: the layout check reads `super::` as this file's
+    // parent module (tenure/mod.rs), which would close an import cycle.
+    use crate::tenure::remembered::*;
     use tenure_core::Bytes;
 
     fn copy(bytes: usize) -> Snapshot {
