@@ -17,7 +17,6 @@
 //! | body larger than [`MAX_FORWARDED_BODY`], or of unknown length above it | serves it itself: no buffering of uploads |
 //! | sent, then no answer (the holder died or hung) and, checked every 500 ms, the store no longer names it the holder, or `acquire_timeout` passed | `GET`/`HEAD`: serves it itself; others: 504 `Tenure-Outcome: unknown`, since the holder may have stored it |
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
@@ -65,7 +64,7 @@ const HOP_BY_HOP: [HeaderName; 6] = [
 ];
 
 /// The HTTP client of the forwarding hop: pooled keep-alive connections to the other
-/// nodes.
+/// nodes. Cloning shares the pool.
 #[derive(Debug, Clone)]
 pub(crate) struct Forwarder {
     client: Client<HttpConnector, Full<Bytes>>,
@@ -153,10 +152,13 @@ impl Forwarder {
                 headers.insert(FORWARDED, value);
             }
         }
-        let Ok(out) = out.body(Full::new(bytes.clone())) else {
-            return Forwarded::NotSent(Request::from_parts(parts, B::from(bytes)));
-        };
         let safe = matches!(parts.method, Method::GET | Method::HEAD);
+        let body = Full::new(bytes.clone());
+        // The request as it came, for serving it here after all.
+        let back = move || Request::from_parts(parts, B::from(bytes));
+        let Ok(out) = out.body(body) else {
+            return Forwarded::NotSent(back());
+        };
         let answer = tokio::time::timeout(patience, self.client.request(out));
         // A holder that hangs (paused, cut off from its store) would keep the request
         // for the whole patience: while waiting, ask the store now and then whether it
@@ -170,52 +172,40 @@ impl Forwarder {
                 }
             }
         };
+        // `None`: no answer within the patience, or the holder lost the session.
         let answer = tokio::select! {
-            answer = answer => answer,
-            () = gone => {
+            answer = answer => answer.ok(),
+            () = gone => None,
+        };
+        let response = match answer {
+            Some(Ok(response)) => response,
+            failed => {
                 node.forward_failed(to);
-                tracing::warn!(session = to.sid.prefix(), "the node holding the session stopped answering and lost it");
-                return if safe {
-                    Forwarded::NotSent(Request::from_parts(parts, B::from(bytes)))
-                } else {
-                    Forwarded::Answered(no_answer())
-                };
+                let reached = !matches!(&failed, Some(Err(e)) if e.is_connect());
+                if reached && !safe {
+                    tracing::warn!(
+                        session = to.sid.prefix(),
+                        "the node holding the session took the request and did not answer"
+                    );
+                    return Forwarded::Answered(no_answer());
+                }
+                tracing::debug!(session = to.sid.prefix(), "forward failed; serving here");
+                return Forwarded::NotSent(back());
             }
         };
-        match answer {
-            Ok(Ok(response)) => {
-                let (mut head, body) = response.into_parts();
-                let route = head.headers.remove(ROUTE);
-                let says = |word: &[u8]| route.as_ref().is_some_and(|v| v.as_bytes() == word);
-                if head.status == StatusCode::MISDIRECTED_REQUEST && says(b"elsewhere") {
-                    node.forward_refused(to);
-                    return Forwarded::Elsewhere(Request::from_parts(parts, B::from(bytes)));
-                }
-                // A session failure at the holder (503, 504 with `Tenure-Outcome`): it
-                // may have lost its tenure or its store; ask the store again next time,
-                // or every request would keep going to a holder that cannot serve it.
-                let failed = head.headers.contains_key(OUTCOME);
-                node.forward_answered(to, says(b"take"), failed);
-                Forwarded::Answered(Response::from_parts(head, Body::new(body)))
-            }
-            Ok(Err(e)) if e.is_connect() || safe => {
-                tracing::debug!(session = to.sid.prefix(), error = %e, "forward failed; serving here");
-                node.forward_failed(to);
-                Forwarded::NotSent(Request::from_parts(parts, B::from(bytes)))
-            }
-            Err(_) if safe => {
-                node.forward_failed(to);
-                Forwarded::NotSent(Request::from_parts(parts, B::from(bytes)))
-            }
-            _ => {
-                node.forward_failed(to);
-                tracing::warn!(
-                    session = to.sid.prefix(),
-                    "the node holding the session took the request and did not answer"
-                );
-                Forwarded::Answered(no_answer())
-            }
+        let (mut head, body) = response.into_parts();
+        let route = head.headers.remove(ROUTE);
+        let says = |word: &[u8]| route.as_ref().is_some_and(|v| v.as_bytes() == word);
+        if head.status == StatusCode::MISDIRECTED_REQUEST && says(b"elsewhere") {
+            node.forward_refused(to);
+            return Forwarded::Elsewhere(back());
         }
+        // A session failure at the holder (503, 504 with `Tenure-Outcome`): it may have
+        // lost its tenure or its store; ask the store again next time, or every request
+        // would keep going to a holder that cannot serve it.
+        let failed = head.headers.contains_key(OUTCOME);
+        node.forward_answered(to, says(b"take"), failed);
+        Forwarded::Answered(Response::from_parts(head, Body::new(body)))
     }
 }
 
@@ -259,6 +249,3 @@ pub(crate) fn tell_take(response: &mut Response<Body>) {
         .headers_mut()
         .insert(ROUTE, HeaderValue::from_static("take"));
 }
-
-/// Shared between the layer's clones.
-pub(crate) type SharedForwarder = Arc<Forwarder>;

@@ -18,7 +18,7 @@ use tower::Layer;
 use tower_service::Service;
 
 use crate::cookies::{CookieConfigError, Protection};
-use crate::forward::{self, Forwarded, SharedForwarder};
+use crate::forward::{self, Forwarded, Forwarder};
 use crate::handle::Handle;
 use crate::{CookieConfig, DiscardSession, SessionFailure};
 
@@ -81,7 +81,7 @@ const MAX_ROUTES: usize = 7;
 pub struct SessionLayer<C: Codec = MessagePack> {
     node: Node<C>,
     settings: Arc<Settings>,
-    forwarder: SharedForwarder,
+    forwarder: Forwarder,
 }
 
 #[derive(Debug, Clone)]
@@ -109,7 +109,7 @@ impl<C: Codec> SessionLayer<C> {
                 cookies: CookieConfig::default(),
                 keep_on_server_error: false,
             }),
-            forwarder: SharedForwarder::default(),
+            forwarder: Forwarder::default(),
         }
     }
 
@@ -215,7 +215,7 @@ pub struct SessionService<S, C: Codec = MessagePack> {
     inner: S,
     node: Node<C>,
     settings: Arc<Settings>,
-    forwarder: SharedForwarder,
+    forwarder: Forwarder,
     invalid: Option<Arc<CookieConfigError>>,
 }
 

@@ -150,14 +150,8 @@ impl<C: Codec> Node<C> {
     /// comes from a node that read this node's advertisement at the store. Constant
     /// time in the token's content.
     pub fn is_forward_token(&self, token: &str) -> bool {
-        let ours = self.inner.forward_token.as_bytes();
-        let theirs = token.as_bytes();
-        ours.len() == theirs.len()
-            && ours
-                .iter()
-                .zip(theirs)
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
+        use subtle::ConstantTimeEq;
+        bool::from(self.inner.forward_token.as_bytes().ct_eq(token.as_bytes()))
     }
 
     /// The node a request was forwarded to does not hold the session (the location

@@ -163,12 +163,15 @@ impl<C: Codec> NodeInner<C> {
     /// store to name its next holder.
     pub(crate) fn forward_refused(&self, forward: &Forward) {
         count!(self.stats, forward_refusals);
+        self.mark_moving(&forward.sid);
+    }
+
+    /// Marks `sid` as moving: for [`HANDOFF_GRACE`] the node waits for the store to
+    /// name its next holder rather than take it.
+    fn mark_moving(&self, sid: &SessionId) {
         let until = tokio::time::Instant::now() + HANDOFF_GRACE;
-        self.locations.put(
-            forward.sid.clone(),
-            Cached::Moving(until),
-            self.config.max_held,
-        );
+        self.locations
+            .put(sid.clone(), Cached::Moving(until), self.config.max_held);
     }
 
     /// The holder answered a forwarded request; `take`: it gave the session up for
@@ -187,9 +190,7 @@ impl<C: Codec> NodeInner<C> {
 impl<C: Codec> NodeInner<C> {
     /// The move rule's action: release `sid` (if held) for the node that forwards it.
     pub(crate) fn give_up(self: &std::sync::Arc<Self>, sid: &SessionId) {
-        let until = tokio::time::Instant::now() + HANDOFF_GRACE;
-        self.locations
-            .put(sid.clone(), Cached::Moving(until), self.config.max_held);
+        self.mark_moving(sid);
         if let Some(held) = self.held(sid) {
             self.spawn_release(held, crate::tenure::release::ReleaseReason::Moved);
         }
