@@ -101,8 +101,7 @@ impl CookieConfig {
     /// Checks the settings: the name must be a cookie token, and signed or private
     /// cookies need at least one key.
     pub fn validate(&self) -> Result<(), CookieConfigError> {
-        let token = |c: char| c.is_ascii_graphic() && !"()<>@,;:\\\"/[]?={}".contains(c);
-        if self.name.is_empty() || self.name.len() > 64 || !self.name.chars().all(token) {
+        if !is_token(&self.name) {
             return Err(CookieConfigError::Name(self.name.clone()));
         }
         match &self.protection {
@@ -202,6 +201,12 @@ impl CookieConfig {
     }
 }
 
+/// Whether `name` can be a cookie's name: a token (RFC 6265) of 1 to 64 bytes.
+pub(crate) fn is_token(name: &str) -> bool {
+    let token = |c: char| c.is_ascii_graphic() && !"()<>@,;:\\\"/[]?={}".contains(c);
+    !name.is_empty() && name.len() <= 64 && name.chars().all(token)
+}
+
 /// Cookie settings that cannot work.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -212,6 +217,10 @@ pub enum CookieConfigError {
     /// Signed or private cookies were asked for without a key.
     #[error("signed or private cookies need at least one key")]
     NoKey,
+    /// The route cookie's value is empty, longer than 64 bytes, or holds a character
+    /// other than letters, digits and `-._~:`.
+    #[error("route cookie value {0:?} must be 1 to 64 letters, digits or -._~:")]
+    RouteValue(String),
 }
 
 #[cfg(test)]

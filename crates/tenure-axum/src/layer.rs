@@ -20,6 +20,7 @@ use tower_service::Service;
 use crate::cookies::{CookieConfigError, Protection};
 use crate::forward::{self, Forwarded, Forwarder};
 use crate::handle::Handle;
+use crate::route_cookie::RouteCookie;
 use crate::{CookieConfig, DiscardSession, SessionFailure};
 
 /// How often a request whose forward found the session moving is routed (with
@@ -88,6 +89,14 @@ pub struct SessionLayer<C: Codec = MessagePack> {
 struct Settings {
     cookies: CookieConfig,
     keep_on_server_error: bool,
+    route: Option<RouteCookie>,
+}
+
+impl Settings {
+    fn validate(&self) -> Result<(), CookieConfigError> {
+        self.cookies.validate()?;
+        self.route.as_ref().map_or(Ok(()), RouteCookie::validate)
+    }
 }
 
 impl<C: Codec> Clone for SessionLayer<C> {
@@ -108,6 +117,7 @@ impl<C: Codec> SessionLayer<C> {
             settings: Arc::new(Settings {
                 cookies: CookieConfig::default(),
                 keep_on_server_error: false,
+                route: None,
             }),
             forwarder: Forwarder::default(),
         }
@@ -184,9 +194,39 @@ impl<C: Codec> SessionLayer<C> {
         self.map(|s| s.keep_on_server_error = keep)
     }
 
-    /// Checks that the cookie settings can work; call it at startup.
+    /// Names this node in a route cookie, for a load balancer that sticks by a
+    /// cookie the application sets: a response of a request that used its session
+    /// here sets `name=value` (with the session cookie's path, domain and flags, for
+    /// the browser session) unless the request already carried it. Requests another
+    /// node forwarded here count as served here, so after one forwarded request the
+    /// balancer sends the session to the node that holds it. The value names a node
+    /// to the balancer (1 to 64 letters, digits or `-._~:`); it grants nothing.
+    /// Default: none.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use tenure_axum::SessionLayer;
+    /// # use tenure_node::{Node, NodeConfig};
+    /// # use tenure_store::MemoryStore;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = Node::start(Arc::new(MemoryStore::new()), NodeConfig::default()).await?;
+    /// // HAProxy: `use-server app1 if { req.cook(route) app1 }` for each server.
+    /// let layer = SessionLayer::new(node).with_route_cookie("route", "app1").check()?;
+    /// # let _ = layer;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_route_cookie(self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let route = RouteCookie {
+            name: name.into(),
+            value: value.into(),
+        };
+        self.map(|s| s.route = Some(route))
+    }
+
+    /// Checks that the cookie settings (and the route cookie's) can work; call it at
+    /// startup.
     pub fn check(self) -> Result<Self, CookieConfigError> {
-        self.settings.cookies.validate()?;
+        self.settings.validate()?;
         Ok(self)
     }
 }
@@ -195,7 +235,7 @@ impl<S, C: Codec> Layer<S> for SessionLayer<C> {
     type Service = SessionService<S, C>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let invalid = self.settings.cookies.validate().err().map(Arc::new);
+        let invalid = self.settings.validate().err().map(Arc::new);
         if let Some(e) = &invalid {
             tracing::error!(error = %e, "session layer misconfigured; every request will fail");
         }
@@ -257,6 +297,11 @@ where
         }
         let settings = self.settings.clone();
         let presented = settings.cookies.read_presented(req.headers());
+        // Whether the client's balancer already routes this session here.
+        let routed_here = settings
+            .route
+            .as_ref()
+            .is_none_or(|r| r.presented(req.headers()));
         let claim = forward::take_claim(&mut req, &self.node);
         let node = self.node.clone();
         let forwarder = self.forwarder.clone();
@@ -357,14 +402,23 @@ where
                 return Ok(response);
             }
             match session.end().await {
-                Ok(report) => cookies.apply(
-                    response.headers_mut(),
-                    presented.as_ref(),
-                    report.id.as_ref(),
-                    report.used,
-                    lifetime,
-                    renew,
-                ),
+                Ok(report) => {
+                    cookies.apply(
+                        response.headers_mut(),
+                        presented.as_ref(),
+                        report.id.as_ref(),
+                        report.used,
+                        lifetime,
+                        renew,
+                    );
+                    // Handed over by the move rule: the next holder is the sender.
+                    let held_here = report.id.is_some() && give_up.is_none();
+                    if let Some(route) = settings.route.as_ref().filter(|_| held_here) {
+                        if !routed_here {
+                            route.set(response.headers_mut(), cookies);
+                        }
+                    }
+                }
                 Err(e) => {
                     response = SessionFailure(e).into_response();
                     cookies.apply(

@@ -20,6 +20,7 @@ mod forward;
 mod handle;
 mod layer;
 mod presented;
+mod route_cookie;
 pub mod serve;
 
 pub use cookie::{Key, SameSite};

@@ -2,8 +2,11 @@
 //! in flight per session, which also plays the load balancer.
 //!
 //! Routing is the same sticky rule for every system: with probability `affinity` a
-//! request goes to the node that answered the session's previous request, otherwise
-//! to a node picked at random. The client keeps the books needed to find lost
+//! request goes to the session's sticky node, otherwise to a node picked at random.
+//! The sticky node is the one the session's route cookie names, if the app set one
+//! ([`ROUTE_COOKIE`], as balancers with app-controlled stickiness honour; only
+//! `tenure-routed` sets it), and otherwise the node that answered the session's
+//! previous request. The client keeps the books needed to find lost
 //! updates (acknowledged increments against the final counter) and stale reads (a
 //! read answering less than an increment acknowledged before the read was sent).
 
@@ -24,6 +27,7 @@ use hyper_util::rt::TokioExecutor;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::systems::ROUTE_COOKIE;
 use crate::workload::{Op, Workload};
 
 /// A request that takes longer than this counts as an error.
@@ -39,6 +43,8 @@ pub struct SessionBook {
     cookie: Mutex<Option<String>>,
     /// The node that answered the previous request, `usize::MAX` before the first.
     home: AtomicUsize,
+    /// The node the route cookie names, `usize::MAX` while there is none.
+    route: AtomicUsize,
     /// Increments answered with success.
     acked: AtomicU64,
     /// Highest counter value an increment answered.
@@ -49,6 +55,7 @@ impl SessionBook {
     fn new() -> Self {
         Self {
             home: AtomicUsize::new(usize::MAX),
+            route: AtomicUsize::new(usize::MAX),
             ..Self::default()
         }
     }
@@ -145,6 +152,8 @@ struct Answer {
     status: StatusCode,
     body: Bytes,
     cookie: Option<String>,
+    /// The node a route cookie set by the answer names.
+    route: Option<usize>,
 }
 
 /// What went wrong with a request that got no answer.
@@ -177,12 +186,20 @@ impl Wire {
         method: Method,
         path: &str,
         cookie: Option<&str>,
+        route: Option<usize>,
     ) -> Result<Answer, SendError> {
         let mut req = Request::builder()
             .method(method)
             .uri(format!("http://{node}{path}"));
+        let mut pairs = Vec::with_capacity(2);
         if let Some(c) = cookie {
-            req = req.header(header::COOKIE, format!("{}={c}", self.cookie_name));
+            pairs.push(format!("{}={c}", self.cookie_name));
+        }
+        if let Some(r) = route {
+            pairs.push(format!("{ROUTE_COOKIE}={}", route_value(r)));
+        }
+        if !pairs.is_empty() {
+            req = req.header(header::COOKIE, pairs.join("; "));
         }
         let req = req
             .body(Empty::<Bytes>::new())
@@ -200,6 +217,13 @@ impl Wire {
                 .iter()
                 .filter_map(|v| v.to_str().ok())
                 .find_map(|v| cookie_value(v, &self.cookie_name));
+            let route = res
+                .headers()
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(|v| cookie_value(v, ROUTE_COOKIE))
+                .and_then(|v| route_index(&v));
             let body = res
                 .into_body()
                 .collect()
@@ -210,6 +234,7 @@ impl Wire {
                 status,
                 body,
                 cookie,
+                route,
             })
         };
         tokio::time::timeout(REQUEST_TIMEOUT, exchange)
@@ -232,7 +257,10 @@ impl Ctx {
     }
 
     fn pick_node(&self, book: &SessionBook, rng: &mut StdRng) -> usize {
-        let home = book.home.load(Ordering::Relaxed);
+        let home = match book.route.load(Ordering::Relaxed) {
+            r if r < self.nodes.len() => r,
+            _ => book.home.load(Ordering::Relaxed),
+        };
         if home < self.nodes.len() && rng.random_bool(self.workload.affinity) {
             home
         } else {
@@ -246,10 +274,11 @@ impl Ctx {
         let (method, path) = self.path(op);
         let floor = book.max_acked.load(Ordering::SeqCst);
         let cookie = book.cookie();
+        let route = Some(book.route.load(Ordering::Relaxed)).filter(|r| *r < self.nodes.len());
         let started = Instant::now();
         let answer = self
             .wire
-            .send(self.nodes[i], method, &path, cookie.as_deref())
+            .send(self.nodes[i], method, &path, cookie.as_deref(), route)
             .await;
         let took = started.elapsed();
         book.home.store(i, Ordering::Relaxed);
@@ -262,6 +291,9 @@ impl Ctx {
         };
         if let Some(c) = answer.cookie {
             *lock(&book.cookie) = Some(c);
+        }
+        if let Some(r) = answer.route {
+            book.route.store(r, Ordering::Relaxed);
         }
         if !answer.status.is_success() {
             tally.error(answer.status.as_u16().to_string());
@@ -291,6 +323,16 @@ impl Ctx {
 }
 
 /// The value of cookie `name` in a `Set-Cookie` header value; `None` for a removal.
+/// The route cookie's value for node `i`: the node's name (`crate::start_nodes`).
+fn route_value(i: usize) -> String {
+    format!("node-{i}")
+}
+
+/// The node a route cookie's value names.
+fn route_index(value: &str) -> Option<usize> {
+    value.strip_prefix("node-")?.parse().ok()
+}
+
 fn cookie_value(set_cookie: &str, name: &str) -> Option<String> {
     let pair = set_cookie.split(';').next()?.trim();
     let (n, v) = pair.split_once('=')?;
@@ -423,7 +465,7 @@ pub async fn audit(node: SocketAddr, cookie_name: &str, sessions: &[Arc<SessionB
             let cookie = book.cookie();
             for _ in 0..3 {
                 if let Ok(a) = wire
-                    .send(node, Method::GET, "/counter", cookie.as_deref())
+                    .send(node, Method::GET, "/counter", cookie.as_deref(), None)
                     .await
                 {
                     let value = std::str::from_utf8(&a.body)
@@ -463,5 +505,7 @@ mod tests {
         assert_eq!(cookie_value("id=; Max-Age=0", "id"), None);
         assert_eq!(cookie_value("other=abc", "id"), None);
         assert_eq!(cookie_value("garbage", "id"), None);
+        assert_eq!(route_index(&route_value(2)), Some(2));
+        assert_eq!(route_index("elsewhere"), None);
     }
 }

@@ -11,6 +11,7 @@ use crate::{BenchError, RunReport, SweepReport, System};
 fn colour(s: System) -> RGBColor {
     match s {
         System::TenureDefault => RGBColor(8, 48, 107),
+        System::TenureRouted => RGBColor(106, 61, 154),
         System::TenureExclusive => RGBColor(31, 119, 180),
         System::TenureInterval => RGBColor(44, 160, 44),
         System::TenureOptimistic => RGBColor(23, 190, 207),

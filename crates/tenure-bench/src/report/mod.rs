@@ -39,8 +39,9 @@ pub struct Provenance {
 }
 
 /// The Tenure variants, in the targets table's order (the default first).
-pub const TENURE: [System; 4] = [
+pub const TENURE: [System; 5] = [
     System::TenureDefault,
+    System::TenureRouted,
     System::TenureExclusive,
     System::TenureInterval,
     System::TenureOptimistic,

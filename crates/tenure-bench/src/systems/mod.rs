@@ -3,6 +3,8 @@
 
 mod actix;
 mod tenure;
+
+pub use tenure::ROUTE_COOKIE;
 mod tower;
 
 use std::fmt;
@@ -21,6 +23,11 @@ pub enum System {
     /// of each request, and forwarding on (`NodeConfig::with_advertise` set to the
     /// node's own listener).
     TenureDefault,
+    /// The default plus a route cookie naming the node that serves the session
+    /// (`SessionLayer::with_route_cookie`), which the client's balancer sticks by, as
+    /// balancers with app-controlled stickiness do: after a miss, the next request
+    /// goes to the holder instead of to the node that forwarded.
+    TenureRouted,
     /// The same without an advertised address: a request for a session another node
     /// holds moves the session.
     TenureExclusive,
@@ -43,8 +50,9 @@ pub enum System {
 
 impl System {
     /// Every system, in report order.
-    pub const ALL: [System; 8] = [
+    pub const ALL: [System; 9] = [
         System::TenureDefault,
+        System::TenureRouted,
         System::TenureExclusive,
         System::TenureInterval,
         System::TenureOptimistic,
@@ -58,6 +66,7 @@ impl System {
     pub fn slug(self) -> &'static str {
         match self {
             System::TenureDefault => "tenure-default",
+            System::TenureRouted => "tenure-routed",
             System::TenureExclusive => "tenure-exclusive",
             System::TenureInterval => "tenure-interval",
             System::TenureOptimistic => "tenure-optimistic",
@@ -72,6 +81,7 @@ impl System {
     pub fn label(self) -> &'static str {
         match self {
             System::TenureDefault => "Tenure default (forwarding on)",
+            System::TenureRouted => "Tenure default + route cookie",
             System::TenureExclusive => "Tenure Exclusive, no forwarding",
             System::TenureInterval => "Tenure every 1 s, forwarding on",
             System::TenureOptimistic => "Tenure Optimistic",
@@ -87,6 +97,7 @@ impl System {
         matches!(
             self,
             System::TenureDefault
+                | System::TenureRouted
                 | System::TenureExclusive
                 | System::TenureInterval
                 | System::TenureOptimistic
@@ -133,6 +144,7 @@ impl System {
                  `ConnectionManager` or a `deadpool_redis::Pool`), not to a cluster",
             ),
             System::TenureDefault
+            | System::TenureRouted
             | System::TenureExclusive
             | System::TenureInterval
             | System::TenureOptimistic
@@ -156,6 +168,7 @@ impl System {
     pub async fn start_node(self, env: &Env, name: &str) -> Result<RunningNode, BenchError> {
         match self {
             System::TenureDefault
+            | System::TenureRouted
             | System::TenureExclusive
             | System::TenureInterval
             | System::TenureOptimistic => tenure::start(self, env, name).await,

@@ -19,6 +19,10 @@ use crate::BenchError;
 /// The cookie name over plain HTTP.
 pub(super) const COOKIE: &str = "tenure";
 
+/// The route cookie `tenure-routed` sets: the node's name, which the client's
+/// balancer maps to the node ([`crate::load`]).
+pub const ROUTE_COOKIE: &str = "tenure-route";
+
 const COUNTER: Key<u64> = Key::new(app::COUNTER);
 const CART: Key<Vec<String>> = Key::new(app::CART);
 const NOTE: Key<String> = Key::new(app::NOTE);
@@ -42,7 +46,9 @@ pub(super) async fn start(
         config.move_after = n;
     }
     match system {
-        System::TenureDefault => config = config.with_advertise(addr.to_string()),
+        System::TenureDefault | System::TenureRouted => {
+            config = config.with_advertise(addr.to_string());
+        }
         System::TenureInterval => {
             config = config.with_advertise(addr.to_string());
             config.write_policy = WritePolicy::every(Duration::from_secs(1));
@@ -60,7 +66,10 @@ pub(super) async fn start(
     };
     let mut cookies = CookieConfig::default();
     cookies.secure = false;
-    let layer = SessionLayer::new(node.clone()).with_cookies(cookies)?;
+    let mut layer = SessionLayer::new(node.clone()).with_cookies(cookies)?;
+    if system == System::TenureRouted {
+        layer = layer.with_route_cookie(ROUTE_COOKIE, name).check()?;
+    }
     let app = Router::new()
         .route("/counter", get(read).post(increment))
         .route("/cart", post(add_item))
