@@ -126,8 +126,10 @@ mod tests {
 
     #[test]
     fn the_cookie_takes_the_session_cookies_scope() {
-        let mut session = CookieConfig::default();
-        session.path = "/app".into();
+        let session = CookieConfig {
+            path: "/app".into(),
+            ..CookieConfig::default()
+        };
         let mut h = HeaderMap::new();
         route("route", "node-1").set(&mut h, &session);
         let set = h.get(SET_COOKIE).unwrap().to_str().unwrap();
