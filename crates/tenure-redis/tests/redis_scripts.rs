@@ -67,8 +67,8 @@ fn session_keys_share_a_hash_tag_under_the_prefix() {
             let key = format!("tenure-test:{{{}}}:{suffix}", sid.as_str());
             let ttl: i64 = store.client().pttl(&key).await.unwrap();
             assert!(
-                ttl > 0 && ttl <= 60_000,
-                "{key} exists with the idle timeout as TTL, got {ttl}"
+                ttl > 60_000 && ttl <= 60_000 * 9 / 8,
+                "{key} exists with the idle timeout and its slack as TTL, got {ttl}"
             );
         }
         store.delete(&sid).await.unwrap();

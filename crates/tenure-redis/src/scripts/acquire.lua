@@ -69,8 +69,7 @@ local function push_changed(out, ka, kv)
   return out
 end
 local function granted(hk, ht)
-  save_meta(KEYS[1], m)
-  apply_ttl(KEYS[1], KEYS[2], KEYS[3], m)
+  save_live(KEYS[1], KEYS[2], KEYS[3], m, false)
   local out = { 'G', hk, ht, m.f, m.v, m.i, m.x, math.max(0, now - m.c) }
   -- A copy that claims a version above the session's is of something else: all of it.
   if known == nil or known.v > m.v then return push_attrs(out, KEYS[2], KEYS[3]) end
@@ -107,8 +106,7 @@ else
   -- Free but reserved for the head waiter: nudge it again, the first hint may be lost.
   hk, ht, untl = 'G', m.q[1][1], m.q[1][2]
 end
-save_meta(KEYS[1], m)
-apply_ttl(KEYS[1], KEYS[2], KEYS[3], m)
+save_live(KEYS[1], KEYS[2], KEYS[3], m, false)
 local retry = untl - now
 if retry < 0 then retry = 0 end
 local holder_live = 0

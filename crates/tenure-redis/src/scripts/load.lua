@@ -4,6 +4,7 @@ local now = clock()
 local m = read_meta(KEYS[1], now)
 if m == nil then return { 'N' } end
 m.la = now
-redis.call('HSET', KEYS[1], 'la', fmt(now))
-apply_ttl(KEYS[1], KEYS[2], KEYS[3], m)
+local ttl = plan_ttl(m, false)
+redis.call('HSET', KEYS[1], 'la', fmt(now), 'kt', fmt(m.kt))
+set_ttl(KEYS[1], KEYS[2], KEYS[3], ttl)
 return push_attrs({ 'L', m.v }, KEYS[2], KEYS[3])

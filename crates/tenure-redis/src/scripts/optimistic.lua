@@ -28,7 +28,8 @@ if #conflicts > 0 then
   for _, name in ipairs(conflicts) do out[#out + 1] = name end
   return out
 end
-apply_ops(KEYS[2], KEYS[3], m, replace_all, order, final)
+local fresh = apply_ops(KEYS[2], KEYS[3], m, replace_all, order, final)
 m.la = now
-save_committed(KEYS[1], KEYS[2], KEYS[3], m, timeouts)
+-- Nothing else changes (an expired lock tidy dropped is dropped again by every reader).
+save_committed(KEYS[1], KEYS[2], KEYS[3], m, timeouts, fresh, { 'v', 'la' })
 return { 'C', m.v }

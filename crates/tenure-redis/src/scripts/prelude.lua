@@ -7,12 +7,14 @@
 --      q waiter queue (JSON [[owner, deadline ms, queued since ms], ...] or ''),
 --      cf cs cv: fence, commit id and resulting version of the last fenced commit
 --      applied (absent before the first; kept across a release)
+--      kt: the keys' TTL deadline in ms as last set (0 or absent: unknown), a bound
+--      before which Redis does not free them (see plan_ttl)
 --   a  attribute values hash;  v  attribute versions hash
 --   f  the last fence, kept for a while after delete or rotation
 -- Times are the server's (TIME). Every script checks its input and the stored state
 -- before its first write: a Lua error does not roll back what was already written.
 
--- The script's time in ms (kept for apply_ttl) and in µs.
+-- The script's time in ms (kept for plan_ttl) and in µs.
 local script_now = nil
 local function clock()
   local t = redis.call('TIME')
@@ -57,6 +59,7 @@ local function read_meta(key, now)
   m.cf = num(m.cf or '0', 'stored commit fence')
   m.cs = num(m.cs or '0', 'stored commit id')
   m.cv = num(m.cv or '0', 'stored commit version')
+  m.kt = num(m.kt or '0', 'stored key deadline')
   m.o = m.o or ''
   m.ol = num(m.ol or '0', 'stored liveness flag')
   if m.o ~= '' then
@@ -93,18 +96,37 @@ local function tidy(m, now)
   m.q = live
 end
 
-local function save_meta(key, m)
-  local q = ''
-  if #m.q > 0 then
+-- A meta field as stored: the owner and queue as text, the lock's fence and lease
+-- empty while unlocked, every other field a decimal integer.
+local function meta_field(m, name)
+  if name == 'o' then return m.o end
+  if name == 'q' then
+    if #m.q == 0 then return '' end
     local out = {}
     for i, w in ipairs(m.q) do out[i] = { w[1], fmt(w[2]), fmt(w[3]) } end
-    q = cjson.encode(out)
+    return cjson.encode(out)
   end
-  local f, u = '', ''
-  if m.o ~= '' then f, u = fmt(m.f), fmt(m.u) end
-  redis.call('HSET', key, 'v', fmt(m.v), 'c', fmt(m.c), 'i', fmt(m.i), 'x', fmt(m.x),
-    'la', fmt(m.la), 'lf', fmt(m.lf), 'o', m.o, 'f', f, 'u', u, 'q', q,
-    'cf', fmt(m.cf or 0), 'cs', fmt(m.cs or 0), 'cv', fmt(m.cv or 0), 'ol', fmt(m.ol or 0))
+  if (name == 'f' or name == 'u') and m.o == '' then return '' end
+  return fmt(m[name] or 0)
+end
+
+local META_FIELDS = { 'v', 'c', 'i', 'x', 'la', 'lf', 'o', 'f', 'u', 'q', 'cf', 'cs', 'cv',
+  'ol', 'kt' }
+
+-- Saves the named meta fields; the others stay as stored. Formatting a number costs
+-- about as much as a Redis command here, so the hot scripts (commit, renew) name only
+-- what they change.
+local function save_fields(key, m, names)
+  local args = {}
+  for _, name in ipairs(names) do
+    args[#args + 1] = name
+    args[#args + 1] = meta_field(m, name)
+  end
+  redis.call('HSET', key, unpack(args))
+end
+
+local function save_meta(key, m)
+  save_fields(key, m, META_FIELDS)
 end
 
 -- The instant the session expires, in ms, or nil if it never does.
@@ -118,20 +140,49 @@ expires_at = function(m)
   return at
 end
 
--- Sets the keys' TTLs from the session's expiry (after an access, or a write that may
--- have created a key without one). Relative (PEXPIRE), because TIME inside a script
--- can lag the clock PEXPIREAT compares with: an absolute deadline a millisecond
--- ahead of the script's clock could delete the keys on the spot, mid-script. A live
--- session (read_meta checked) has at least 1 ms left.
-local function apply_ttl(km, ka, kv, m)
+-- Keeps the keys' TTLs at or past the session's expiry (after an access, or a write
+-- that may have created a key without one: `fresh`). Redis is told to keep the keys a
+-- slack past the deadline (an eighth of the time left, at least a second), and the
+-- deadline it was told is kept in the meta (kt): while that still covers the session's
+-- expiry by at most the slack, nothing is sent, so a busy session resets its TTLs
+-- once per slack rather than on every access. Every script treats a session as gone
+-- at its own deadline (read_meta); the slack only delays Redis freeing the keys.
+-- Relative (PEXPIRE), because TIME inside a script can lag the clock PEXPIREAT
+-- compares with: an absolute deadline a millisecond ahead of the script's clock could
+-- delete the keys on the spot, mid-script; a relative one lands at or after kt.
+--
+-- plan_ttl decides and records the new deadline in m (to be saved with it) and
+-- answers the TTL to set, or nil; set_ttl sets it, once the keys exist.
+local function plan_ttl(m, fresh)
   local at = expires_at(m)
-  if at ~= nil then
-    local ttl = at - script_now
-    if ttl < 1 then ttl = 1 end
-    redis.call('PEXPIRE', km, fmt(ttl))
-    redis.call('PEXPIRE', ka, fmt(ttl))
-    redis.call('PEXPIRE', kv, fmt(ttl))
+  if at == nil then return nil end
+  local slack = math.max(1000, math.floor((at - script_now) / 8))
+  local kt = m.kt or 0
+  if not fresh and kt >= at and kt <= at + slack then return nil end
+  local ttl = at + slack - script_now
+  if ttl < 1 then ttl = 1 end
+  m.kt = script_now + ttl
+  return ttl
+end
+
+local function set_ttl(km, ka, kv, ttl)
+  if ttl == nil then return end
+  redis.call('PEXPIRE', km, fmt(ttl))
+  redis.call('PEXPIRE', ka, fmt(ttl))
+  redis.call('PEXPIRE', kv, fmt(ttl))
+end
+
+-- Saves the meta of a session that stays (the fields named, or all of it), with its
+-- TTLs kept (see plan_ttl).
+local function save_live(km, ka, kv, m, fresh, fields)
+  local ttl = plan_ttl(m, fresh)
+  if fields == nil then
+    save_meta(km, m)
+  else
+    if ttl ~= nil then fields[#fields + 1] = 'kt' end
+    save_fields(km, m, fields)
   end
+  set_ttl(km, ka, kv, ttl)
 end
 
 -- Reads a commit's new timeouts from ARGV[at .. at + 2]: replace 0|1, idle ms, absolute
@@ -145,11 +196,12 @@ local function read_timeouts(at)
   return { idle, absolute }
 end
 
--- Ends a commit that applied: saves the meta and sets the TTLs. With new timeouts
--- (`t` from read_timeouts) the keys lose a TTL the session no longer has (PERSIST),
--- and a session already past its new deadline (an absolute timeout shorter than its
--- age) is deleted now, as I5 has it gone for every later call.
-local function save_committed(km, ka, kv, m, t)
+-- Ends a commit that applied: saves the meta fields it changed (`fields`) and sets
+-- the TTLs (`fresh`: the commit may have created the attribute keys). With new timeouts (`t` from read_timeouts)
+-- the keys lose a TTL the session no longer has (PERSIST), and a session already past
+-- its new deadline (an absolute timeout shorter than its age) is deleted now, as I5
+-- has it gone for every later call.
+local function save_committed(km, ka, kv, m, t, fresh, fields)
   if t ~= nil then
     m.i, m.x = t[1], t[2]
     local at = expires_at(m)
@@ -157,17 +209,18 @@ local function save_committed(km, ka, kv, m, t)
       redis.call('DEL', km, ka, kv)
       return
     end
-    save_meta(km, m)
     if at == nil then
+      m.kt = 0
+      save_meta(km, m)
       redis.call('PERSIST', km)
       redis.call('PERSIST', ka)
       redis.call('PERSIST', kv)
       return
     end
-  else
-    save_meta(km, m)
+    -- New timeouts: the whole meta, and the TTLs set anew.
+    fresh, fields = true, nil
   end
-  apply_ttl(km, ka, kv, m)
+  save_live(km, ka, kv, m, fresh, fields)
 end
 
 -- A fence above every fence this id was granted, and at least the server's clock in
@@ -204,17 +257,22 @@ local function read_ops(at, with_expect)
   return order, final, expects
 end
 
--- Calls `cmd key ...items` in chunks, so long lists stay within Lua's stack.
+-- Calls `cmd key ...items` in chunks, so long lists stay within Lua's stack; answers
+-- the sum of the replies (for HSET: the fields that were new).
 local function chunked(cmd, key, items, step)
+  local sum = 0
   for i = 1, #items, step do
     local last = math.min(i + step - 1, #items)
-    redis.call(cmd, key, unpack(items, i, last))
+    sum = sum + redis.call(cmd, key, unpack(items, i, last))
   end
+  return sum
 end
 
--- Applies ops as one new session version (none: the version stays).
+-- Applies ops as one new session version (none: the version stays). Answers whether
+-- an attribute key may have been created here (every field it set was new), and so
+-- lacks a TTL.
 local function apply_ops(ka, kv, m, replace_all, order, final)
-  if #order == 0 and not replace_all then return end
+  if #order == 0 and not replace_all then return false end
   m.v = m.v + 1
   if replace_all then redis.call('DEL', ka, kv) end
   local sets, vers, dels = {}, {}, {}
@@ -229,14 +287,17 @@ local function apply_ops(ka, kv, m, replace_all, order, final)
       dels[#dels + 1] = name
     end
   end
+  local fresh = false
   if #sets > 0 then
-    chunked('HSET', ka, sets, 2000)
-    chunked('HSET', kv, vers, 2000)
+    local new_a = chunked('HSET', ka, sets, 2000)
+    local new_v = chunked('HSET', kv, vers, 2000)
+    fresh = new_a == #sets / 2 or new_v == #vers / 2
   end
   if #dels > 0 and not replace_all then
     chunked('HDEL', ka, dels, 2000)
     chunked('HDEL', kv, dels, 2000)
   end
+  return fresh
 end
 
 -- Appends the attributes as (name, value, version) triples to `out`.

@@ -24,8 +24,11 @@ for j = 1, n do
     if m.o == owner and m.f == fences[j] then
       m.u = now + lease
       if touches[j] then m.la = now end
-      save_meta(km, m)
-      if touches[j] then apply_ttl(km, ka, kv, m) end
+      if touches[j] then
+        save_live(km, ka, kv, m, false, { 'u', 'la' })
+      else
+        save_fields(km, m, { 'u' })
+      end
       if #m.q > 0 then out[j] = 2 else out[j] = 1 end
     end
   end

@@ -37,6 +37,5 @@ if n > 0 then
   chunked('HSET', KEYS[2], sets, 2000)
   chunked('HSET', KEYS[3], vers, 2000)
 end
-save_meta(KEYS[1], m)
-apply_ttl(KEYS[1], KEYS[2], KEYS[3], m)
+save_live(KEYS[1], KEYS[2], KEYS[3], m, true)
 return { 'R', fence }
