@@ -161,7 +161,7 @@ fn skipped_ttl_resets_never_let_a_key_expire_before_its_session() {
                 // The session now lives 4 s from this commit; a key may be freed up to
                 // the slack (1 s) after that. 100 ms for this test's own round trips.
                 assert!(
-                    ttl >= 4_000 - 100 && ttl <= 5_000,
+                    (4_000 - 100..=5_000).contains(&ttl),
                     "round {round}: a key's TTL of {ttl} ms against a 4 s session"
                 );
                 ttl_seen.push(ttl);
