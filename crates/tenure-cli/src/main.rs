@@ -117,6 +117,10 @@ struct ServeArgs {
     /// node that gets the request). Default: the address it listens on.
     #[arg(long)]
     advertise: Option<AdvertiseAt>,
+    /// Name this node in a cookie of this name (value: its address), for a balancer
+    /// that sticks by it, such as `tenure route --route-cookie`.
+    #[arg(long)]
+    route_cookie: Option<String>,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -135,6 +139,10 @@ struct RouteArgs {
     /// Seed of the router's random choices.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Stick to the node whose address this cookie holds (`tenure serve
+    /// --route-cookie`), rather than to the node that served the last request.
+    #[arg(long)]
+    route_cookie: Option<String>,
     /// Longest wait for a node's answer before answering 504 (longer than a node's
     /// acquire timeout, so a node normally answers for itself).
     #[arg(long, default_value = "20s", value_parser = parse_duration)]
@@ -327,6 +335,7 @@ async fn main() -> ExitCode {
                 lease: args.lease,
                 port: args.port,
                 advertise: args.advertise.unwrap_or(AdvertiseAt::Listener),
+                route_cookie: args.route_cookie,
                 limits: args.limits.limits(),
             };
             report(serve_node(setup).await)
@@ -335,6 +344,7 @@ async fn main() -> ExitCode {
             let mut front =
                 FrontConfig::new(args.affinity, plain_http_cookies().cookie_name(), args.seed);
             front.upstream_timeout = args.upstream_timeout;
+            front.route_cookie = args.route_cookie;
             front.connect_timeout = args.connect_timeout;
             front.health_interval = args.health_interval;
             let setup = RouteSetup {

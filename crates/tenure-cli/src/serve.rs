@@ -32,6 +32,9 @@ pub struct NodeSetup {
     pub port: u16,
     /// Where other nodes forward requests for the sessions this one holds.
     pub advertise: AdvertiseAt,
+    /// The route cookie's name, if the node names itself in one (its value: the
+    /// address it listens on, as `tenure route --backend` names it).
+    pub route_cookie: Option<String>,
     /// What the node's HTTP server allows its clients.
     pub limits: ServerLimits,
 }
@@ -164,7 +167,8 @@ pub async fn serve_node(setup: NodeSetup) -> Result<(), DemoError> {
     let mut config = setup.config();
     config.advertise = setup.advertise.resolve(addr);
     let node = Node::start(backend.shared(), config).await?;
-    let router = app::app(node.clone(), &setup.name, plain_http_cookies())?;
+    let route = setup.route_cookie.map(|name| (name, addr.to_string()));
+    let router = app::app_routed(node.clone(), &setup.name, plain_http_cookies(), route)?;
     let server = serve_on(listener, router, setup.limits, stop_signal());
     println!("listening on http://{addr}");
     let _ = server.await;

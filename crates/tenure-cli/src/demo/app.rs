@@ -77,9 +77,20 @@ struct AppState {
 /// `cookies` sets the session cookie (the demo runs over plain HTTP, so it is not
 /// `Secure`).
 pub fn app(node: Node, name: &str, cookies: CookieConfig) -> Result<Router, CookieConfigError> {
+    app_routed(node, name, cookies, None)
+}
+
+/// [`app`], naming this node in the route cookie `(name, value)` if given
+/// (`SessionLayer::with_route_cookie`), for a balancer that sticks by it.
+pub fn app_routed(
+    node: Node,
+    name: &str,
+    cookies: CookieConfig,
+    route: Option<(String, String)>,
+) -> Result<Router, CookieConfigError> {
     let peers = Peers::default();
     peers.set(vec![node.clone()]);
-    app_with_peers(node, name, cookies, peers)
+    build(node, name, cookies, peers, route)
 }
 
 /// The demo app for one node called `name`, whose page shows the counters of every
@@ -90,10 +101,23 @@ pub fn app_with_peers(
     cookies: CookieConfig,
     peers: Peers,
 ) -> Result<Router, CookieConfigError> {
+    build(node, name, cookies, peers, None)
+}
+
+fn build(
+    node: Node,
+    name: &str,
+    cookies: CookieConfig,
+    peers: Peers,
+    route: Option<(String, String)>,
+) -> Result<Router, CookieConfigError> {
     let header = HeaderValue::from_str(name).unwrap_or(HeaderValue::from_static("node"));
     let mode = node.config().consistency;
     let stats_node = node.clone();
-    let sessions = SessionLayer::new(node).with_cookies(cookies)?;
+    let mut sessions = SessionLayer::new(node).with_cookies(cookies)?;
+    if let Some((cookie, value)) = route {
+        sessions = sessions.with_route_cookie(cookie, value).check()?;
+    }
     Ok(Router::new()
         .route("/", get(page))
         .route("/counter", get(counter).post(increment))

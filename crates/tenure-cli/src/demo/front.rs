@@ -2,7 +2,8 @@
 //! balancer with configurable stickiness, and that fails over.
 //!
 //! With probability `affinity`, a session's request goes to the node that served its
-//! previous one, while that node is up; otherwise to a live node picked at random
+//! previous one (or, with a route cookie configured, to the node whose address the
+//! request's route cookie holds), while that node is up; otherwise to a live node picked at random
 //! (which may be the same one). A node whose connection fails (refused, or not
 //! established within the connect timeout) is marked down and the request is tried
 //! on another: nothing was sent, so nothing can be applied twice. A request that may
@@ -66,6 +67,10 @@ pub struct FrontConfig {
     pub affinity: f64,
     /// The session cookie's name.
     pub cookie: String,
+    /// A route cookie the nodes set (`tenure serve --route-cookie`), if any: a request
+    /// whose route cookie holds a node's address is sticky to that node instead of to
+    /// the one that served its last request.
+    pub route_cookie: Option<String>,
     /// Seed of the random choices.
     pub seed: u64,
     /// Longest wait for a node's answer (its response head) before `504`. Longer
@@ -85,6 +90,7 @@ impl FrontConfig {
         Self {
             affinity,
             cookie,
+            route_cookie: None,
             seed,
             upstream_timeout: Duration::from_secs(20),
             connect_timeout: Duration::from_secs(1),
@@ -102,6 +108,7 @@ struct Front {
     upstreams: Arc<Upstreams>,
     affinity: f64,
     cookie: String,
+    route_cookie: Option<String>,
     upstream_timeout: Duration,
     /// Session cookie value -> the node that served it last.
     last: Mutex<HashMap<String, usize>>,
@@ -128,6 +135,7 @@ pub fn router_with(backends: &[SocketAddr], config: FrontConfig) -> Router {
         upstreams,
         affinity: config.affinity.clamp(0.0, 1.0),
         cookie: config.cookie,
+        route_cookie: config.route_cookie,
         upstream_timeout: config.upstream_timeout,
         last: Mutex::default(),
         rng: Mutex::new(StdRng::seed_from_u64(config.seed)),
@@ -139,21 +147,37 @@ pub fn router_with(backends: &[SocketAddr], config: FrontConfig) -> Router {
 impl Front {
     /// The session cookie's value in a `Cookie` or `Set-Cookie` header value.
     fn session_of(&self, value: &str) -> Option<String> {
-        value.split(';').map(str::trim).find_map(|pair| {
-            let (name, v) = pair.split_once('=')?;
-            (name == self.cookie && !v.is_empty()).then(|| v.to_string())
-        })
+        cookie_in(value, &self.cookie)
     }
 
-    /// The node for a request of `session`, leaving out the nodes `tried`.
-    fn pick(&self, session: Option<&String>, tried: &[bool]) -> Option<usize> {
+    /// The node a request's route cookie names by its address, if any.
+    fn routed_to(&self, headers: &HeaderMap) -> Option<usize> {
+        let name = self.route_cookie.as_ref()?;
+        let value = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| cookie_in(v, name))?;
+        let addr: SocketAddr = value.parse().ok()?;
+        self.upstreams.nodes().iter().position(|n| n.addr == addr)
+    }
+
+    /// The node for a request of `session`, sticky to the node its route cookie names
+    /// (`routed`) or else to the one that served it last, leaving out the nodes
+    /// `tried`.
+    fn pick(
+        &self,
+        session: Option<&String>,
+        routed: Option<usize>,
+        tried: &[bool],
+    ) -> Option<usize> {
         let candidates = self.upstreams.candidates(tried);
         if candidates.is_empty() {
             return None;
         }
         let mut rng = lock(&self.rng);
         let sticky = rng.random_bool(self.affinity);
-        let previous = session.and_then(|s| lock(&self.last).get(s).copied());
+        let previous = routed.or_else(|| session.and_then(|s| lock(&self.last).get(s).copied()));
         match previous {
             // The sticky choice holds only while its node is a candidate (up, not
             // tried); otherwise the session moves to a live node.
@@ -185,6 +209,14 @@ impl Front {
     }
 }
 
+/// The value of cookie `name` in a `Cookie` or `Set-Cookie` header value.
+fn cookie_in(value: &str, name: &str) -> Option<String> {
+    value.split(';').map(str::trim).find_map(|pair| {
+        let (n, v) = pair.split_once('=')?;
+        (n == name && !v.is_empty()).then(|| v.to_string())
+    })
+}
+
 fn answer(status: StatusCode, text: &str) -> Response {
     (status, format!("{text}\n")).into_response()
 }
@@ -196,6 +228,7 @@ async fn proxy(State(front): State<Arc<Front>>, req: Request) -> Response {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .find_map(|v| front.session_of(v));
+    let routed = front.routed_to(req.headers());
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -210,7 +243,7 @@ async fn proxy(State(front): State<Arc<Front>>, req: Request) -> Response {
     strip_hop_by_hop(&mut headers);
     let mut tried = vec![false; front.upstreams.nodes().len()];
     loop {
-        let Some(i) = front.pick(session.as_ref(), &tried) else {
+        let Some(i) = front.pick(session.as_ref(), routed, &tried) else {
             return answer(StatusCode::BAD_GATEWAY, "every node is down");
         };
         tried[i] = true;

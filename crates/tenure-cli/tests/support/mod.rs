@@ -137,11 +137,15 @@ pub async fn router(nodes: &[SocketAddr], affinity: f64, seed: u64) -> SocketAdd
     addr
 }
 
-/// A plain HTTP client with a session cookie.
+/// A plain HTTP client with a session cookie (and any other cookie it is given, such
+/// as a route cookie).
 #[derive(Clone)]
 pub struct Browser {
     client: Client<HttpConnector, Full<Bytes>>,
+    /// The session cookie's `name=value`.
     pub cookie: Option<String>,
+    /// Other cookies set, `name=value`.
+    pub others: Vec<String>,
 }
 
 impl Browser {
@@ -149,7 +153,16 @@ impl Browser {
         Self {
             client: Client::builder(TokioExecutor::new()).build_http(),
             cookie: None,
+            others: Vec::new(),
         }
+    }
+
+    /// The value of a cookie other than the session's.
+    pub fn other(&self, name: &str) -> Option<&str> {
+        self.others.iter().find_map(|pair| {
+            let (n, v) = pair.split_once('=')?;
+            (n == name).then_some(v)
+        })
     }
 
     /// Sends a request to `addr`; answers status and body, and keeps a new cookie.
@@ -162,17 +175,26 @@ impl Browser {
         let mut req = Request::builder()
             .method(method)
             .uri(format!("http://{addr}{path}"));
-        if let Some(c) = &self.cookie {
-            req = req.header("cookie", c);
+        let pairs: Vec<&String> = self.cookie.iter().chain(&self.others).collect();
+        if !pairs.is_empty() {
+            let joined: Vec<&str> = pairs.iter().map(|p| p.as_str()).collect();
+            req = req.header("cookie", joined.join("; "));
         }
         let res = self
             .client
             .request(req.body(Full::new(Bytes::new())).unwrap())
             .await
             .expect("request");
-        if let Some(set) = res.headers().get("set-cookie") {
+        let session_cookie = plain_http_cookies().cookie_name();
+        for set in res.headers().get_all("set-cookie") {
             let pair = set.to_str().unwrap().split(';').next().unwrap().to_string();
-            self.cookie = Some(pair);
+            let name = pair.split_once('=').map_or("", |(n, _)| n).to_string();
+            if name == session_cookie {
+                self.cookie = Some(pair);
+            } else {
+                self.others.retain(|p| !p.starts_with(&format!("{name}=")));
+                self.others.push(pair);
+            }
         }
         let status = res.status();
         let body = res.into_body().collect().await.unwrap().to_bytes();
