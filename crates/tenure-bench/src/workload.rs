@@ -238,8 +238,8 @@ mod tests {
     #[test]
     fn the_profiles_fit_their_budgets() {
         // Plus start, stop and audit: about 20 s in all on the quick profile, a few
-        // seconds per run on the full one.
-        assert!(load_seconds(Profile::Quick) < 150);
-        assert!(load_seconds(Profile::Full) < 16 * 60);
+        // seconds per run on the full one (the full run of 9 systems took 1,127 s).
+        assert!(load_seconds(Profile::Quick) < 180);
+        assert!(load_seconds(Profile::Full) < 18 * 60);
     }
 }
