@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use support::*;
 use tenure_core::{Bytes, OwnerId, SessionId};
-use tenure_redis::fred::interfaces::HashesInterface;
+use tenure_redis::fred::interfaces::LuaInterface;
 use tenure_redis::{RedisConfig, RedisStore};
 use tenure_store::{AcquireReply, Expiry, RotateReply, Store};
 
@@ -118,11 +118,16 @@ fn a_creation_time_ahead_of_the_clock_is_age_zero() {
         };
         store.create(&sid, one_attr(), expiry, None).await.unwrap();
         let meta = format!("tenure-test:{{{}}}:m", sid.as_str());
-        let created: String = store.client().hget(&meta, "c").await.unwrap();
-        let ahead = created.parse::<u64>().unwrap() + 60_000;
+        // The creation time is the second number of the packed meta.
+        let ahead = "local f = '<dddddddddddddI4c0I4c0' \
+            local t = { struct.unpack(f, redis.call('HGET', KEYS[1], 'b')) } \
+            t[2] = t[2] + 60000 \
+            redis.call('HSET', KEYS[1], 'b', struct.pack(f, t[1], t[2], t[3], t[4], t[5], \
+              t[6], t[7], t[8], t[9], t[10], t[11], t[12], t[13], #t[14], t[14], #t[15], \
+              t[15])) return 1";
         let _: i64 = store
             .client()
-            .hset(&meta, ("c", ahead.to_string()))
+            .eval(ahead, vec![meta], Vec::<String>::new())
             .await
             .unwrap();
         let owner = OwnerId::generate("t").unwrap();

@@ -21,12 +21,9 @@ local fresh = apply_ops(KEYS[2], KEYS[3], m, replace_all, order, final)
 m.la = now
 m.cf, m.cs, m.cv = fence, id, m.v
 local hk, ht = '', ''
--- What a commit changes; dead waiters tidy dropped are dropped again by every reader.
-local fields = { 'v', 'la', 'cf', 'cs', 'cv' }
 if release then
   m.o, m.f, m.u = '', nil, nil
-  fields[#fields + 1], fields[#fields + 2], fields[#fields + 3] = 'o', 'f', 'u'
   if #m.q > 0 then hk, ht = 'G', m.q[1][1] end
 end
-save_committed(KEYS[1], KEYS[2], KEYS[3], m, timeouts, fresh, fields)
+save_committed(KEYS[1], KEYS[2], KEYS[3], m, timeouts, fresh)
 return { 'C', hk, ht, m.v }

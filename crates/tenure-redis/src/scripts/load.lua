@@ -4,7 +4,5 @@ local now = clock()
 local m = read_meta(KEYS[1], now)
 if m == nil then return { 'N' } end
 m.la = now
-local ttl = plan_ttl(m, false)
-redis.call('HSET', KEYS[1], 'la', fmt(now), 'kt', fmt(m.kt))
-set_ttl(KEYS[1], KEYS[2], KEYS[3], ttl)
+save_live(KEYS[1], KEYS[2], KEYS[3], m, false)
 return push_attrs({ 'L', m.v }, KEYS[2], KEYS[3])

@@ -30,6 +30,5 @@ if #conflicts > 0 then
 end
 local fresh = apply_ops(KEYS[2], KEYS[3], m, replace_all, order, final)
 m.la = now
--- Nothing else changes (an expired lock tidy dropped is dropped again by every reader).
-save_committed(KEYS[1], KEYS[2], KEYS[3], m, timeouts, fresh, { 'v', 'la' })
+save_committed(KEYS[1], KEYS[2], KEYS[3], m, timeouts, fresh)
 return { 'C', m.v }

@@ -1,14 +1,16 @@
 -- Shared by every Tenure script (prepended by the Rust side).
 --
 -- A session is four keys with one hash tag, so they live in one cluster slot:
---   m  meta hash: v version, c created ms, i idle ms (0 none), x absolute ms (0 none),
---      la last access ms, lf last fence granted, o lock owner ('' none), f lock fence,
---      u lock lease end ms, ol 1 if the lock owner keeps a liveness key (I15),
---      q waiter queue (JSON [[owner, deadline ms, queued since ms], ...] or ''),
+--   m  meta hash, one field b: the meta packed (struct, see META_FORMAT): v version,
+--      c created ms, i idle ms (0 none), x absolute ms (0 none), la last access ms,
+--      lf last fence granted, f lock fence, u lock lease end ms (both 0 unlocked),
 --      cf cs cv: fence, commit id and resulting version of the last fenced commit
---      applied (absent before the first; kept across a release)
---      kt: the keys' TTL deadline in ms as last set (0 or absent: unknown), a bound
---      before which Redis does not free them (see plan_ttl)
+--      applied (0 before the first; kept across a release), ol 1 if the lock owner
+--      keeps a liveness key (I15), kt the keys' TTL deadline in ms as last set (0:
+--      unknown), a bound before which Redis does not free them (see plan_ttl); then
+--      o lock owner ('' none) and q waiter queue (JSON [[owner, deadline ms, queued
+--      since ms], ...] or ''). Written by earlier versions as one hash field each
+--      (read_legacy), which the first save replaces.
 --   a  attribute values hash;  v  attribute versions hash
 --   f  the last fence, kept for a while after delete or rotation
 -- Times are the server's (TIME). Every script checks its input and the stored state
@@ -43,11 +45,40 @@ end
 
 local expires_at
 
--- The session's meta as a table, or nil if there is none or it has expired by `now`
--- (Redis keeps a key through the millisecond of its deadline; the protocol does not).
-local function read_meta(key, now)
-  local flat = redis.call('HGETALL', key)
-  if #flat == 0 then return nil end
+-- The packed meta: 13 numbers as doubles (exact for the integers below 2^53 the
+-- protocol stores, as Lua's own numbers are), then the owner and the queue, each a
+-- 4-byte length and its bytes. Packing and unpacking cost a fraction of formatting
+-- and parsing decimal fields (glibc's strtod and printf: about 2,000 instructions a
+-- number).
+local META_FORMAT = '<dddddddddddddI4c0I4c0'
+
+-- The fields of the layout before the packed meta.
+local LEGACY_FIELDS = { 'v', 'c', 'i', 'x', 'la', 'lf', 'o', 'f', 'u', 'q', 'cf', 'cs', 'cv',
+  'ol', 'kt' }
+
+-- A stored number, checked as num checks arguments.
+local function whole(n, what)
+  if type(n) ~= 'number' or n ~= n or n < 0 or n ~= math.floor(n) then
+    error('tenure: bad stored ' .. what)
+  end
+  return n
+end
+
+local function unpack_meta(blob)
+  local ok, v, c, i, x, la, lf, f, u, cf, cs, cv, ol, kt, o, q, after =
+    pcall(struct.unpack, META_FORMAT, blob)
+  if not ok or after ~= #blob + 1 then error('tenure: bad stored meta') end
+  return {
+    v = whole(v, 'version'), c = whole(c, 'creation time'), i = whole(i, 'idle timeout'),
+    x = whole(x, 'absolute timeout'), la = whole(la, 'access time'), lf = whole(lf, 'fence'),
+    f = whole(f, 'lock fence'), u = whole(u, 'lease'), cf = whole(cf, 'commit fence'),
+    cs = whole(cs, 'commit id'), cv = whole(cv, 'commit version'),
+    ol = whole(ol, 'liveness flag'), kt = whole(kt, 'key deadline'), o = o, q = q,
+  }
+end
+
+-- The meta as earlier versions stored it, one decimal field each.
+local function read_legacy(flat)
   local m = {}
   for i = 1, #flat, 2 do m[flat[i]] = flat[i + 1] end
   m.v = num(m.v, 'stored version')
@@ -65,10 +96,26 @@ local function read_meta(key, now)
   if m.o ~= '' then
     m.f = num(m.f, 'stored lock fence')
     m.u = num(m.u, 'stored lease')
-  else
-    m.f, m.u = nil, nil
   end
-  if m.q == nil or m.q == '' then
+  m.q = m.q or ''
+  m.legacy = true
+  return m
+end
+
+-- The session's meta as a table, or nil if there is none or it has expired by `now`
+-- (Redis keeps a key through the millisecond of its deadline; the protocol does not).
+local function read_meta(key, now)
+  local m
+  local blob = redis.call('HGET', key, 'b')
+  if blob then
+    m = unpack_meta(blob)
+  else
+    local flat = redis.call('HGETALL', key)
+    if #flat == 0 then return nil end
+    m = read_legacy(flat)
+  end
+  if m.o == '' then m.f, m.u = nil, nil end
+  if m.q == '' then
     m.q = {}
   else
     local ok, q = pcall(cjson.decode, m.q)
@@ -96,37 +143,23 @@ local function tidy(m, now)
   m.q = live
 end
 
--- A meta field as stored: the owner and queue as text, the lock's fence and lease
--- empty while unlocked, every other field a decimal integer.
-local function meta_field(m, name)
-  if name == 'o' then return m.o end
-  if name == 'q' then
-    if #m.q == 0 then return '' end
+-- Saves the meta (replacing the legacy fields, if it was read from them).
+local function save_meta(key, m)
+  local q = ''
+  if #m.q > 0 then
     local out = {}
     for i, w in ipairs(m.q) do out[i] = { w[1], fmt(w[2]), fmt(w[3]) } end
-    return cjson.encode(out)
+    q = cjson.encode(out)
   end
-  if (name == 'f' or name == 'u') and m.o == '' then return '' end
-  return fmt(m[name] or 0)
-end
-
-local META_FIELDS = { 'v', 'c', 'i', 'x', 'la', 'lf', 'o', 'f', 'u', 'q', 'cf', 'cs', 'cv',
-  'ol', 'kt' }
-
--- Saves the named meta fields; the others stay as stored. Formatting a number costs
--- about as much as a Redis command here, so the hot scripts (commit, renew) name only
--- what they change.
-local function save_fields(key, m, names)
-  local args = {}
-  for _, name in ipairs(names) do
-    args[#args + 1] = name
-    args[#args + 1] = meta_field(m, name)
+  local f, u = 0, 0
+  if m.o ~= '' then f, u = m.f, m.u end
+  local blob = struct.pack(META_FORMAT, m.v, m.c, m.i, m.x, m.la, m.lf, f, u, m.cf or 0,
+    m.cs or 0, m.cv or 0, m.ol or 0, m.kt or 0, #m.o, m.o, #q, q)
+  redis.call('HSET', key, 'b', blob)
+  if m.legacy then
+    redis.call('HDEL', key, unpack(LEGACY_FIELDS))
+    m.legacy = nil
   end
-  redis.call('HSET', key, unpack(args))
-end
-
-local function save_meta(key, m)
-  save_fields(key, m, META_FIELDS)
 end
 
 -- The instant the session expires, in ms, or nil if it never does.
@@ -172,16 +205,10 @@ local function set_ttl(km, ka, kv, ttl)
   redis.call('PEXPIRE', kv, fmt(ttl))
 end
 
--- Saves the meta of a session that stays (the fields named, or all of it), with its
--- TTLs kept (see plan_ttl).
-local function save_live(km, ka, kv, m, fresh, fields)
+-- Saves the meta of a session that stays, with its TTLs kept (see plan_ttl).
+local function save_live(km, ka, kv, m, fresh)
   local ttl = plan_ttl(m, fresh)
-  if fields == nil then
-    save_meta(km, m)
-  else
-    if ttl ~= nil then fields[#fields + 1] = 'kt' end
-    save_fields(km, m, fields)
-  end
+  save_meta(km, m)
   set_ttl(km, ka, kv, ttl)
 end
 
@@ -196,12 +223,12 @@ local function read_timeouts(at)
   return { idle, absolute }
 end
 
--- Ends a commit that applied: saves the meta fields it changed (`fields`) and sets
--- the TTLs (`fresh`: the commit may have created the attribute keys). With new timeouts (`t` from read_timeouts)
+-- Ends a commit that applied: saves the meta and sets the TTLs (`fresh`: the commit
+-- may have created the attribute keys). With new timeouts (`t` from read_timeouts)
 -- the keys lose a TTL the session no longer has (PERSIST), and a session already past
 -- its new deadline (an absolute timeout shorter than its age) is deleted now, as I5
 -- has it gone for every later call.
-local function save_committed(km, ka, kv, m, t, fresh, fields)
+local function save_committed(km, ka, kv, m, t, fresh)
   if t ~= nil then
     m.i, m.x = t[1], t[2]
     local at = expires_at(m)
@@ -217,10 +244,10 @@ local function save_committed(km, ka, kv, m, t, fresh, fields)
       redis.call('PERSIST', kv)
       return
     end
-    -- New timeouts: the whole meta, and the TTLs set anew.
-    fresh, fields = true, nil
+    -- New timeouts: the TTLs set anew.
+    fresh = true
   end
-  save_live(km, ka, kv, m, fresh, fields)
+  save_live(km, ka, kv, m, fresh)
 end
 
 -- A fence above every fence this id was granted, and at least the server's clock in

@@ -24,11 +24,7 @@ for j = 1, n do
     if m.o == owner and m.f == fences[j] then
       m.u = now + lease
       if touches[j] then m.la = now end
-      if touches[j] then
-        save_live(km, ka, kv, m, false, { 'u', 'la' })
-      else
-        save_fields(km, m, { 'u' })
-      end
+      if touches[j] then save_live(km, ka, kv, m, false) else save_meta(km, m) end
       if #m.q > 0 then out[j] = 2 else out[j] = 1 end
     end
   end
