@@ -16,6 +16,7 @@ pub mod redis_cluster;
 pub mod redis_server;
 pub mod report;
 pub mod systems;
+mod wire;
 pub mod workload;
 
 use std::path::PathBuf;

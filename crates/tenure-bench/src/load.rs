@@ -16,22 +16,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tenure_core::sync::lock;
 
-use bytes::Bytes;
 use futures::StreamExt;
 use hdrhistogram::Histogram;
-use http::{header, Method, Request, StatusCode};
-use http_body_util::{BodyExt, Empty};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use http::Method;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::systems::ROUTE_COOKIE;
+use crate::wire::{http_client, Wire};
 use crate::workload::{Op, Workload};
 
-/// A request that takes longer than this counts as an error.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Latencies are recorded in microseconds up to this.
 const MAX_LATENCY_US: u64 = 60_000_000;
 /// Audit reads in flight at once.
@@ -140,35 +133,6 @@ impl Tally {
     }
 }
 
-type HttpClient = Client<HttpConnector, Empty<Bytes>>;
-
-fn http_client() -> HttpClient {
-    Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(1024)
-        .build_http()
-}
-
-struct Answer {
-    status: StatusCode,
-    body: Bytes,
-    cookie: Option<String>,
-    /// The node a route cookie set by the answer names.
-    route: Option<usize>,
-}
-
-/// What went wrong with a request that got no answer.
-#[derive(Debug)]
-enum SendError {
-    Timeout,
-    Transport,
-}
-
-/// The HTTP side: a pooled client and the session cookie's name.
-struct Wire {
-    client: HttpClient,
-    cookie_name: String,
-}
-
 struct Ctx {
     workload: Workload,
     nodes: Vec<SocketAddr>,
@@ -177,70 +141,6 @@ struct Ctx {
     /// Distinguishes the cart items and notes of different requests.
     serial: AtomicU64,
     sessions: Mutex<Vec<Arc<SessionBook>>>,
-}
-
-impl Wire {
-    async fn send(
-        &self,
-        node: SocketAddr,
-        method: Method,
-        path: &str,
-        cookie: Option<&str>,
-        route: Option<usize>,
-    ) -> Result<Answer, SendError> {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(format!("http://{node}{path}"));
-        let mut pairs = Vec::with_capacity(2);
-        if let Some(c) = cookie {
-            pairs.push(format!("{}={c}", self.cookie_name));
-        }
-        if let Some(r) = route {
-            pairs.push(format!("{ROUTE_COOKIE}={}", route_value(r)));
-        }
-        if !pairs.is_empty() {
-            req = req.header(header::COOKIE, pairs.join("; "));
-        }
-        let req = req
-            .body(Empty::<Bytes>::new())
-            .map_err(|_| SendError::Transport)?;
-        let exchange = async {
-            let res = self
-                .client
-                .request(req)
-                .await
-                .map_err(|_| SendError::Transport)?;
-            let status = res.status();
-            let cookie = res
-                .headers()
-                .get_all(header::SET_COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .find_map(|v| cookie_value(v, &self.cookie_name));
-            let route = res
-                .headers()
-                .get_all(header::SET_COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .find_map(|v| cookie_value(v, ROUTE_COOKIE))
-                .and_then(|v| route_index(&v));
-            let body = res
-                .into_body()
-                .collect()
-                .await
-                .map_err(|_| SendError::Transport)?
-                .to_bytes();
-            Ok(Answer {
-                status,
-                body,
-                cookie,
-                route,
-            })
-        };
-        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
-            .await
-            .map_err(|_| SendError::Timeout)?
-    }
 }
 
 impl Ctx {
@@ -320,23 +220,6 @@ impl Ctx {
             _ => {}
         }
     }
-}
-
-/// The value of cookie `name` in a `Set-Cookie` header value; `None` for a removal.
-/// The route cookie's value for node `i`: the node's name (`crate::start_nodes`).
-fn route_value(i: usize) -> String {
-    format!("node-{i}")
-}
-
-/// The node a route cookie's value names.
-fn route_index(value: &str) -> Option<usize> {
-    value.strip_prefix("node-")?.parse().ok()
-}
-
-fn cookie_value(set_cookie: &str, name: &str) -> Option<String> {
-    let pair = set_cookie.split(';').next()?.trim();
-    let (n, v) = pair.split_once('=')?;
-    (n == name && !v.is_empty()).then(|| v.to_string())
 }
 
 /// Runs `workload` against `nodes` until its duration is over.
@@ -490,22 +373,4 @@ pub async fn audit(node: SocketAddr, cookie_name: &str, sessions: &[Arc<SessionB
         }
     }
     audit
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn set_cookie_values_are_read_by_name() {
-        assert_eq!(
-            cookie_value("id=abc; Path=/; HttpOnly", "id").as_deref(),
-            Some("abc")
-        );
-        assert_eq!(cookie_value("id=; Max-Age=0", "id"), None);
-        assert_eq!(cookie_value("other=abc", "id"), None);
-        assert_eq!(cookie_value("garbage", "id"), None);
-        assert_eq!(route_index(&route_value(2)), Some(2));
-        assert_eq!(route_index("elsewhere"), None);
-    }
 }
