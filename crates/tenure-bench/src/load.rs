@@ -4,9 +4,9 @@
 //! Routing is the same sticky rule for every system: with probability `affinity` a
 //! request goes to the session's sticky node, otherwise to a node picked at random.
 //! The sticky node is the one the session's route cookie names, if the app set one
-//! ([`ROUTE_COOKIE`], as balancers with app-controlled stickiness honour; only
-//! `tenure-routed` sets it), and otherwise the node that answered the session's
-//! previous request. The client keeps the books needed to find lost
+//! ([`ROUTE_COOKIE`](crate::systems::ROUTE_COOKIE), as balancers with app-controlled
+//! stickiness honour; only `tenure-routed` sets it), and otherwise the node that
+//! answered the session's previous request. The client keeps the books needed to find lost
 //! updates (acknowledged increments against the final counter) and stale reads (a
 //! read answering less than an increment acknowledged before the read was sent).
 
