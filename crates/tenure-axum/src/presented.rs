@@ -43,6 +43,18 @@ pub(crate) struct Presented {
     pub(crate) reissue: bool,
 }
 
+/// Every well-formed cookie a request sends, in order, from `Cookie` headers no longer
+/// than [`MAX_COOKIE_HEADER`].
+pub(crate) fn request_cookies(headers: &HeaderMap) -> impl Iterator<Item = Cookie<'_>> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter(|h| h.len() <= MAX_COOKIE_HEADER)
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+}
+
 impl CookieConfig {
     /// The first valid session id a request presents, if any: the first cookie of the
     /// session's name (among the first few) that is well formed and, for signed or
@@ -60,13 +72,7 @@ impl CookieConfig {
     pub(crate) fn read_presented(&self, headers: &HeaderMap) -> Vec<Presented> {
         let name = self.cookie_name();
         let mut found: Vec<Presented> = Vec::new();
-        let same_name = headers
-            .get_all(COOKIE)
-            .iter()
-            .filter(|h| h.len() <= MAX_COOKIE_HEADER)
-            .filter_map(|h| h.to_str().ok())
-            .flat_map(Cookie::split_parse)
-            .filter_map(Result::ok)
+        let same_name = request_cookies(headers)
             .filter(|c| c.name() == name)
             .take(MAX_EXAMINED);
         for (position, cookie) in same_name.enumerate() {

@@ -17,16 +17,14 @@
 //! one `Set-Cookie` in all.
 
 use cookie::Cookie;
-use http::header::{COOKIE, SET_COOKIE};
+use http::header::SET_COOKIE;
 use http::{HeaderMap, HeaderValue};
 
 use crate::cookies::{CookieConfig, CookieConfigError};
+use crate::presented::request_cookies;
 
 /// Longest route value accepted: a node name, not data.
 const MAX_VALUE: usize = 64;
-/// A `Cookie` header value longer than this is not searched (as for the session
-/// cookie).
-const MAX_COOKIE_HEADER: usize = 8 * 1024;
 
 /// The route cookie a node sets: its name and this node's value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,14 +49,7 @@ impl RouteCookie {
 
     /// Whether the request already carries this node's value (then nothing is sent).
     pub(crate) fn presented(&self, headers: &HeaderMap) -> bool {
-        headers
-            .get_all(COOKIE)
-            .iter()
-            .filter(|h| h.len() <= MAX_COOKIE_HEADER)
-            .filter_map(|h| h.to_str().ok())
-            .flat_map(Cookie::split_parse)
-            .filter_map(Result::ok)
-            .any(|c| c.name() == self.name && c.value() == self.value)
+        request_cookies(headers).any(|c| c.name() == self.name && c.value() == self.value)
     }
 
     /// Adds the `Set-Cookie` to a response, with the session cookie's scope and
@@ -115,7 +106,7 @@ mod tests {
         let r = route("route", "node-1");
         let with = |cookie: &str| {
             let mut h = HeaderMap::new();
-            h.insert(COOKIE, HeaderValue::from_str(cookie).unwrap());
+            h.insert(http::header::COOKIE, HeaderValue::from_str(cookie).unwrap());
             r.presented(&h)
         };
         assert!(with("a=b; route=node-1"));
