@@ -10,6 +10,7 @@
 //! Run it with `cargo run --release -p tenure-bench -- [--quick]`.
 
 pub mod app;
+mod cpu;
 pub mod load;
 pub mod plot;
 pub mod redis_cluster;
@@ -134,6 +135,11 @@ pub struct Measurement {
     pub script_commands_per_request: f64,
     /// Bytes to and from Redis, per request.
     pub bytes_per_request: f64,
+    /// CPU time per request, µs: the harness process (the client and every app node)
+    /// plus Redis, over the same window as the Redis counters.
+    pub cpu_us_per_request: f64,
+    /// The part of it Redis used, µs.
+    pub redis_cpu_us_per_request: f64,
     /// Increments acknowledged.
     pub acked_increments: u64,
     /// Acknowledged increments missing from the final counters; `None` where a
@@ -212,9 +218,11 @@ async fn measure(
     } else {
         None
     };
+    let cpu_before = cpu::process_micros();
     let outcome = load::run(&workload, addrs, system.cookie(), options.seed).await;
     // The stop is inside the measured window: write-behind systems write then.
     stop_all(nodes).await;
+    let process_cpu = cpu::process_micros().saturating_sub(cpu_before);
     let cost = match &before {
         Some(before) => &meter.stats().await? - before,
         None => tenure_redis::ServerStats::default(),
@@ -244,6 +252,8 @@ async fn measure(
         commands_per_request: sent as f64 / requests,
         script_commands_per_request: scripted as f64 / requests,
         bytes_per_request: cost.net_bytes() as f64 / requests,
+        cpu_us_per_request: (process_cpu + cost.cpu_micros) as f64 / requests,
+        redis_cpu_us_per_request: cost.cpu_micros as f64 / requests,
         acked_increments: audit.map_or_else(
             || outcome.sessions.iter().map(|s| s.acked()).sum(),
             |a| a.acked,

@@ -291,16 +291,29 @@ async fn run_slot(ctx: Arc<Ctx>, seed: u64) -> Tally {
                 .requests_per_session
                 .map_or(u64::MAX, |n| n.saturating_sub(1)),
         ));
-        let loops: Vec<_> = (0..ctx.workload.in_flight)
-            .map(|k| {
-                let seed = rng.random::<u64>() ^ k as u64;
-                tokio::spawn(drive(ctx.clone(), book.clone(), budget.clone(), seed))
-            })
-            .collect();
-        for l in loops {
-            match l.await {
-                Ok(t) => tally.absorb(t),
-                Err(_) => tally.error("client task failed".into()),
+        if ctx.workload.in_flight <= 1 {
+            // One loop: run it here, into this slot's tally. A task and a tally (a
+            // histogram of a few hundred KB to clear and merge) per session would
+            // cost the client more than a short session's requests.
+            let seed = rng.random::<u64>();
+            drive(&ctx, &book, &budget, seed, &mut tally).await;
+        } else {
+            let loops: Vec<_> = (0..ctx.workload.in_flight)
+                .map(|k| {
+                    let seed = rng.random::<u64>() ^ k as u64;
+                    let (ctx, book, budget) = (ctx.clone(), book.clone(), budget.clone());
+                    tokio::spawn(async move {
+                        let mut tally = Tally::new();
+                        drive(&ctx, &book, &budget, seed, &mut tally).await;
+                        tally
+                    })
+                })
+                .collect();
+            for l in loops {
+                match l.await {
+                    Ok(t) => tally.absorb(t),
+                    Err(_) => tally.error("client task failed".into()),
+                }
             }
         }
         if ctx.workload.requests_per_session.is_none() {
@@ -310,8 +323,7 @@ async fn run_slot(ctx: Arc<Ctx>, seed: u64) -> Tally {
     tally
 }
 
-async fn drive(ctx: Arc<Ctx>, book: Arc<SessionBook>, budget: Arc<AtomicU64>, seed: u64) -> Tally {
-    let mut tally = Tally::new();
+async fn drive(ctx: &Ctx, book: &SessionBook, budget: &AtomicU64, seed: u64, tally: &mut Tally) {
     let mut rng = StdRng::seed_from_u64(seed);
     let total = ctx.workload.mix.total().max(1);
     while Instant::now() < ctx.deadline
@@ -320,9 +332,8 @@ async fn drive(ctx: Arc<Ctx>, book: Arc<SessionBook>, budget: Arc<AtomicU64>, se
             .is_ok()
     {
         let op = ctx.workload.mix.pick(rng.random_range(0..total));
-        ctx.request(&book, op, &mut rng, &mut tally).await;
+        ctx.request(book, op, &mut rng, tally).await;
     }
-    tally
 }
 
 /// What the store holds after the run, read through a fresh node.

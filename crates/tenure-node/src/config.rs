@@ -47,7 +47,8 @@ pub struct NodeConfig {
     /// A held session unused for this long is written and released. Default 30 s.
     pub idle_release: Duration,
     /// Most sessions held at once; beyond it, the least recently used idle ones are
-    /// written and released. Default 10,000.
+    /// written and released, in batches that free 1/32 of it (so that finding them
+    /// is not paid on every new session). Default 10,000.
     pub max_held: usize,
     /// Longest a request waits for another node to give a session up. Must exceed
     /// `renew_interval + min_hold`, the slowest recall when hints are lost. Default 15 s.

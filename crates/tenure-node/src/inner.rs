@@ -40,6 +40,8 @@ pub(crate) struct NodeInner<C> {
     pub(crate) codec: C,
     /// The tenure table: every session this node holds (exclusive mode).
     pub(crate) table: Mutex<HashMap<SessionId, Arc<Held>>>,
+    /// Sessions chosen for eviction whose release has not ended.
+    pub(crate) evicting: AtomicUsize,
     /// One acquisition at a time per session on this node (single flight).
     pub(crate) acquiring: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
     /// Wakes a queued acquisition when a grant hint arrives.
@@ -82,6 +84,7 @@ impl<C> NodeInner<C> {
             config,
             codec,
             table: Mutex::default(),
+            evicting: AtomicUsize::new(0),
             acquiring: Mutex::default(),
             grant_waiters: Mutex::default(),
             granting: AtomicUsize::new(0),

@@ -235,6 +235,37 @@ async fn eviction_flushes_the_least_recently_used_session() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn eviction_keeps_a_busy_table_within_max_held_and_writes_every_victim() {
+    // 64 allowed: each eviction scan frees room for 64/32 = 2 more, so 200 new
+    // sessions are evicted in batches, never more than the excess plus 2 at once.
+    let r = rig(WritePolicy::manual(), |c| c.max_held = 64).await;
+    let mut ids = vec![r.id.clone()];
+    for _ in 0..200 {
+        let id = support::new_counter_session(&r.node).await;
+        r.bump(&id).await;
+        ids.push(id);
+        support::settle().await;
+    }
+    r.wait(Duration::from_millis(10)).await;
+    let held = ids.iter().filter(|id| r.node.holds(id)).count();
+    assert!(held <= 64, "{held} sessions held with max_held 64");
+    assert!(held >= 64 - 2, "evicted more than a batch: {held} held");
+    assert_eq!(r.node.stats().evictions as usize, ids.len() - held);
+    assert!(
+        r.node.holds(ids.last().unwrap()),
+        "the newest session stays"
+    );
+    for id in ids.iter().filter(|id| !r.node.holds(id)) {
+        let want = if *id == r.id { 0 } else { 1 };
+        assert_eq!(
+            r.stored(id).await,
+            Some(want),
+            "a victim's change was written"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn shutdown_flushes_every_held_session() {
     let r = rig(WritePolicy::manual(), |_| {}).await;
     let second = support::new_counter_session(&r.node).await;

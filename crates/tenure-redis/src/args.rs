@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use fred::types::Value;
 use tenure_core::{Bytes, Change, Delta, Expect, OwnerId, Snapshot};
-use tenure_store::{CommitId, Expiry, Fence, Known, Renewal};
+use tenure_store::{CommitId, Expiry, Fence, Known, Release, Renewal};
 
 /// Durations beyond this many milliseconds (about 100 years) are clamped: they stay
 /// exact in Lua's doubles when added to the clock.
@@ -124,6 +124,17 @@ pub(crate) fn renew(owner: &OwnerId, lease: Duration, sessions: usize) -> Vec<Va
 
 pub(crate) fn push_renewal(args: &mut Vec<Value>, item: &Renewal) {
     args.extend([int(item.fence.0), flag(item.touch)]);
+}
+
+/// The fixed head of a release batch; [`push_release`] adds each session.
+pub(crate) fn release(owner: &OwnerId, sessions: usize) -> Vec<Value> {
+    let mut args = Vec::with_capacity(1 + 2 * sessions);
+    args.push(text(owner.as_str()));
+    args
+}
+
+pub(crate) fn push_release(args: &mut Vec<Value>, item: &Release) {
+    args.extend([int(item.fence.0), int(item.id.0)]);
 }
 
 pub(crate) fn commit(

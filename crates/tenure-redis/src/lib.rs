@@ -22,6 +22,7 @@
 
 mod acquire;
 mod args;
+mod batch;
 mod config;
 mod connection;
 mod hint_code;
@@ -29,6 +30,7 @@ mod hints;
 mod inspect;
 mod keys;
 mod liveness;
+mod release;
 mod renew;
 mod reply;
 mod rotate;

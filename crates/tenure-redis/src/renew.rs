@@ -1,9 +1,6 @@
-//! Renewal batching: a node renews every session it holds at once, so the batch is
-//! split into script calls by cluster slot (a script may touch only one slot) and by
-//! `renew_batch` (one call must not keep Redis busy for long), and the calls are sent
-//! together.
+//! Renewal batching: a node renews every session it holds at once, in script calls
+//! split as [`batch::groups`] does, sent together.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use fred::types::Value;
@@ -11,6 +8,7 @@ use tenure_core::OwnerId;
 use tenure_store::{RenewOutcome, Renewal, StoreError};
 
 use crate::args;
+use crate::batch;
 use crate::connection::RedisStore;
 use crate::reply::bad;
 use crate::scripts::BatchKeys;
@@ -25,38 +23,17 @@ pub(crate) async fn renew(
     if items.is_empty() {
         return Ok(Vec::new());
     }
-    // All calls are sent at once, so the client pipelines them: one round trip per
-    // server.
-    let calls = groups(store, items)
+    let calls = batch::groups(store, items, |item| &item.sid)
         .into_iter()
-        .map(|group| renew_group(store, owner, lease, group));
+        .map(|group| renew_group(store, owner, lease, group))
+        .collect::<Vec<_>>();
     let mut outcomes = vec![RenewOutcome::Lost; items.len()];
-    for result in futures::future::join_all(calls).await {
+    for result in batch::run(calls).await {
         for (i, outcome) in result? {
             outcomes[i] = outcome;
         }
     }
     Ok(outcomes)
-}
-
-/// `items` with their indexes, split into one group per script call: per slot on a
-/// cluster, at most `renew_batch` each.
-fn groups<'a>(store: &RedisStore, items: &'a [Renewal]) -> Vec<Vec<(usize, &'a Renewal)>> {
-    let batch = store.config().renew_batch;
-    let mut groups: BTreeMap<u16, Vec<Vec<(usize, &Renewal)>>> = BTreeMap::new();
-    for (i, item) in items.iter().enumerate() {
-        let slot = if store.is_clustered() {
-            fred::util::redis_keyslot(store.keys(&item.sid).meta.as_bytes())
-        } else {
-            0
-        };
-        let group = groups.entry(slot).or_default();
-        match group.last_mut() {
-            Some(last) if last.len() < batch => last.push((i, item)),
-            _ => group.push(vec![(i, item)]),
-        }
-    }
-    groups.into_values().flatten().collect()
 }
 
 /// One script call: the outcomes of `items`, by their indexes.

@@ -62,8 +62,8 @@ impl KeySet for AllKeys {
     }
 }
 
-/// `KEYS` = meta, attributes, versions of each session in a renewal batch, all in one
-/// cluster slot.
+/// `KEYS` = meta, attributes, versions of each session in a renewal or release batch,
+/// all in one cluster slot.
 #[derive(Debug)]
 pub(crate) struct BatchKeys(Vec<String>);
 
@@ -159,6 +159,7 @@ macro_rules! script {
 pub(crate) struct Scripts {
     pub(crate) acquire: Lua<DataKeys>,
     pub(crate) renew: Lua<BatchKeys>,
+    pub(crate) release: Lua<BatchKeys>,
     pub(crate) commit: Lua<DataKeys>,
     pub(crate) load: Lua<DataKeys>,
     pub(crate) optimistic: Lua<DataKeys>,
@@ -176,6 +177,7 @@ impl Scripts {
         Self {
             acquire: script!("acquire"),
             renew: script!("renew"),
+            release: script!("release"),
             commit: script!("commit"),
             load: script!("load"),
             optimistic: script!("optimistic"),
@@ -195,6 +197,7 @@ impl Scripts {
         vec![
             self.acquire.declared(),
             self.renew.declared(),
+            self.release.declared(),
             self.commit.declared(),
             self.load.declared(),
             self.optimistic.declared(),
@@ -219,7 +222,7 @@ mod tests {
     #[test]
     fn each_script_takes_the_keys_its_header_names() {
         let declared = Scripts::new().declared();
-        assert_eq!(declared.len(), 12);
+        assert_eq!(declared.len(), 13);
         for (name, source, layout) in declared {
             let header = source.split_once("KEYS: ").map(|(_, rest)| rest);
             let keys = header.and_then(|rest| rest.split_once('.')).map(|(k, _)| k);

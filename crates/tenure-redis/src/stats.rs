@@ -54,6 +54,9 @@ pub struct ServerStats {
     pub net_input_bytes: u64,
     /// Bytes the servers sent (`total_net_output_bytes`).
     pub net_output_bytes: u64,
+    /// CPU time the servers used, user and system, in µs (`used_cpu_user` plus
+    /// `used_cpu_sys`).
+    pub cpu_micros: u64,
 }
 
 impl ServerStats {
@@ -101,6 +104,12 @@ impl ServerStats {
                 self.net_input_bytes += n.parse::<u64>().unwrap_or(0);
             } else if let Some(n) = line.strip_prefix("total_net_output_bytes:") {
                 self.net_output_bytes += n.parse::<u64>().unwrap_or(0);
+            } else if let Some(s) = line
+                .strip_prefix("used_cpu_user:")
+                .or_else(|| line.strip_prefix("used_cpu_sys:"))
+            {
+                // Seconds with six decimals.
+                self.cpu_micros += (s.parse::<f64>().unwrap_or(0.0) * 1e6).round() as u64;
             }
         }
     }
@@ -127,12 +136,14 @@ impl Sub for &ServerStats {
             net_output_bytes: self
                 .net_output_bytes
                 .saturating_sub(before.net_output_bytes),
+            cpu_micros: self.cpu_micros.saturating_sub(before.cpu_micros),
         }
     }
 }
 
 impl RedisStore {
-    /// Reads `INFO stats` and `INFO commandstats` from every primary and sums them.
+    /// Reads `INFO stats`, `INFO commandstats` and `INFO cpu` from every primary and
+    /// sums them.
     /// The counters are server-wide: other clients of the same servers count too.
     pub async fn server_stats(&self) -> Result<ServerStats, StoreError> {
         let client = self.client();
@@ -155,6 +166,11 @@ impl RedisStore {
                         .await
                         .map_err(client_error)?,
                 );
+                read(
+                    node.info::<String>(Some(InfoKind::Cpu))
+                        .await
+                        .map_err(client_error)?,
+                );
             }
         } else {
             read(
@@ -166,6 +182,12 @@ impl RedisStore {
             read(
                 client
                     .info::<String>(Some(InfoKind::CommandStats))
+                    .await
+                    .map_err(client_error)?,
+            );
+            read(
+                client
+                    .info::<String>(Some(InfoKind::Cpu))
                     .await
                     .map_err(client_error)?,
             );
@@ -191,5 +213,7 @@ mod tests {
         assert_eq!(d.net_input_bytes, 10);
         assert_eq!(a.all_commands(), 9, "INFO itself is not counted");
         assert_eq!(a.script_commands(), 6);
+        a.absorb("# CPU\r\nused_cpu_sys:1.250000\r\nused_cpu_user:2.000001\r\n");
+        assert_eq!(a.cpu_micros, 3_250_001);
     }
 }

@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 use tenure_store::{
     AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, Hint, HintReceiver, Known,
-    Liveness, Location, OptimisticReply, RenewOutcome, Renewal, RotateReply, Store, StoreError,
+    Liveness, Location, OptimisticReply, Release, RenewOutcome, Renewal, RotateReply, Store,
+    StoreError,
 };
 
 use crate::args;
@@ -17,7 +18,7 @@ use crate::connection::RedisStore;
 use crate::liveness;
 use crate::reply::bad;
 use crate::scripts::{AllKeys, DataKeys};
-use crate::{renew, rotate};
+use crate::{release, renew, rotate};
 
 #[async_trait]
 impl Store for RedisStore {
@@ -78,6 +79,14 @@ impl Store for RedisStore {
             }),
             other => Err(bad("commit", &format!("unknown status {other:?}"))),
         }
+    }
+
+    async fn release_many(
+        &self,
+        owner: &OwnerId,
+        items: &[Release],
+    ) -> Result<Vec<Result<CommitReply, StoreError>>, StoreError> {
+        release::release_many(self, owner, items).await
     }
 
     async fn load(&self, sid: &SessionId) -> Result<Option<Snapshot>, StoreError> {

@@ -119,6 +119,19 @@ pub struct Renewal {
     pub touch: bool,
 }
 
+/// One held session to give back in a [`Store::release_many`] batch: a commit with
+/// nothing to write and `release` set, as [`Store::commit`] would take it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    /// The session.
+    pub sid: SessionId,
+    /// The fence the caller holds it with.
+    pub fence: Fence,
+    /// The commit's id (I2a): sending the same release again is answered
+    /// `AlreadyApplied`.
+    pub id: CommitId,
+}
+
 /// The outcome of renewing one session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -359,6 +372,38 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         delta: Delta,
         release: bool,
     ) -> Result<CommitReply, StoreError>;
+
+    /// Gives back each session of `items`, as [`commit`](Self::commit) with an empty
+    /// delta and `release` would, where the store can in one round trip: one answer
+    /// per item, in the order of `items`, each exactly what that commit would have
+    /// answered (an error for one item leaves the others' answers standing). A node
+    /// gives back sessions it stopped using (idle, cold, evicted) together this way,
+    /// instead of one call each.
+    ///
+    /// The default sends one `commit` per item, so a store (or a wrapper) that does not
+    /// override this stays correct and only costs the round trips. A wrapper should
+    /// pass it on to its inner store.
+    async fn release_many(
+        &self,
+        owner: &OwnerId,
+        items: &[Release],
+    ) -> Result<Vec<Result<CommitReply, StoreError>>, StoreError> {
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let reply = self
+                .commit(
+                    &item.sid,
+                    owner,
+                    item.fence,
+                    item.id,
+                    Delta::default(),
+                    true,
+                )
+                .await;
+            out.push(reply);
+        }
+        Ok(out)
+    }
 
     /// Reads the session without any lock. Counts as an access for idle expiry.
     async fn load(&self, sid: &SessionId) -> Result<Option<Snapshot>, StoreError>;

@@ -56,6 +56,14 @@ impl<S: Store + ?Sized> Store for Arc<S> {
         (**self).commit(sid, owner, fence, id, delta, release).await
     }
 
+    async fn release_many(
+        &self,
+        owner: &OwnerId,
+        items: &[Release],
+    ) -> Result<Vec<Result<CommitReply, StoreError>>, StoreError> {
+        (**self).release_many(owner, items).await
+    }
+
     async fn load(&self, sid: &SessionId) -> Result<Option<Snapshot>, StoreError> {
         (**self).load(sid).await
     }

@@ -35,6 +35,10 @@ pub struct CallCounts {
     pub renew: u64,
     /// `commit` calls.
     pub commit: u64,
+    /// `release_many` calls (one per batch, whatever its length).
+    pub release_many: u64,
+    /// Sessions given back by `release_many` calls, summed over their batches.
+    pub released_in_batches: u64,
     /// `load` calls.
     pub load: u64,
     /// `commit_optimistic` calls.
@@ -64,6 +68,7 @@ impl CallCounts {
         self.acquire
             + self.renew
             + self.commit
+            + self.release_many
             + self.load
             + self.commit_optimistic
             + self.create
@@ -83,6 +88,10 @@ impl Sub for CallCounts {
             acquire: self.acquire.saturating_sub(rhs.acquire),
             renew: self.renew.saturating_sub(rhs.renew),
             commit: self.commit.saturating_sub(rhs.commit),
+            release_many: self.release_many.saturating_sub(rhs.release_many),
+            released_in_batches: self
+                .released_in_batches
+                .saturating_sub(rhs.released_in_batches),
             load: self.load.saturating_sub(rhs.load),
             commit_optimistic: self.commit_optimistic.saturating_sub(rhs.commit_optimistic),
             create: self.create.saturating_sub(rhs.create),
@@ -129,6 +138,8 @@ struct Counters {
     acquire: AtomicU64,
     renew: AtomicU64,
     commit: AtomicU64,
+    release_many: AtomicU64,
+    released_in_batches: AtomicU64,
     load: AtomicU64,
     commit_optimistic: AtomicU64,
     create: AtomicU64,
@@ -148,6 +159,7 @@ impl Counters {
             Method::Acquire => &self.acquire,
             Method::Renew => &self.renew,
             Method::Commit => &self.commit,
+            Method::ReleaseMany => &self.release_many,
             Method::Load => &self.load,
             Method::CommitOptimistic => &self.commit_optimistic,
             Method::Create => &self.create,
@@ -233,6 +245,10 @@ impl<S: Store + ?Sized> Forward for Counting<S> {
         match *call {
             Call::Commit { delta, release, .. } => c.record(delta, false, release),
             Call::CommitOptimistic { delta, .. } => c.record(delta, true, false),
+            Call::ReleaseMany { items, .. } => {
+                c.released_in_batches
+                    .fetch_add(items.len() as u64, Ordering::SeqCst);
+            }
             _ => {}
         }
         Ok(())
@@ -334,6 +350,8 @@ impl<S: Store + ?Sized> CountingStore<S> {
             acquire: get(&c.acquire),
             renew: get(&c.renew),
             commit: get(&c.commit),
+            release_many: get(&c.release_many),
+            released_in_batches: get(&c.released_in_batches),
             load: get(&c.load),
             commit_optimistic: get(&c.commit_optimistic),
             create: get(&c.create),

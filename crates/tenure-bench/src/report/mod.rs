@@ -147,8 +147,9 @@ fn references(ms: &[Measurement], w: &str) -> String {
 
 const TABLE_HEAD: &str =
     "| system | req/s | vs limit | vs fastest peer | vs tower | p50 ms | p99 ms | \
-     Redis cmds/req | vs tower | bytes/req | vs tower | errors | lost updates | stale reads |\n\
-     |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+     Redis cmds/req | vs tower | bytes/req | vs tower | CPU µs/req (Redis) | errors | lost updates | \
+     stale reads |\n\
+     |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
 /// One table per workload, with a heading of level `level`.
 fn tables(
@@ -173,7 +174,7 @@ fn tables(
                     "| {} | not supported: {} |{}",
                     s.label(),
                     u.reason,
-                    " – |".repeat(12)
+                    " – |".repeat(13)
                 );
                 continue;
             }
@@ -187,7 +188,7 @@ fn tables(
             };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.3}{scripted} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.3}{scripted} | {} | {} | {} | {:.0} ({:.0}) | {} | {} | {} |",
                 s.label(),
                 thousands(m.throughput.round() as u64),
                 ratio(m.throughput, lim.map(|b| b.throughput)),
@@ -199,6 +200,8 @@ fn tables(
                 ratio(m.commands_per_request, base.map(|b| b.commands_per_request)),
                 bytes(m.bytes_per_request),
                 ratio(m.bytes_per_request, base.map(|b| b.bytes_per_request)),
+                m.cpu_us_per_request,
+                m.redis_cpu_us_per_request,
                 errors(m),
                 out_of(m.lost_updates, m.acked_increments),
                 out_of(m.stale_reads, m.reads),

@@ -35,7 +35,7 @@ use crate::SessionError;
 const FIRST_RETRY: Duration = Duration::from_millis(25);
 
 /// What became of a commit.
-enum Outcome {
+pub(crate) enum Outcome {
     /// Applied, now or by an earlier sending; the session version it made.
     Stored(u64),
     /// The store answered that it applied nothing, and no earlier sending exists.
@@ -150,7 +150,7 @@ impl<C: Codec> NodeInner<C> {
     }
 
     /// Brings the held copy in line with what became of `pending`.
-    fn settle(
+    pub(crate) fn settle(
         &self,
         held: &Arc<Held>,
         pending: Pending,

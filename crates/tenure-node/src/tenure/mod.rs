@@ -7,17 +7,21 @@
 //! | [`held`] | one held session: tenure, near cache, state machine (its header) |
 //! | [`acquire`] | admission of a request, single-flight `acquire`, queueing, grant hints |
 //! | [`request`] | a request's store calls on a held session: create, end, rotate, delete |
+//! | [`evict`] | keeping the table within `max_held`: LRU eviction in batches |
 //! | [`release`] | flush (write) and release, the write-behind timer, shutdown |
 //! | [`commit`] | one fenced commit, sent again until its outcome is known (I2a) |
+//! | [`release_batch`] | giving back many unused sessions in one store call |
 //! | [`renew`] | lease renewal, idle sweep, hints: the node's background tasks |
 //! | [`liveness`] | the node's keep-alive at the store, and a new owner id after a lapse (I15) |
 //! | [`remembered`] | copies of given-back sessions, so a takeover carries only what changed |
 
 pub(crate) mod acquire;
 pub(crate) mod commit;
+pub(crate) mod evict;
 pub(crate) mod held;
 pub(crate) mod liveness;
 pub(crate) mod release;
+pub(crate) mod release_batch;
 pub(crate) mod remembered;
 pub(crate) mod renew;
 pub(crate) mod request;
@@ -92,25 +96,15 @@ impl<C: Codec> NodeInner<C> {
     /// Puts a newly held session in the table and keeps the table within `max_held`.
     /// A grant that lands after shutdown began is released at once (I14).
     fn install(self: &Arc<Self>, held: Arc<Held>) {
-        let victim = {
+        let victims = {
             let mut table = lock(&self.table);
             table.insert(held.sid(), held.clone());
-            if table.len() <= self.config.max_held {
-                None
-            } else {
-                table
-                    .values()
-                    .filter_map(|h| h.evictable_since().map(|t| (t, h.clone())))
-                    .min_by_key(|(t, _)| *t)
-                    .map(|(_, h)| h)
-            }
+            self.victims(&table)
         };
         if self.is_shutting_down() {
             tokio::spawn(self.clone().release(held, ReleaseReason::Shutdown));
         }
-        if let Some(victim) = victim {
-            tokio::spawn(self.clone().release(victim, ReleaseReason::Evict));
-        }
+        self.evict(victims);
     }
 
     /// Removes `held` from the table (if it is still the entry for its id).

@@ -18,7 +18,7 @@ use crate::tenure::held::{GoneReason, Held, Pending, Phase};
 use crate::SessionError;
 
 /// Whether a flush may write `held`: `Ok(false)` once released (nothing to write).
-fn still_writable(held: &Held) -> Result<bool, SessionError> {
+pub(crate) fn still_writable(held: &Held) -> Result<bool, SessionError> {
     match held.phase() {
         Phase::Gone(GoneReason::Lost) => Err(SessionError::TenureLost),
         Phase::Gone(GoneReason::InDoubt) => Err(SessionError::OutcomeUnknown),
@@ -67,11 +67,22 @@ impl<C: Codec> NodeInner<C> {
         if reason == ReleaseReason::Recall {
             self.hold_before_recall(&held).await;
         }
+        self.finish_release(&held, reason).await
+    }
+
+    /// The rest of a release once it has begun (and, for a recall, the minimum hold
+    /// is over): stop admitting, drain in-flight requests, then write and release in
+    /// one commit, retried while the store does not answer.
+    pub(crate) async fn finish_release(
+        &self,
+        held: &Arc<Held>,
+        reason: ReleaseReason,
+    ) -> Result<(), SessionError> {
         held.begin_drain();
         held.drained().await;
         let started = Instant::now();
         let result = loop {
-            match self.flush(&held, true).await {
+            match self.flush(held, true).await {
                 // The store could not be reached, or did not confirm the commit (it is
                 // kept in doubt and sent again first). Try again for `outcome_timeout`,
                 // while the lease runs (after it, the changes cannot be written, I8):
@@ -89,25 +100,30 @@ impl<C: Codec> NodeInner<C> {
             }
         };
         match &result {
-            Ok(()) => match reason {
-                ReleaseReason::Recall => count!(self.stats, recalls),
-                ReleaseReason::Idle => count!(self.stats, idle_releases),
-                ReleaseReason::Evict => count!(self.stats, evictions),
-                ReleaseReason::Shutdown => count!(self.stats, shutdown_releases),
-                ReleaseReason::Lapsed => {}
-                ReleaseReason::Moved => count!(self.stats, moves),
-            },
+            Ok(()) => self.count_release(reason),
             Err(SessionError::TenureLost | SessionError::Gone) => {}
             Err(e) if held.in_doubt() || e.is_outcome_unknown() => {
                 tracing::warn!(session = held.sid().prefix(), error = %e, "release failed with a commit in doubt; dropping copy");
-                self.drop_in_doubt(&held);
+                self.drop_in_doubt(held);
             }
             Err(e) => {
                 tracing::warn!(session = held.sid().prefix(), error = %e, "release failed; dropping copy");
-                self.lose(&held);
+                self.lose(held);
             }
         }
         result
+    }
+
+    /// Counts a release that went through, by its reason.
+    pub(crate) fn count_release(&self, reason: ReleaseReason) {
+        match reason {
+            ReleaseReason::Recall => count!(self.stats, recalls),
+            ReleaseReason::Idle => count!(self.stats, idle_releases),
+            ReleaseReason::Evict => count!(self.stats, evictions),
+            ReleaseReason::Shutdown => count!(self.stats, shutdown_releases),
+            ReleaseReason::Lapsed => {}
+            ReleaseReason::Moved => count!(self.stats, moves),
+        }
     }
 
     /// The adaptive minimum hold: a recalled session is kept for `min_hold` after its
@@ -191,7 +207,7 @@ impl<C: Codec> NodeInner<C> {
     }
 
     /// A commit of everything dirty in `held`, with a new id.
-    fn pending(&self, held: &Held, release: bool) -> Pending {
+    pub(crate) fn pending(&self, held: &Held, release: bool) -> Pending {
         let c = held.collect();
         Pending {
             id: self.next_commit_id(),
@@ -256,18 +272,16 @@ impl<C: Codec> NodeInner<C> {
             if all.is_empty() {
                 break;
             }
-            let releases: Vec<_> = all
-                .into_iter()
-                .map(|held| tokio::spawn(self.clone().release(held, ReleaseReason::Shutdown)))
-                .collect();
-            for r in releases {
-                match r.await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => {
-                        first_err.get_or_insert(e);
-                    }
-                    Err(join) => tracing::error!(error = %join, "release task failed"),
+            // Together (those with nothing to write in one store call), in a task of
+            // its own: once begun, a release runs to its end even if the caller stops
+            // waiting (I14).
+            let releases = tokio::spawn(self.clone().release_all(all, ReleaseReason::Shutdown));
+            match releases.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    first_err.get_or_insert(e);
                 }
+                Err(join) => tracing::error!(error = %join, "release task failed"),
             }
         }
         for task in tenure_core::sync::lock(&self.tasks).drain(..) {

@@ -101,13 +101,16 @@ impl<C: Codec> NodeInner<C> {
     }
 
     /// The cold path: while the node holds more than [`COLD_ABOVE`] sessions, one that
-    /// served fewer than [`FEW_USES`] requests and none for a renewal interval is
-    /// released at this tick, not after `idle_release`.
+    /// served fewer than [`FEW_USES`] requests and none for [`COLD_IDLE`] is released
+    /// at this tick, not after `idle_release`.
     /// Sessions used once or twice (a visitor who never comes back, a health check
     /// with a cookie) would otherwise be renewed, and fill the table, for 30 s; a
-    /// busy session keeps its `idle_release`. Getting one back costs one `acquire`.
+    /// busy session keeps its `idle_release`. Getting one back costs one `acquire`
+    /// (of only what changed, if the node still remembers the copy).
     fn cold(&self, held: &Held, now: Instant, holding: usize) -> bool {
-        let idle = self.config.renew_interval.min(self.config.idle_release);
+        let idle = COLD_IDLE
+            .min(self.config.renew_interval)
+            .min(self.config.idle_release);
         holding > COLD_ABOVE
             && held.uses() < FEW_USES
             && held.idle_for(idle, now)
@@ -126,12 +129,13 @@ impl<C: Codec> NodeInner<C> {
         let now = Instant::now();
         let all = self.all_held();
         let holding = all.len();
+        let mut idle = Vec::new();
         for h in all {
             if h.owner() != owner {
                 self.spawn_release(h, ReleaseReason::Lapsed);
             } else if self.cold(&h, now, holding) {
                 // Given back instead of renewed: it would only be renewed again.
-                self.spawn_release(h, ReleaseReason::Idle);
+                idle.push(h);
             } else if !h.release_failing() {
                 held.push(h);
             }
@@ -174,14 +178,21 @@ impl<C: Codec> NodeInner<C> {
             if h.expired(now) {
                 self.expire(&h);
             } else if h.idle_for(self.config.idle_release, now) {
-                self.spawn_release(h, ReleaseReason::Idle);
+                idle.push(h);
             }
         }
+        // Together, in one store call for those with nothing to write.
+        self.spawn_release_all(idle, ReleaseReason::Idle);
     }
 }
 
 /// Below this many requests since its grant, an idle session is cold (see `cold`).
 const FEW_USES: u64 = 4;
+/// How long a session with few uses must have been unused to be cold. Short, so that
+/// a session used once is given back at the first tick after its visit rather than
+/// renewed first (a renewal costs the store about what the release does); a visitor
+/// who comes back after it pays one `acquire`.
+const COLD_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
 /// The cold path applies while the node holds more sessions than this: a node with
 /// few keeps each for `idle_release`, as configured.
 const COLD_ABOVE: usize = 1_000;

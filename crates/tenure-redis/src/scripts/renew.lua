@@ -3,7 +3,7 @@
 local owner = ARGV[1]
 local lease = num(ARGV[2], 'lease')
 local n = #KEYS / 3
-if owner == nil or owner == '' or n ~= math.floor(n) or #ARGV ~= 2 + 2 * n then
+if owner == nil or owner == '' or n % 1 ~= 0 or #ARGV ~= 2 + 2 * n then
   error('tenure: bad renew')
 end
 local fences, touches = {}, {}

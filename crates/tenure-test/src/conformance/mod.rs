@@ -28,6 +28,7 @@ mod liveness;
 mod locate;
 mod locking;
 mod optimistic;
+mod release_many;
 mod takeover;
 mod timeouts;
 mod util;
@@ -48,6 +49,7 @@ pub use liveness::*;
 pub use locate::*;
 pub use locking::*;
 pub use optimistic::*;
+pub use release_many::*;
 pub use takeover::*;
 pub use timeouts::*;
 
@@ -197,6 +199,8 @@ macro_rules! __tenure_test_cases {
             recall_via_renew_without_hints,
             recall_clears_when_waiters_die,
             release_grants_head_waiter,
+            release_many_answers_each_item_as_its_commit,
+            release_many_of_nothing,
             hints_never_block_store,
             optimistic_conflicts_per_attribute,
             optimistic_locked_while_held,

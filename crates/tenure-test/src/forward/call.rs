@@ -7,7 +7,7 @@ use std::fmt;
 use std::time::Duration;
 
 use tenure_core::{Bytes, Delta, OwnerId, SessionId};
-use tenure_store::{CommitId, Expiry, Fence, Known, Renewal};
+use tenure_store::{CommitId, Expiry, Fence, Known, Release, Renewal};
 
 #[cfg(doc)]
 use super::Forward;
@@ -24,6 +24,8 @@ pub enum Method {
     Renew,
     /// [`Store::commit`].
     Commit,
+    /// [`Store::release_many`].
+    ReleaseMany,
     /// [`Store::load`].
     Load,
     /// [`Store::commit_optimistic`].
@@ -51,6 +53,7 @@ impl Method {
             Method::Acquire => "acquire",
             Method::Renew => "renew",
             Method::Commit => "commit",
+            Method::ReleaseMany => "release_many",
             Method::Load => "load",
             Method::CommitOptimistic => "commit_optimistic",
             Method::Create => "create",
@@ -99,6 +102,11 @@ pub enum Call<'a> {
         delta: &'a Delta,
         release: bool,
     },
+    /// [`Store::release_many`].
+    ReleaseMany {
+        owner: &'a OwnerId,
+        items: &'a [Release],
+    },
     /// [`Store::load`].
     Load { sid: &'a SessionId },
     /// [`Store::commit_optimistic`].
@@ -145,6 +153,7 @@ impl Call<'_> {
             Call::Acquire { .. } => Method::Acquire,
             Call::Renew { .. } => Method::Renew,
             Call::Commit { .. } => Method::Commit,
+            Call::ReleaseMany { .. } => Method::ReleaseMany,
             Call::Load { .. } => Method::Load,
             Call::CommitOptimistic { .. } => Method::CommitOptimistic,
             Call::Create { .. } => Method::Create,

@@ -55,7 +55,7 @@ use async_trait::async_trait;
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 use tenure_store::{
     AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, HintReceiver, Known, Liveness,
-    Location, OptimisticReply, RenewOutcome, Renewal, RotateReply, Store, StoreError,
+    Location, OptimisticReply, Release, RenewOutcome, Renewal, RotateReply, Store, StoreError,
 };
 
 pub use call::{Call, Method};
@@ -177,6 +177,17 @@ pub trait Forward: Send + Sync + fmt::Debug + 'static {
             .commit(sid, owner, fence, id, delta, release)
             .await;
         self.after(Method::Commit, reply).await
+    }
+
+    /// [`Store::release_many`].
+    async fn release_many(
+        &self,
+        owner: &OwnerId,
+        items: &[Release],
+    ) -> Result<Vec<Result<CommitReply, StoreError>>, StoreError> {
+        self.before(&Call::ReleaseMany { owner, items }).await?;
+        let reply = self.inner().release_many(owner, items).await;
+        self.after(Method::ReleaseMany, reply).await
     }
 
     /// [`Store::load`].
@@ -329,6 +340,14 @@ impl<W: Forward> Store for Forwarding<W> {
         release: bool,
     ) -> Result<CommitReply, StoreError> {
         self.0.commit(sid, owner, fence, id, delta, release).await
+    }
+
+    async fn release_many(
+        &self,
+        owner: &OwnerId,
+        items: &[Release],
+    ) -> Result<Vec<Result<CommitReply, StoreError>>, StoreError> {
+        self.0.release_many(owner, items).await
     }
 
     async fn load(&self, sid: &SessionId) -> Result<Option<Snapshot>, StoreError> {
