@@ -13,7 +13,6 @@ use tenure_core::{OwnerId, SessionId};
 use tenure_node::{Node, NodeConfig};
 use tenure_store::{CommitReply, MemoryStore, Release, Store, StoreError};
 use tenure_test::{CountingStore, Forward, Forwarding};
-use tokio::time::advance;
 
 /// How the store treats `release_many` calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,21 +85,6 @@ async fn rig(mode: Batches) -> Rig {
     }
 }
 
-/// Advances virtual time in 10 ms steps, letting timers and spawned work run.
-async fn wait(d: Duration) {
-    let step = Duration::from_millis(10);
-    let mut left = d;
-    while !left.is_zero() {
-        let s = left.min(step);
-        advance(s).await;
-        for _ in 0..20 {
-            tokio::task::yield_now().await;
-        }
-        left -= s;
-    }
-    support::settle().await;
-}
-
 /// `n` sessions, each created with `counter = 0` and then bumped once (the default
 /// policy writes each change at the end of its request: nothing stays to write).
 async fn sessions(node: &Node, n: usize) -> Vec<SessionId> {
@@ -143,7 +127,7 @@ async fn idle_sessions_with_nothing_to_write_go_back_in_one_call() {
     let r = rig(Batches::Answered).await;
     let ids = sessions(&r.node, 40).await;
     let before = r.counting.counts();
-    wait(Duration::from_secs(16)).await;
+    support::advance_in_steps(Duration::from_secs(16)).await;
     let calls = r.counting.counts() - before;
     assert_eq!(
         calls.released_in_batches, 40,
@@ -161,7 +145,7 @@ async fn a_refused_batch_is_released_one_at_a_time() {
     let r = rig(Batches::Refused).await;
     let ids = sessions(&r.node, 12).await;
     let before = r.counting.counts();
-    wait(Duration::from_secs(16)).await;
+    support::advance_in_steps(Duration::from_secs(16)).await;
     assert!(
         r.faults.0.failed.load(Ordering::SeqCst),
         "the batch was tried"
@@ -180,7 +164,7 @@ async fn a_refused_batch_is_released_one_at_a_time() {
 async fn a_batch_whose_reply_is_lost_is_confirmed_by_sending_it_again() {
     let r = rig(Batches::ReplyLost).await;
     let ids = sessions(&r.node, 12).await;
-    wait(Duration::from_secs(16)).await;
+    support::advance_in_steps(Duration::from_secs(16)).await;
     assert!(
         r.faults.0.failed.load(Ordering::SeqCst),
         "the batch applied, its reply lost"
@@ -202,7 +186,7 @@ async fn a_session_in_use_is_not_released_with_the_batch() {
         let mut s = r.node.session(Some(ids[0].clone()));
         s.get::<u64>("counter").await.unwrap();
         s.end().await.unwrap();
-        wait(Duration::from_secs(1)).await;
+        support::advance_in_steps(Duration::from_secs(1)).await;
     }
     assert!(r.node.holds(&ids[0]), "a session in use stays");
     assert_eq!(r.counting.counts().released_in_batches, 4);
@@ -237,7 +221,7 @@ async fn sessions_used_once_go_back_at_the_first_tick_on_a_busy_node() {
     }
     // Created 3 s in, so that at the first tick (5 s) they have been idle for 2 s:
     // long enough to be cold, not long enough for any other rule.
-    wait(Duration::from_secs(3)).await;
+    support::advance_in_steps(Duration::from_secs(3)).await;
     let once: Vec<SessionId> = {
         let mut ids = Vec::new();
         for _ in 0..1_100 {
@@ -246,7 +230,7 @@ async fn sessions_used_once_go_back_at_the_first_tick_on_a_busy_node() {
         ids
     };
     let before = r.counting.counts();
-    wait(Duration::from_millis(2_100)).await;
+    support::advance_in_steps(Duration::from_millis(2_100)).await;
     let calls = r.counting.counts() - before;
     assert!(r.node.holds(&busy), "a session used 6 times is not cold");
     assert!(
@@ -260,12 +244,12 @@ async fn sessions_used_once_go_back_at_the_first_tick_on_a_busy_node() {
     // A node that holds few sessions keeps them for `idle_release` (10 s here).
     let few = rig(Batches::Answered).await;
     let ids = sessions(&few.node, 10).await;
-    wait(Duration::from_millis(5_100)).await;
+    support::advance_in_steps(Duration::from_millis(5_100)).await;
     assert!(
         ids.iter().all(|id| few.node.holds(id)),
         "below 1,000 held, none is cold"
     );
-    wait(Duration::from_secs(10)).await;
+    support::advance_in_steps(Duration::from_secs(10)).await;
     assert!(
         ids.iter().all(|id| !few.node.holds(id)),
         "released after idle_release"

@@ -10,7 +10,6 @@ use tenure_core::{SessionId, WritePolicy};
 use tenure_node::{Node, NodeConfig};
 use tenure_store::{MemoryStore, Store};
 use tenure_test::CountingStore;
-use tokio::time::advance;
 
 struct Rig {
     store: CountingStore<MemoryStore>,
@@ -56,20 +55,8 @@ impl Rig {
         support::stored(&*self.shared, id, "counter").await
     }
 
-    /// Advances virtual time in 10 ms steps, as real time would pass, letting timers
-    /// and spawned work run at each step.
     async fn wait(&self, d: Duration) {
-        let step = Duration::from_millis(10);
-        let mut left = d;
-        while !left.is_zero() {
-            let s = left.min(step);
-            advance(s).await;
-            for _ in 0..20 {
-                tokio::task::yield_now().await;
-            }
-            left -= s;
-        }
-        support::settle().await;
+        support::advance_in_steps(d).await;
     }
 }
 

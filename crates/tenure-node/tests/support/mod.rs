@@ -63,6 +63,22 @@ pub async fn settle() {
 
 pub const SECOND: Duration = Duration::from_secs(1);
 
+/// Advances paused time by `d` in 10 ms steps, as real time would pass, letting
+/// timers and spawned work run at each step.
+pub async fn advance_in_steps(d: Duration) {
+    let step = Duration::from_millis(10);
+    let mut left = d;
+    while !left.is_zero() {
+        let s = left.min(step);
+        tokio::time::advance(s).await;
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+        left -= s;
+    }
+    settle().await;
+}
+
 /// Starts a request on `node` that takes `attr` mutably, applies `change`, and stays
 /// in flight (holding the attribute's lock) until the returned sender fires. Returns
 /// once the request holds the attribute; the task answers the request's `end()`.
