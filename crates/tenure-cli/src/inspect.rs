@@ -1,11 +1,10 @@
-//! `tenure inspect`: list, show and delete sessions in a Redis store.
+//! `tenure inspect`: list, show and delete sessions in a Redis or PostgreSQL store.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use tenure_core::{Codec, MessagePack, SessionId};
-use tenure_redis::{Inspector, SessionInfo};
-use tenure_store::StoreError;
+use tenure_store::{Inspect, SessionInfo, StoreError};
 
 /// What to do.
 #[derive(Debug, Clone)]
@@ -19,7 +18,7 @@ pub enum Action {
 }
 
 /// Runs `action`, answering the text to print.
-pub async fn run(inspector: &Inspector, action: &Action) -> Result<String, StoreError> {
+pub async fn run(inspector: &dyn Inspect, action: &Action) -> Result<String, StoreError> {
     match action {
         Action::List(limit) => {
             let ids = inspector.list(*limit).await?;

@@ -17,7 +17,6 @@ use tenure_cli::serve::{
 };
 use tenure_cli::stores::{Backend, StoreUrl};
 use tenure_core::{Consistency, SessionId, WritePolicy};
-use tenure_redis::Inspector;
 
 #[derive(Parser)]
 #[command(
@@ -40,17 +39,19 @@ enum Command {
     Serve(ServeArgs),
     /// Run the front router over nodes started with `tenure serve`.
     Route(RouteArgs),
-    /// List, show or delete sessions in a Redis store.
+    /// List, show or delete sessions in a Redis or PostgreSQL store.
     Inspect(InspectArgs),
 }
 
 #[derive(clap::Args)]
 struct StoreArgs {
-    /// Where sessions live: `memory` (in this process), `redis://host:port`, or
-    /// `redis-cluster://host:port[?node=host:port...]`.
+    /// Where sessions live: `memory` (in this process), `redis://host:port`,
+    /// `redis-cluster://host:port[?node=host:port...]`, or
+    /// `postgres://user@host:port/database`.
     #[arg(long, default_value = "memory")]
     store: StoreUrl,
-    /// Key prefix in Redis, so several apps (or demo runs) can share one server.
+    /// Key prefix in Redis (on PostgreSQL, the schema, with `-` and other characters
+    /// made `_`), so several apps (or demo runs) can share one server.
     #[arg(long)]
     prefix: Option<String>,
 }
@@ -380,7 +381,7 @@ fn fail_with(message: &str) -> ExitCode {
 
 async fn inspect_store(args: InspectArgs) -> ExitCode {
     if args.store.store == StoreUrl::Memory {
-        return fail_with("tenure inspect needs --store redis://host:port (the memory store lives inside its own process)");
+        return fail_with("tenure inspect needs --store redis://host:port or postgres://... (the memory store lives inside its own process)");
     }
     let prefix = args.store.prefix.unwrap_or_else(|| "tenure".into());
     let id = |text: &str| {
@@ -399,11 +400,11 @@ async fn inspect_store(args: InspectArgs) -> ExitCode {
         Ok(b) => b,
         Err(e) => return fail(&e),
     };
-    let Some(redis) = backend.redis() else {
+    let Some(inspector) = backend.inspector() else {
         return ExitCode::FAILURE;
     };
-    let result = inspect::run(&Inspector::new(redis.clone()), &action).await;
-    redis.quit().await;
+    let result = inspect::run(inspector.as_ref(), &action).await;
+    backend.quit().await;
     match result {
         Ok(text) => {
             print!("{text}");

@@ -175,9 +175,7 @@ pub async fn serve_node(setup: NodeSetup) -> Result<(), DemoError> {
     if let Err(e) = node.shutdown().await {
         eprintln!("shutdown: {e}");
     }
-    if let Some(redis) = backend.redis() {
-        redis.quit().await;
-    }
+    backend.quit().await;
     Ok(())
 }
 

@@ -16,6 +16,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tenure_store::Inspect as _;
 
 use http::StatusCode;
 use serving::{clean_up, head, redis_store, session_of, stored, Proc, Tab};

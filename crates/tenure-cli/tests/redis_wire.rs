@@ -11,6 +11,7 @@
 mod support;
 
 use std::sync::Arc;
+use tenure_store::Inspect as _;
 
 use support::{redis, single_url, unique_prefix};
 use tenure_node::{Node, NodeConfig};

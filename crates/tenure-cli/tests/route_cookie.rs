@@ -9,6 +9,7 @@
 mod support;
 
 use std::net::SocketAddr;
+use tenure_store::Inspect as _;
 
 use http::StatusCode;
 use support::*;

@@ -32,6 +32,7 @@ mod args;
 mod config;
 mod error;
 mod hints;
+mod inspect;
 mod protocol;
 mod reply;
 mod schema;

@@ -3,63 +3,16 @@
 
 use std::time::Duration;
 
+use async_trait::async_trait;
 use fred::interfaces::ClientLike;
 use futures::StreamExt;
-use tenure_core::{Bytes, OwnerId, SessionId};
-use tenure_store::{Fence, Store, StoreError};
+use tenure_core::{OwnerId, SessionId};
+use tenure_store::{AttrInfo, Fence, Inspect, LockInfo, SessionInfo, Store, StoreError};
 
 use crate::connection::RedisStore;
 use crate::keys::{meta_key_session, meta_pattern};
 use crate::reply::{bad, client_error};
 use crate::scripts::DataKeys;
-
-/// One session as an operator sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionInfo {
-    /// The session.
-    pub id: SessionId,
-    /// Its version (one per applied commit).
-    pub version: u64,
-    /// How long ago it was created.
-    pub age: Duration,
-    /// How long since its last access.
-    pub idle_for: Duration,
-    /// Idle timeout, if any.
-    pub idle_timeout: Option<Duration>,
-    /// Absolute timeout, if any.
-    pub absolute_timeout: Option<Duration>,
-    /// The last fence granted for it.
-    pub last_fence: Fence,
-    /// Its lock, if held and unexpired.
-    pub lock: Option<LockInfo>,
-    /// Owners waiting for the lock, head first, with the time each has left to ask
-    /// again before it counts as dead (dead ones are not listed).
-    pub queue: Vec<(OwnerId, Duration)>,
-    /// Its attributes, by name.
-    pub attrs: Vec<AttrInfo>,
-}
-
-/// A held lock.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LockInfo {
-    /// The node holding it.
-    pub holder: OwnerId,
-    /// The fence of this tenure.
-    pub fence: Fence,
-    /// Lease left.
-    pub lease_left: Duration,
-}
-
-/// One attribute.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AttrInfo {
-    /// Its name.
-    pub name: String,
-    /// The session version that last set it.
-    pub version: u64,
-    /// Its encoded value (decode it with the application's codec).
-    pub value: Bytes,
-}
 
 /// Lists, shows and deletes sessions of one [`RedisStore`] (its key prefix).
 #[derive(Debug, Clone)]
@@ -72,9 +25,12 @@ impl Inspector {
     pub fn new(store: RedisStore) -> Self {
         Self { store }
     }
+}
 
+#[async_trait]
+impl Inspect for Inspector {
     /// Up to `limit` session ids, in no particular order (`SCAN` over every primary).
-    pub async fn list(&self, limit: usize) -> Result<Vec<SessionId>, StoreError> {
+    async fn list(&self, limit: usize) -> Result<Vec<SessionId>, StoreError> {
         let client = self.store.client();
         let prefix = &self.store.config().prefix;
         let pattern = meta_pattern(prefix);
@@ -99,7 +55,7 @@ impl Inspector {
     }
 
     /// One session, or `None` if it does not exist (or has expired).
-    pub async fn show(&self, sid: &SessionId) -> Result<Option<SessionInfo>, StoreError> {
+    async fn show(&self, sid: &SessionId) -> Result<Option<SessionInfo>, StoreError> {
         let keys = DataKeys::of(&self.store.keys(sid));
         let mut r = self
             .store
@@ -164,7 +120,7 @@ impl Inspector {
     }
 
     /// Deletes a session (its waiters are told); answers whether it existed.
-    pub async fn delete(&self, sid: &SessionId) -> Result<bool, StoreError> {
+    async fn delete(&self, sid: &SessionId) -> Result<bool, StoreError> {
         self.store.delete(sid).await
     }
 }

@@ -40,8 +40,10 @@ mod store;
 
 pub use config::RedisConfig;
 pub use connection::{ConnectError, RedisStore};
-pub use inspect::{AttrInfo, Inspector, LockInfo, SessionInfo};
+pub use inspect::Inspector;
 pub use stats::ServerStats;
+/// The inspection types, from `tenure-store`, where every backend shares them.
+pub use tenure_store::{AttrInfo, Inspect, LockInfo, SessionInfo};
 
 /// The Redis client this crate is built on, for callers that need it directly
 /// ([`RedisStore::client`]).

@@ -12,15 +12,18 @@
 //! | [`Fence`] | the token that orders tenures of one session |
 //! | [`Hint`] | a pushed notice (recall, grant) that may be lost |
 //! | [`Known`], [`PartialGrant`] | conditional takeover: what a caller still has, and a grant of only the rest |
+//! | [`Inspect`] | what operators see of a store (`tenure inspect`): [`SessionInfo`], [`LockInfo`], [`AttrInfo`] |
 #![doc(test(attr(deny(warnings))))]
 
 mod error;
+mod inspect;
 mod known;
 mod memory;
 mod protocol;
 mod shared;
 
 pub use error::StoreError;
+pub use inspect::{AttrInfo, Inspect, LockInfo, SessionInfo};
 pub use known::{Known, PartialGrant};
 pub use memory::MemoryStore;
 pub use protocol::*;

@@ -1,7 +1,8 @@
 //! Distributed sessions for axum apps that run as several instances behind a load
 //! balancer, without lost updates. This is the one crate an app depends on; the
 //! others (`tenure-core`, `tenure-store`, `tenure-node`, `tenure-axum`, and
-//! `tenure-redis` behind the `redis` feature) are its layers.
+//! `tenure-redis` behind the `redis` feature, `tenure-postgres` behind `postgres`)
+//! are its layers.
 //!
 //! | item | what it is |
 //! |---|---|
@@ -10,6 +11,7 @@
 //! | [`Node`], [`NodeConfig`] | one node per process, on a shared store |
 //! | [`MemoryStore`] | the embedded store (one process, tests, demos) |
 //! | `redis::RedisStore` | Redis and Redis Cluster (feature `redis`) |
+//! | `postgres::PostgresStore` | PostgreSQL (feature `postgres`) |
 //! | [`Key`] | a typed attribute key |
 //! | [`Expiry`], [`SessionExpiry`] | the node's default timeouts; one session's own ("remember me") |
 //! | [`cookie`] | cookie settings and the cookie signing [`cookie::Key`] |
@@ -59,6 +61,12 @@ pub use tenure_axum::serve;
 #[cfg(feature = "redis")]
 pub mod redis {
     pub use tenure_redis::{ConnectError, Inspector, RedisConfig, RedisStore, ServerStats};
+}
+
+/// The PostgreSQL store.
+#[cfg(feature = "postgres")]
+pub mod postgres {
+    pub use tenure_postgres::{ConnectError, PostgresConfig, PostgresStore};
 }
 
 /// Lower layers, for integrations and custom stores: the session model, the store

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use tenure_core::{Codec, Consistency, MessagePack, WritePolicy};
 use tenure_node::{Node, NodeConfig};
-use tenure_redis::{Inspector, ServerStats};
+use tenure_redis::ServerStats;
 use tenure_store::Store;
 use tenure_test::CountingStore;
 use tokio::sync::watch;
@@ -71,7 +71,7 @@ pub enum DemoError {
     Listen(#[from] std::io::Error),
     /// The store could not be reached.
     #[error("could not open the store")]
-    Store(#[from] tenure_redis::ConnectError),
+    Store(#[from] crate::stores::OpenError),
 }
 
 /// How much longer than the servers' shutdown timeout [`Demo::shutdown`] waits for
@@ -127,7 +127,7 @@ impl Demo {
         let inner: Arc<dyn Store> = match &backend {
             // Calls suspend the request as they would on a network store.
             Backend::Memory(memory) => Arc::new(remote::Remote(memory.clone())),
-            Backend::Redis(_) => backend.shared(),
+            Backend::Redis(_) | Backend::Postgres(_) => backend.shared(),
         };
         let store = CountingStore::new(inner);
         let shared: Arc<dyn Store> = Arc::new(store.clone());
@@ -254,32 +254,30 @@ impl Demo {
     }
 }
 
-/// The sum of every stored session's counter (under the demo's prefix, on Redis).
+/// The sum of every stored session's counter (under the demo's prefix or schema).
 async fn stored_counters(backend: &Backend) -> Option<u64> {
     let counter = |bytes: &tenure_core::Bytes| MessagePack.decode::<u64>(bytes).ok();
-    match backend {
-        Backend::Memory(store) => Some(
+    if let Backend::Memory(store) = backend {
+        return Some(
             store
                 .sessions()
                 .iter()
                 .filter_map(|(_, snap)| snap.value(app::COUNTER.name()))
                 .filter_map(counter)
                 .sum(),
-        ),
-        Backend::Redis(store) => {
-            let inspector = Inspector::new(store.clone());
-            let mut sum = 0;
-            for sid in inspector.list(usize::MAX).await.ok()? {
-                if let Some(info) = inspector.show(&sid).await.ok()? {
-                    sum += info
-                        .attrs
-                        .iter()
-                        .filter(|a| a.name == app::COUNTER.name())
-                        .filter_map(|a| counter(&a.value))
-                        .sum::<u64>();
-                }
-            }
-            Some(sum)
+        );
+    }
+    let inspector = backend.inspector()?;
+    let mut sum = 0;
+    for sid in inspector.list(usize::MAX).await.ok()? {
+        if let Some(info) = inspector.show(&sid).await.ok()? {
+            sum += info
+                .attrs
+                .iter()
+                .filter(|a| a.name == app::COUNTER.name())
+                .filter_map(|a| counter(&a.value))
+                .sum::<u64>();
         }
     }
+    Some(sum)
 }

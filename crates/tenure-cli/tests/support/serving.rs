@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
+use tenure_store::Inspect as _;
 
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};

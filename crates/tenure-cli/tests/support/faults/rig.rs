@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::time::Duration;
+use tenure_store::Inspect as _;
 
 use tenure_core::SessionId;
 use tenure_redis::{Inspector, RedisStore};
