@@ -39,7 +39,7 @@ async fn pubsub_connections_killed_over_and_over() {
 
     let killed = Arc::new(AtomicU64::new(0));
     let killer = {
-        let (addr, killed) = (rig.redis.addr, killed.clone());
+        let (addr, killed) = (rig.redis().addr, killed.clone());
         tokio::spawn(async move {
             loop {
                 let reply = redis_command(addr, &["CLIENT", "KILL", "TYPE", "pubsub"]).await;

@@ -27,7 +27,7 @@ async fn redis_killed_and_restarted_with_appendfsync_always() {
         .await;
 
     let killed = Instant::now();
-    rig.redis.kill().await;
+    rig.server.kill().await;
     workload
         .wait_history(WAIT, "increments failing while Redis is down", |records| {
             let failed = records
@@ -36,7 +36,7 @@ async fn redis_killed_and_restarted_with_appendfsync_always() {
             failed.count() >= SESSIONS
         })
         .await;
-    rig.redis.restart().await;
+    rig.server.restart().await;
     let restarted = Instant::now();
     workload
         .wait_acked(restarted, 1, WAIT, "every session served after the restart")

@@ -92,7 +92,14 @@ impl PostgresStore {
             .build()
             .map_err(|e| ConnectError::Unreachable(e.to_string()))?;
         let sql = Sql::new(&config.schema);
-        let (listener, listen_task) = Listener::start(pg, config.connect_timeout);
+        // Named apart, so an operator can tell (and a test can find) the hint connection.
+        let mut hints_pg = pg;
+        let name = format!(
+            "{}-hints",
+            hints_pg.get_application_name().unwrap_or("tenure")
+        );
+        hints_pg.application_name(&name);
+        let (listener, listen_task) = Listener::start(hints_pg, config.connect_timeout);
         let sweep_task = sweep::start(pool.clone(), &sql, &config);
         Ok(Self {
             inner: Arc::new(Inner {

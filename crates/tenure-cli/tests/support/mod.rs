@@ -2,6 +2,7 @@
 //! in-process front router, and a small HTTP client.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod contention;
 pub mod faults;
 
 use std::net::SocketAddr;

@@ -8,6 +8,7 @@
 //! the history is clean.
 
 pub mod history;
+pub mod postgres;
 pub mod procs;
 pub mod rig;
 pub mod workload;

@@ -1,17 +1,64 @@
-//! The system under test: a private Redis, three `tenure serve` processes (one of them,
-//! optionally, reaching Redis through a fault proxy) and `tenure route` in front, plus
-//! a store handle of the test's own to read what is stored.
+//! The system under test: a private Redis or PostgreSQL, three `tenure serve`
+//! processes (one of them, optionally, reaching the store through a fault proxy) and
+//! `tenure route` in front, plus a store handle of the test's own to read what is
+//! stored.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
-use tenure_store::Inspect as _;
 
+use tenure_cli::stores::{Backend, StoreUrl};
 use tenure_core::SessionId;
-use tenure_redis::{Inspector, RedisStore};
+use tenure_store::Inspect;
 use tenure_test::fault_proxy::FaultProxy;
 
+use super::postgres::PostgresServer;
 use super::procs::{RedisServer, TempDir, Tenure};
-use crate::support::{redis, unique_prefix};
+use crate::support::unique_prefix;
+
+/// The private store server of a rig.
+#[derive(Debug)]
+pub enum Server {
+    Redis(RedisServer),
+    Postgres(PostgresServer),
+}
+
+impl Server {
+    pub fn addr(&self) -> SocketAddr {
+        match self {
+            Self::Redis(s) => s.addr,
+            Self::Postgres(s) => s.addr,
+        }
+    }
+
+    /// The store URL, reaching the server at `addr` (itself, or a proxy in front).
+    pub fn url_via(&self, addr: SocketAddr) -> String {
+        match self {
+            Self::Redis(_) => format!("redis://{addr}"),
+            Self::Postgres(_) => format!("postgres://postgres@{addr}/postgres"),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        self.url_via(self.addr())
+    }
+
+    /// SIGKILLs the server and waits until it is gone.
+    pub async fn kill(&mut self) {
+        match self {
+            Self::Redis(s) => s.kill().await,
+            Self::Postgres(s) => s.kill().await,
+        }
+    }
+
+    /// Starts it again on its directory and port; waits until it answers.
+    pub async fn restart(&mut self) {
+        match self {
+            Self::Redis(s) => s.restart().await,
+            Self::Postgres(s) => s.restart().await,
+        }
+    }
+}
 
 /// How a [`Rig`] starts.
 #[derive(Debug, Clone)]
@@ -26,6 +73,8 @@ pub struct Setup {
     pub proxied: Option<usize>,
     /// The router's `--affinity`.
     pub affinity: f64,
+    /// The store is PostgreSQL (durable), not Redis.
+    pub postgres: bool,
 }
 
 impl Setup {
@@ -36,6 +85,7 @@ impl Setup {
             persistent: false,
             proxied: None,
             affinity: 0.9,
+            postgres: false,
         }
     }
 }
@@ -45,32 +95,40 @@ pub const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
 
 /// Everything one fault test runs; killed and removed on drop.
 pub struct Rig {
-    pub redis: RedisServer,
+    pub server: Server,
     pub proxy: Option<FaultProxy>,
     pub nodes: Vec<Tenure>,
     pub router: Tenure,
-    pub store: RedisStore,
+    pub store: Backend,
     pub prefix: String,
     // Last, so the processes are gone before their directory is.
     dir: TempDir,
 }
 
 impl Rig {
-    /// Starts everything; `None` (skip) without Redis when it is not required.
+    /// Starts everything; `None` (skip) without the store's server when it is not
+    /// required.
     pub async fn start(setup: &Setup) -> Option<Self> {
         let dir = TempDir::new(setup.name);
-        let redis_server = RedisServer::start(dir.path(), setup.persistent).await?;
+        let server = if setup.postgres {
+            Server::Postgres(PostgresServer::start(dir.path()).await?)
+        } else {
+            Server::Redis(RedisServer::start(dir.path(), setup.persistent).await?)
+        };
         let prefix = unique_prefix(setup.name);
-        let store = redis(Some(redis_server.url()), &prefix).await?;
+        let url: StoreUrl = server.url().parse().unwrap();
+        let store = Backend::open(&url, &prefix)
+            .await
+            .unwrap_or_else(|e| panic!("open the private store: {e}"));
         let proxy = match setup.proxied {
-            Some(_) => Some(FaultProxy::start(redis_server.addr).await.unwrap()),
+            Some(_) => Some(FaultProxy::start(server.addr()).await.unwrap()),
             None => None,
         };
         let mut nodes = Vec::new();
         for (i, name) in NODES.iter().enumerate() {
             let url = match (&proxy, setup.proxied) {
-                (Some(p), Some(j)) if i == j => format!("redis://{}", p.addr()),
-                _ => redis_server.url(),
+                (Some(p), Some(j)) if i == j => server.url_via(p.addr()),
+                _ => server.url(),
             };
             let mut args: Vec<String> = [
                 "serve", "--store", &url, "--prefix", &prefix, "--name", name,
@@ -96,7 +154,7 @@ impl Rig {
         ]);
         let router = Tenure::start(dir.path(), "router", &args).await;
         Some(Self {
-            redis: redis_server,
+            server,
             proxy,
             nodes,
             router,
@@ -104,6 +162,22 @@ impl Rig {
             prefix,
             dir,
         })
+    }
+
+    /// The private Redis (the rig must run on Redis).
+    pub fn redis(&self) -> &RedisServer {
+        match &self.server {
+            Server::Redis(s) => s,
+            Server::Postgres(_) => panic!("this rig runs on PostgreSQL"),
+        }
+    }
+
+    /// What the test's own handle sees of the store.
+    fn inspector(&self) -> Arc<dyn Inspect> {
+        self.store
+            .inspector()
+            .expect("a store outside this process")
+            .into()
     }
 
     /// The nodes' addresses but `except`'s.
@@ -116,7 +190,7 @@ impl Rig {
 
     /// Which node (index) holds each session now, as the store says.
     pub async fn holders(&self, sessions: &[SessionId]) -> Vec<Option<usize>> {
-        let inspector = Inspector::new(self.store.clone());
+        let inspector = self.inspector();
         let mut out = Vec::new();
         for sid in sessions {
             let holder = match inspector.show(sid).await {
@@ -187,7 +261,7 @@ impl Rig {
     /// Each session's stored counter (`None`: not stored).
     pub async fn stored_counters(&self, sessions: &[SessionId]) -> Vec<Option<u64>> {
         use tenure_core::Codec;
-        let inspector = Inspector::new(self.store.clone());
+        let inspector = self.inspector();
         let mut out = Vec::new();
         for sid in sessions {
             let info = tenure_test::wait_for(Duration::from_secs(10), "the store answers", || {
@@ -205,7 +279,7 @@ impl Rig {
 
     /// Deletes the test's sessions and stops everything.
     pub async fn clean_up(self) {
-        let inspector = Inspector::new(self.store.clone());
+        let inspector = self.inspector();
         if let Ok(sids) = inspector.list(usize::MAX).await {
             for sid in sids {
                 let _ = inspector.delete(&sid).await;
