@@ -4,32 +4,39 @@
 //! actix-session with its Redis store), and for the limit: the same app with a
 //! process-local session and no store. One run measures every system on every
 //! workload, sweeps workload (a) over affinities, runs (a) and (d) again on a
-//! 3-master Redis Cluster, and writes `docs/BENCHMARKS.md`'s tables,
-//! `docs/bench/results.json` and the plots.
+//! 3-master Redis Cluster, runs (a), (c) and (d) on PostgreSQL for Tenure's
+//! PostgreSQL store and tower-sessions' sqlx one, and writes `docs/BENCHMARKS.md`'s
+//! tables, `docs/bench/results.json` (`docs/bench/postgres.json`) and the plots.
 //!
 //! Run it with `cargo run --release -p tenure-bench -- [--quick]`.
 
 pub mod app;
+mod backend;
 mod cpu;
 pub mod load;
 pub mod plot;
+pub mod postgres;
 pub mod redis_cluster;
 pub mod redis_server;
 pub mod report;
+mod results;
 pub mod systems;
 mod wire;
 pub mod workload;
 
 use std::path::PathBuf;
 
-use serde::Serialize;
-
+pub use results::{
+    ClusterReport, Measurement, PostgresReport, RunReport, SweepReport, Unsupported,
+};
 pub use systems::System;
 pub use workload::{Profile, Workload};
 
+use backend::{Backend, Cost};
+use postgres::PostgresDb;
 use redis_cluster::RedisCluster;
-use redis_server::{Meter, RedisServer};
-use systems::{Env, RunningNode};
+use redis_server::RedisServer;
+use systems::{Backing, Env, RunningNode};
 
 /// Why a harness run failed.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +62,9 @@ pub enum BenchError {
     /// A peer library's setup failed.
     #[error("peer system: {0}")]
     Peer(String),
+    /// The PostgreSQL part's database could not be set up or read.
+    #[error("postgres: {0}")]
+    Postgres(String),
     /// The report could not be encoded.
     #[error("report: {0}")]
     Report(String),
@@ -69,11 +79,25 @@ pub enum Part {
     Sweep,
     /// Workloads (a) and (d) on a 3-master Redis Cluster.
     Cluster,
+    /// Workloads (a), (c) and (d) on PostgreSQL: the systems that keep sessions
+    /// there, and the limit.
+    Postgres,
 }
 
 impl Part {
     /// Every part, in run order.
-    pub const ALL: [Part; 3] = [Part::Main, Part::Sweep, Part::Cluster];
+    pub const ALL: [Part; 4] = [Part::Main, Part::Sweep, Part::Cluster, Part::Postgres];
+
+    /// Whether `system` runs in this part: the PostgreSQL systems only in
+    /// [`Part::Postgres`], which runs only them and the limit.
+    pub fn runs(self, system: System) -> bool {
+        match (self, system.backing()) {
+            (Part::Postgres, Backing::Redis) => false,
+            (Part::Postgres, _) => true,
+            (_, Backing::Postgres) => false,
+            _ => true,
+        }
+    }
 }
 
 /// The affinities of the sweep.
@@ -82,6 +106,8 @@ pub const SWEEP_AFFINITIES: [f64; 4] = [0.0, 0.5, 0.9, 1.0];
 pub const SWEEP_WORKLOAD: &str = "a";
 /// The workloads run again on a Redis Cluster.
 pub const CLUSTER_WORKLOADS: [&str; 2] = ["a", "d"];
+/// The workloads of the PostgreSQL part.
+pub const POSTGRES_WORKLOADS: [&str; 3] = ["a", "c", "d"];
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -105,75 +131,9 @@ pub struct Options {
     pub redis_cli: PathBuf,
     /// Seed of the client's choices.
     pub seed: u64,
-}
-
-/// One system's figures on one workload.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Measurement {
-    /// Workload id.
-    pub workload: String,
-    /// System slug.
-    pub system: String,
-    /// The affinity the client routed with (the workload's, or the system's fixed
-    /// one).
-    pub affinity: f64,
-    /// Requests sent.
-    pub requests: u64,
-    /// Requests not answered with a 2xx.
-    pub errors: u64,
-    /// Error kinds and counts.
-    pub error_kinds: Vec<(String, u64)>,
-    /// Answered requests per second.
-    pub throughput: f64,
-    /// Median latency, ms.
-    pub p50_ms: f64,
-    /// 99th percentile latency, ms.
-    pub p99_ms: f64,
-    /// Commands clients sent to Redis, per request (a script call is one).
-    pub commands_per_request: f64,
-    /// Commands Redis ran inside scripts, per request.
-    pub script_commands_per_request: f64,
-    /// Bytes to and from Redis, per request.
-    pub bytes_per_request: f64,
-    /// CPU time per request, µs: the harness process (the client and every app node)
-    /// plus Redis, over the same window as the Redis counters.
-    pub cpu_us_per_request: f64,
-    /// The part of it Redis used, µs.
-    pub redis_cpu_us_per_request: f64,
-    /// Increments acknowledged.
-    pub acked_increments: u64,
-    /// Acknowledged increments missing from the final counters; `None` where a
-    /// fresh node cannot read them (the limit's per-node memory).
-    pub lost_updates: Option<u64>,
-    /// Sessions whose final counter could not be read back.
-    pub unreadable_sessions: u64,
-    /// Counter reads answered.
-    pub reads: u64,
-    /// Reads that missed an increment acknowledged before they were sent; `None`
-    /// where not meaningful (the limit).
-    pub stale_reads: Option<u64>,
-    /// Sessions created.
-    pub sessions: u64,
-    /// Seconds of load.
-    pub seconds: f64,
-}
-
-impl Measurement {
-    /// The system measured, if its slug is known.
-    pub fn system(&self) -> Option<System> {
-        self.system.parse().ok()
-    }
-}
-
-/// Commands a client sent: everything counted, less what ran inside scripts (which
-/// only Tenure uses; its client sends only script calls and pub/sub commands).
-fn commands_sent(stats: &tenure_redis::ServerStats) -> (u64, u64) {
-    let scripted = stats.commands.contains_key("evalsha") || stats.commands.contains_key("eval");
-    if scripted {
-        (stats.client_commands(), stats.script_commands())
-    } else {
-        (stats.all_commands(), 0)
-    }
+    /// The PostgreSQL server of the PostgreSQL part (a user that may create
+    /// databases): the run makes a database of its own there.
+    pub postgres_url: String,
 }
 
 async fn start_nodes(system: System, env: &Env, n: usize) -> Result<Vec<RunningNode>, BenchError> {
@@ -194,10 +154,9 @@ async fn stop_all(nodes: Vec<RunningNode>) {
     futures::future::join_all(nodes.into_iter().map(RunningNode::stop)).await;
 }
 
-/// Runs one system on one workload on a flushed server or cluster at `url`.
+/// Runs one system on one workload on the emptied store of `backend`.
 async fn measure(
-    url: &str,
-    meter: &Meter,
+    backend: Backend<'_>,
     system: System,
     workload: &Workload,
     options: &Options,
@@ -206,15 +165,15 @@ async fn measure(
     if let Some(a) = system.fixed_affinity() {
         workload.affinity = a;
     }
-    meter.flush().await?;
-    let env = Env::new(url.to_string());
+    backend.flush().await?;
+    let env = Env::new(backend.url());
     let nodes = start_nodes(system, &env, options.nodes).await?;
     let addrs = nodes.iter().map(|n| n.addr).collect();
-    // The limit has no store: nothing of Redis to count (the meter's own `INFO`
+    // The limit has no store: nothing of the store to count (the meter's own `INFO`
     // replies would be all there is).
     let counted = !system.is_limit();
     let before = if counted {
-        Some(meter.stats().await?)
+        Some(backend.counters(false).await?)
     } else {
         None
     };
@@ -224,8 +183,8 @@ async fn measure(
     stop_all(nodes).await;
     let process_cpu = cpu::process_micros().saturating_sub(cpu_before);
     let cost = match &before {
-        Some(before) => &meter.stats().await? - before,
-        None => tenure_redis::ServerStats::default(),
+        Some(before) => Cost::between(before, &backend.counters(true).await?),
+        None => Cost::default(),
     };
     let audit = if system.audited() {
         let auditor = system.start_node(&env, "auditor").await?;
@@ -237,7 +196,6 @@ async fn measure(
     };
 
     let requests = outcome.requests().max(1) as f64;
-    let (sent, scripted) = commands_sent(&cost);
     let ms = |q: f64| outcome.latency.value_at_quantile(q) as f64 / 1000.0;
     Ok(Measurement {
         workload: workload.id.to_string(),
@@ -249,9 +207,9 @@ async fn measure(
         throughput: outcome.ok as f64 / outcome.elapsed.as_secs_f64().max(1e-9),
         p50_ms: ms(0.5),
         p99_ms: ms(0.99),
-        commands_per_request: sent as f64 / requests,
-        script_commands_per_request: scripted as f64 / requests,
-        bytes_per_request: cost.net_bytes() as f64 / requests,
+        commands_per_request: cost.sent as f64 / requests,
+        script_commands_per_request: cost.scripted as f64 / requests,
+        bytes_per_request: cost.bytes as f64 / requests,
         cpu_us_per_request: (process_cpu + cost.cpu_micros) as f64 / requests,
         redis_cpu_us_per_request: cost.cpu_micros as f64 / requests,
         acked_increments: audit.map_or_else(
@@ -285,68 +243,6 @@ pub fn selected_workloads(options: &Options) -> Vec<Workload> {
         .collect()
 }
 
-/// The sweep: one workload at several affinities.
-#[derive(Debug, Clone, Serialize)]
-pub struct SweepReport {
-    /// The workload's id.
-    pub workload: String,
-    /// The affinities, in order.
-    pub affinities: Vec<f64>,
-    /// Load time per system and point, seconds.
-    pub seconds_per_point: f64,
-    /// Every measurement, by affinity then system (a system with a fixed affinity,
-    /// the limit, once).
-    pub measurements: Vec<Measurement>,
-}
-
-/// A system the cluster part could not run, and why.
-#[derive(Debug, Clone, Serialize)]
-pub struct Unsupported {
-    /// System slug.
-    pub system: String,
-    /// Why.
-    pub reason: String,
-}
-
-/// The cluster part: some workloads again on a Redis Cluster.
-#[derive(Debug, Clone, Serialize)]
-pub struct ClusterReport {
-    /// Masters (no replicas).
-    pub masters: usize,
-    /// Redis version of the cluster's nodes.
-    pub redis_version: String,
-    /// The workloads run.
-    pub workloads: Vec<Workload>,
-    /// Every measurement, by workload then system; Redis figures summed over every
-    /// master.
-    pub measurements: Vec<Measurement>,
-    /// Systems that cannot run on a cluster.
-    pub unsupported: Vec<Unsupported>,
-}
-
-/// A finished run: what was measured and on what.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunReport {
-    /// The workloads run (empty when the main part did not run).
-    pub workloads: Vec<Workload>,
-    /// The systems, in order.
-    pub systems: Vec<String>,
-    /// App nodes per system.
-    pub nodes: usize,
-    /// `quick` or `full`.
-    pub profile: String,
-    /// Redis version.
-    pub redis_version: String,
-    /// Every measurement of the main part, by workload then system.
-    pub measurements: Vec<Measurement>,
-    /// The affinity sweep, if it ran.
-    pub sweep: Option<SweepReport>,
-    /// The cluster part, if it ran.
-    pub cluster: Option<ClusterReport>,
-    /// Wall time of the whole run, seconds.
-    pub seconds: f64,
-}
-
 /// Runs the selected parts: every selected system on every selected workload, one
 /// after another, on one private Redis server, then the sweep on the same server,
 /// then the cluster workloads on a private cluster. `progress` sees each measurement
@@ -378,10 +274,25 @@ pub async fn run(
         Vec::new()
     };
 
+    let postgres_workloads: Vec<Workload> = if wants(Part::Postgres) {
+        selected_workloads(options)
+            .into_iter()
+            .filter(|w| POSTGRES_WORKLOADS.contains(&w.id))
+            .collect()
+    } else {
+        Vec::new()
+    };
+
     if !cluster_workloads.is_empty() {
         // Fail now, not after the main part and the sweep.
         RedisCluster::check_cli(&options.redis_cli).await?;
     }
+    let db = if postgres_workloads.is_empty() {
+        None
+    } else {
+        // Likewise: a server that does not answer fails the run before it starts.
+        Some(PostgresDb::start(&options.postgres_url).await?)
+    };
 
     let mut measurements = Vec::new();
     let mut sweep = None;
@@ -389,10 +300,14 @@ pub async fn run(
     if !workloads.is_empty() || sweep_workload.is_some() {
         let redis = RedisServer::start(&options.redis_server).await?;
         let (url, meter) = (redis.url(), redis.meter());
+        let backend = Backend::Redis { url, meter };
         let result = async {
             for w in &workloads {
                 for &system in &options.systems {
-                    let m = measure(url, meter, system, w, options).await?;
+                    if !Part::Main.runs(system) {
+                        continue;
+                    }
+                    let m = measure(backend, system, w, options).await?;
                     progress(Part::Main, w, &m);
                     measurements.push(m);
                 }
@@ -408,10 +323,10 @@ pub async fn run(
                             && points
                                 .iter()
                                 .any(|m: &Measurement| m.system == system.slug());
-                        if done {
+                        if done || !Part::Sweep.runs(system) {
                             continue;
                         }
-                        let m = measure(url, meter, system, &w, options).await?;
+                        let m = measure(backend, system, &w, options).await?;
                         progress(Part::Sweep, &w, &m);
                         points.push(m);
                     }
@@ -435,9 +350,13 @@ pub async fn run(
     if !cluster_workloads.is_empty() {
         let redis = RedisCluster::start(&options.redis_server, &options.redis_cli).await?;
         let (url, meter) = (redis.url(), redis.meter());
+        let backend = Backend::Redis { url, meter };
         let mut points = Vec::new();
         let mut unsupported = Vec::new();
         for &system in &options.systems {
+            if !Part::Cluster.runs(system) {
+                continue;
+            }
             if let Err(reason) = system.cluster_support() {
                 unsupported.push(Unsupported {
                     system: system.slug().to_string(),
@@ -451,7 +370,7 @@ pub async fn run(
                     if system.cluster_support().is_err() {
                         continue;
                     }
-                    let m = measure(url, meter, system, w, options).await?;
+                    let m = measure(backend, system, w, options).await?;
                     progress(Part::Cluster, w, &m);
                     points.push(m);
                 }
@@ -474,6 +393,34 @@ pub async fn run(
         });
     }
 
+    let mut postgres = None;
+    if let Some(db) = db {
+        let backend = Backend::Postgres(&db);
+        let mut points = Vec::new();
+        let result = async {
+            for w in &postgres_workloads {
+                for &system in &options.systems {
+                    if !Part::Postgres.runs(system) {
+                        continue;
+                    }
+                    let m = measure(backend, system, w, options).await?;
+                    progress(Part::Postgres, w, &m);
+                    points.push(m);
+                }
+            }
+            Ok::<_, BenchError>(())
+        }
+        .await;
+        let version = db.version().await;
+        db.stop().await;
+        result?;
+        postgres = Some(PostgresReport {
+            version,
+            workloads: postgres_workloads,
+            measurements: points,
+        });
+    }
+
     Ok(RunReport {
         workloads,
         systems: options
@@ -487,6 +434,7 @@ pub async fn run(
         measurements,
         sweep,
         cluster,
+        postgres,
         seconds: started.elapsed().as_secs_f64(),
     })
 }

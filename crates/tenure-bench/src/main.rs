@@ -29,7 +29,8 @@ struct Cli {
     workloads: Vec<String>,
     /// Parts to run, comma-separated: main (every workload on one server), sweep
     /// (workload (a) at affinities 0, 0.5, 0.9, 1.0), cluster ((a) and (d) on a
-    /// 3-master Redis Cluster). Default: all.
+    /// 3-master Redis Cluster), postgres ((a), (c) and (d) on PostgreSQL). Default:
+    /// all.
     #[arg(long, value_enum, value_delimiter = ',')]
     parts: Vec<Part>,
     /// Leaves the affinity sweep out.
@@ -53,6 +54,10 @@ struct Cli {
     /// Seed of the client's choices.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// The PostgreSQL server of the postgres part, as a user that may create
+    /// databases: the run creates a database of its own there and drops it after.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    postgres_url: String,
     /// Markdown file whose generated section to replace, e.g. docs/BENCHMARKS.md;
     /// results.json and the plots go to a `bench/` folder beside it.
     #[arg(long)]
@@ -95,6 +100,7 @@ fn main() -> ExitCode {
         redis_server: cli.redis_server.clone(),
         redis_cli: cli.redis_cli.clone(),
         seed: cli.seed,
+        postgres_url: cli.postgres_url.clone(),
     };
     // Before the run: the commit that was built, not what the tree became meanwhile.
     let provenance = Provenance {
@@ -153,6 +159,7 @@ fn progress_line(part: Part, workload: &str, m: &Measurement) -> String {
         Part::Main => String::new(),
         Part::Sweep => format!("sweep {:.1} ", m.affinity),
         Part::Cluster => "cluster ".to_string(),
+        Part::Postgres => "postgres ".to_string(),
     };
     let count =
         |x: Option<u64>, n: u64| x.map_or_else(|| "n/a".to_string(), |x| format!("{x}/{n}"));
@@ -182,9 +189,22 @@ fn write_report(
         .map(|p| p.join("bench"))
         .unwrap_or_else(|| PathBuf::from("bench"));
     std::fs::create_dir_all(&dir)?;
-    let json = serde_json::to_string_pretty(report)
-        .map_err(|e| tenure_bench::BenchError::Report(e.to_string()))?;
-    std::fs::write(dir.join("results.json"), json + "\n")?;
+    if let Some(pg) = &report.postgres {
+        std::fs::write(dir.join("postgres.json"), json(pg)? + "\n")?;
+        let section = report::postgres::section(report, pg, provenance);
+        report::write_between(
+            path,
+            &section,
+            report::postgres::BEGIN,
+            report::postgres::END,
+        )?;
+    }
+    let redis_parts =
+        !report.measurements.is_empty() || report.sweep.is_some() || report.cluster.is_some();
+    if !redis_parts {
+        return Ok(());
+    }
+    std::fs::write(dir.join("results.json"), json(report)? + "\n")?;
     let mut plots = Vec::new();
     if !report.measurements.is_empty() {
         plot::grouped_bars(
@@ -213,6 +233,11 @@ fn write_report(
     }
     let section = report::section(report, provenance, &plots, sweep_plot);
     report::write_into(path, &section)
+}
+
+/// Pretty JSON of a report or a part of one.
+fn json<T: serde::Serialize>(value: &T) -> Result<String, tenure_bench::BenchError> {
+    serde_json::to_string_pretty(value).map_err(|e| tenure_bench::BenchError::Report(e.to_string()))
 }
 
 /// A command's trimmed output, or `unknown`.

@@ -19,6 +19,8 @@ fn colour(s: System) -> RGBColor {
         System::TowerMokaRedis => RGBColor(255, 127, 14),
         System::ActixRedis => RGBColor(148, 103, 189),
         System::LimitMemory => RGBColor(127, 127, 127),
+        System::TenurePostgres => RGBColor(0, 109, 44),
+        System::TowerPostgres => RGBColor(140, 86, 75),
     }
 }
 

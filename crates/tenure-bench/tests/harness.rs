@@ -2,8 +2,11 @@
 //! workload (d), Tenure loses nothing while last-writer-wins peers lose increments,
 //! the limit runs at affinity 1.0 without an audit, and the report names every
 //! system. The cluster part on a private cluster, with the peer that cannot use one
-//! listed as such. Then the report's arithmetic on made-up figures: the limit and the
-//! fastest peer are found, and the targets read met or missed.
+//! listed as such. The PostgreSQL part on a database of its own on the local server:
+//! Tenure's PostgreSQL store loses nothing, tower-sessions' sqlx store loses
+//! increments, statements and bytes are counted. Then the report's arithmetic on
+//! made-up figures: the limit and the fastest peer are found, and the targets read
+//! met or missed.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -33,6 +36,23 @@ fn redis_cli() -> Option<PathBuf> {
     found.then(|| PathBuf::from("redis-cli"))
 }
 
+/// The PostgreSQL server of the PostgreSQL part (`TENURE_POSTGRES_URL`, else the
+/// local one); `None` (skip) if it does not answer and backends are not required.
+async fn postgres_url() -> Option<String> {
+    let url = std::env::var("TENURE_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let required = std::env::var("TENURE_REQUIRE_BACKENDS").is_ok_and(|v| v == "1");
+    match tenure_postgres::tokio_postgres::connect(&url, tenure_postgres::tokio_postgres::NoTls)
+        .await
+    {
+        Ok(_) => Some(url),
+        Err(e) if required => panic!("PostgreSQL at {url} is required: {e}"),
+        Err(_) => None,
+    }
+}
+
 fn provenance() -> Provenance {
     Provenance {
         commit: "test".into(),
@@ -58,9 +78,14 @@ async fn every_system_runs_and_only_tenure_keeps_every_increment() {
         redis_server: binary,
         redis_cli: PathBuf::from("redis-cli"),
         seed: 7,
+        postgres_url: String::new(),
     };
     let report = tenure_bench::run(&options, |_, _, _| {}).await.unwrap();
-    assert_eq!(report.measurements.len(), System::ALL.len());
+    let on_redis: Vec<System> = System::ALL
+        .into_iter()
+        .filter(|s| Part::Main.runs(*s))
+        .collect();
+    assert_eq!(report.measurements.len(), on_redis.len());
     assert!(report.sweep.is_none() && report.cluster.is_none());
     for m in &report.measurements {
         assert!(
@@ -108,7 +133,7 @@ async fn every_system_runs_and_only_tenure_keeps_every_increment() {
     }
     let section = report::section(&report, &provenance(), &[], None);
     assert!(section.starts_with(report::BEGIN) && section.trim_end().ends_with(report::END));
-    for s in System::ALL {
+    for s in on_redis {
         assert!(section.contains(s.label()), "{} missing", s.label());
     }
     assert!(
@@ -138,6 +163,7 @@ async fn the_cluster_part_runs_on_a_private_cluster() {
         redis_server: server,
         redis_cli: cli,
         seed: 3,
+        postgres_url: String::new(),
     };
     let report = tenure_bench::run(&options, |_, _, _| {}).await.unwrap();
     assert!(report.measurements.is_empty() && report.sweep.is_none());
@@ -167,6 +193,61 @@ async fn the_cluster_part_runs_on_a_private_cluster() {
     assert!(section.contains("| actix-session + Redis | not supported: "));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_postgres_part_runs_on_a_database_of_its_own() {
+    let Some(url) = postgres_url().await else {
+        eprintln!("skipped: no PostgreSQL");
+        return;
+    };
+    let options = Options {
+        profile: Profile::Quick,
+        // The Redis systems do not run in this part.
+        systems: vec![
+            System::TenurePostgres,
+            System::TowerPostgres,
+            System::TowerRedis,
+        ],
+        workloads: vec!["d".into()],
+        parts: vec![Part::Postgres],
+        nodes: 2,
+        affinity: None,
+        redis_server: PathBuf::from("redis-server"),
+        redis_cli: PathBuf::from("redis-cli"),
+        seed: 5,
+        postgres_url: url,
+    };
+    let report = tenure_bench::run(&options, |_, _, _| {}).await.unwrap();
+    assert!(report.measurements.is_empty() && report.cluster.is_none());
+    let pg = report.postgres.as_ref().unwrap();
+    let ran: Vec<&str> = pg.measurements.iter().map(|m| m.system.as_str()).collect();
+    assert_eq!(ran, ["tenure-postgres", "tower-postgres"]);
+    for m in &pg.measurements {
+        assert!(m.requests > 100, "{}: {} requests", m.system, m.requests);
+        assert!(
+            m.commands_per_request > 0.0,
+            "{}: no statement counted",
+            m.system
+        );
+        assert!(m.bytes_per_request > 0.0, "{}: no byte counted", m.system);
+        assert_eq!(m.unreadable_sessions, 0, "{}", m.system);
+        assert_eq!(m.errors, 0, "{}: {:?}", m.system, m.error_kinds);
+    }
+    assert_eq!(
+        pg.measurements[0].lost_updates,
+        Some(0),
+        "Tenure on PostgreSQL"
+    );
+    assert_eq!(pg.measurements[0].stale_reads, Some(0));
+    assert!(
+        pg.measurements[1].lost_updates.is_some_and(|n| n > 0),
+        "tower-sessions' sqlx store, last writer wins: no lost update seen"
+    );
+    let section = report::postgres::section(&report, pg, &provenance());
+    assert!(section.starts_with(report::postgres::BEGIN));
+    assert!(section.contains("| Tenure default on PostgreSQL (forwarding on) |"));
+    assert!(section.contains("statements/req"));
+}
+
 fn fake(w: &str, s: System, throughput: f64, p99_ms: f64) -> Measurement {
     Measurement {
         workload: w.into(),
@@ -192,6 +273,7 @@ fn fake_report(measurements: Vec<Measurement>) -> RunReport {
         measurements,
         sweep: None,
         cluster: None,
+        postgres: None,
         seconds: 1.0,
     }
 }

@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+pub mod postgres;
 mod targets;
 
 use crate::{
@@ -145,11 +146,34 @@ fn references(ms: &[Measurement], w: &str) -> String {
     format!("{peer}; {lim}")
 }
 
-const TABLE_HEAD: &str =
-    "| system | req/s | vs limit | vs fastest peer | vs tower | p50 ms | p99 ms | \
-     Redis cmds/req | vs tower | bytes/req | vs tower | CPU µs/req (Redis) | errors | lost updates | \
-     stale reads |\n\
-     |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+/// What a table's store columns say: the store's name, and what one unit of its
+/// calls is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Store {
+    /// `Redis`, `PostgreSQL`.
+    pub(crate) name: &'static str,
+    /// `Redis cmds/req`, `statements/req`.
+    pub(crate) calls: &'static str,
+    /// The system every *vs tower* ratio compares against.
+    pub(crate) baseline: System,
+}
+
+/// The main part's tables: on Redis, against tower-sessions' Redis store.
+const REDIS: Store = Store {
+    name: "Redis",
+    calls: "Redis cmds/req",
+    baseline: BASELINE,
+};
+
+fn table_head(store: Store) -> String {
+    format!(
+        "| system | req/s | vs limit | vs fastest peer | vs tower | p50 ms | p99 ms | \
+         {} | vs tower | bytes/req | vs tower | CPU µs/req ({}) | errors | lost updates | \
+         stale reads |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        store.calls, store.name
+    )
+}
 
 /// One table per workload, with a heading of level `level`.
 fn tables(
@@ -160,11 +184,24 @@ fn tables(
     level: &str,
     out: &mut String,
 ) {
+    store_tables(workloads, order, ms, unsupported, level, REDIS, out);
+}
+
+/// [`tables`] for the systems of `store`.
+pub(crate) fn store_tables(
+    workloads: &[Workload],
+    order: &[System],
+    ms: &[Measurement],
+    unsupported: &[Unsupported],
+    level: &str,
+    store: Store,
+    out: &mut String,
+) {
     for w in workloads {
         let _ = writeln!(out, "{level} ({}) {}\n", w.id, w.title);
         let _ = writeln!(out, "{}. {}.\n", describe(w), references(ms, w.id));
-        let _ = writeln!(out, "{TABLE_HEAD}");
-        let base = find(ms, w.id, BASELINE);
+        let _ = writeln!(out, "{}", table_head(store));
+        let base = find(ms, w.id, store.baseline);
         let peer = fastest_peer(ms, w.id);
         let lim = limit(ms, w.id);
         for s in order {
@@ -359,14 +396,20 @@ pub fn section(
 /// Replaces the generated section of the markdown file at `path` (or appends one,
 /// or creates the file).
 pub fn write_into(path: &Path, section: &str) -> Result<(), BenchError> {
+    write_between(path, section, BEGIN, END)
+}
+
+/// Replaces what lies between the markers `begin` and `end` (included) in the
+/// markdown file at `path` with `section` (or appends it, or creates the file).
+pub fn write_between(path: &Path, section: &str, begin: &str, end: &str) -> Result<(), BenchError> {
     let existing = std::fs::read_to_string(path).unwrap_or_default();
-    let updated = match (existing.find(BEGIN), existing.find(END)) {
+    let updated = match (existing.find(begin), existing.find(end)) {
         (Some(b), Some(e)) if b < e => {
             format!(
                 "{}{}{}",
                 &existing[..b],
                 section.trim_end(),
-                &existing[e + END.len()..]
+                &existing[e + end.len()..]
             )
         }
         _ if existing.is_empty() => format!("# Benchmarks\n\n{section}"),

@@ -15,7 +15,7 @@ const WORKERS: usize = 1;
 
 pub(super) async fn start(env: &Env) -> Result<RunningNode, BenchError> {
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let url = env.redis_url.clone();
+    let url = env.store_url.clone();
     let key = env.actix_key.clone();
     let thread = std::thread::Builder::new()
         .name("actix-node".into())

@@ -1,5 +1,6 @@
 //! The systems under test. Each starts app nodes serving [`crate::app`] on loopback,
-//! all against the same Redis.
+//! all against the same Redis, or the same PostgreSQL database for the systems of
+//! the PostgreSQL part.
 
 mod actix;
 mod tenure;
@@ -46,11 +47,27 @@ pub enum System {
     /// The limit: tower-sessions with its process-local `MemoryStore`, one per node,
     /// no store, always run at affinity 1.0 (another node would not find a session).
     LimitMemory,
+    /// Tenure's default configuration (as [`System::TenureDefault`]) on
+    /// `tenure-postgres`.
+    TenurePostgres,
+    /// tower-sessions 0.14 with tower-sessions-sqlx-store 0.15's `PostgresStore`.
+    TowerPostgres,
+}
+
+/// Where a system keeps its sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backing {
+    /// The run's Redis (server or cluster).
+    Redis,
+    /// The PostgreSQL part's database.
+    Postgres,
+    /// No shared store: the limit.
+    None,
 }
 
 impl System {
     /// Every system, in report order.
-    pub const ALL: [System; 9] = [
+    pub const ALL: [System; 11] = [
         System::TenureDefault,
         System::TenureRouted,
         System::TenureExclusive,
@@ -60,6 +77,8 @@ impl System {
         System::TowerMokaRedis,
         System::ActixRedis,
         System::LimitMemory,
+        System::TenurePostgres,
+        System::TowerPostgres,
     ];
 
     /// The name on the command line and in `results.json`.
@@ -74,6 +93,8 @@ impl System {
             System::TowerMokaRedis => "tower-moka-redis",
             System::ActixRedis => "actix-redis",
             System::LimitMemory => "limit-memory",
+            System::TenurePostgres => "tenure-postgres",
+            System::TowerPostgres => "tower-postgres",
         }
     }
 
@@ -89,6 +110,17 @@ impl System {
             System::TowerMokaRedis => "tower-sessions + moka + Redis",
             System::ActixRedis => "actix-session + Redis",
             System::LimitMemory => "limit: tower-sessions MemoryStore per node, affinity 1.0",
+            System::TenurePostgres => "Tenure default on PostgreSQL (forwarding on)",
+            System::TowerPostgres => "tower-sessions + sqlx PostgresStore",
+        }
+    }
+
+    /// Where it keeps its sessions.
+    pub fn backing(self) -> Backing {
+        match self {
+            System::TenurePostgres | System::TowerPostgres => Backing::Postgres,
+            System::LimitMemory => Backing::None,
+            _ => Backing::Redis,
         }
     }
 
@@ -101,6 +133,7 @@ impl System {
                 | System::TenureExclusive
                 | System::TenureInterval
                 | System::TenureOptimistic
+                | System::TenurePostgres
         )
     }
 
@@ -108,7 +141,10 @@ impl System {
     pub fn is_peer(self) -> bool {
         matches!(
             self,
-            System::TowerRedis | System::TowerMokaRedis | System::ActixRedis
+            System::TowerRedis
+                | System::TowerMokaRedis
+                | System::ActixRedis
+                | System::TowerPostgres
         )
     }
 
@@ -143,6 +179,9 @@ impl System {
                 "actix-session 0.11's `RedisSessionStore` connects to one server (a redis-rs \
                  `ConnectionManager` or a `deadpool_redis::Pool`), not to a cluster",
             ),
+            System::TenurePostgres | System::TowerPostgres => {
+                Err("keeps its sessions in PostgreSQL (the PostgreSQL part)")
+            }
             System::TenureDefault
             | System::TenureRouted
             | System::TenureExclusive
@@ -171,11 +210,13 @@ impl System {
             | System::TenureRouted
             | System::TenureExclusive
             | System::TenureInterval
-            | System::TenureOptimistic => tenure::start(self, env, name).await,
+            | System::TenureOptimistic
+            | System::TenurePostgres => tenure::start(self, env, name).await,
             System::TowerRedis => tower::start(env, false).await,
             System::TowerMokaRedis => tower::start(env, true).await,
             System::ActixRedis => actix::start(env).await,
             System::LimitMemory => tower::start_memory().await,
+            System::TowerPostgres => tower::start_postgres(env).await,
         }
     }
 }
@@ -200,12 +241,13 @@ impl FromStr for System {
     }
 }
 
-/// What every node of one run shares: the Redis and the secrets a real deployment
+/// What every node of one run shares: the store and the secrets a real deployment
 /// would share between its instances.
 #[derive(Clone)]
 pub struct Env {
-    /// `redis://127.0.0.1:PORT`, or `redis-cluster://127.0.0.1:PORT?node=...`.
-    pub redis_url: String,
+    /// `redis://127.0.0.1:PORT`, or `redis-cluster://127.0.0.1:PORT?node=...`; or,
+    /// for the systems on PostgreSQL, `postgres://user@127.0.0.1:PORT/DATABASE`.
+    pub store_url: String,
     /// Tenure's key prefix.
     pub prefix: String,
     /// actix-session's cookie key (it signs or encrypts every cookie).
@@ -215,17 +257,18 @@ pub struct Env {
 impl fmt::Debug for Env {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Env")
-            .field("redis_url", &self.redis_url)
+            .field("store_url", &self.store_url)
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
 }
 
 impl Env {
-    /// Settings for nodes on the Redis (server or cluster) at `redis_url`.
-    pub fn new(redis_url: String) -> Self {
+    /// Settings for nodes on the store at `store_url` (Redis, or PostgreSQL for the
+    /// systems on it).
+    pub fn new(store_url: String) -> Self {
         Self {
-            redis_url,
+            store_url,
             prefix: "tenure-bench".into(),
             actix_key: actix_web::cookie::Key::generate(),
         }

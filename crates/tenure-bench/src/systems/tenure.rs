@@ -1,4 +1,5 @@
-//! Tenure: one `Node` per app server, each with its own Redis connections.
+//! Tenure: one `Node` per app server, each with its own connections to the store
+//! (Redis, or PostgreSQL for `tenure-postgres`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,9 +9,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use futures::future::BoxFuture;
 use tenure_axum::{CookieConfig, Session, SessionFailure, SessionLayer};
 use tenure_node::{Consistency, Key, Node, NodeConfig, WritePolicy};
+use tenure_postgres::{PostgresConfig, PostgresStore};
 use tenure_redis::{RedisConfig, RedisStore};
+use tenure_store::Store;
 
 use super::{bind, serve_axum, Env, RunningNode, System};
 use crate::app::{self, BlobQuery, ItemQuery, NoteQuery};
@@ -33,8 +37,7 @@ pub(super) async fn start(
     env: &Env,
     name: &str,
 ) -> Result<RunningNode, BenchError> {
-    let store =
-        RedisStore::connect(RedisConfig::new(env.redis_url.clone()).prefix(&env.prefix)).await?;
+    let (store, quit) = connect(system, env).await?;
     // Bound first: a forwarding node advertises where it listens.
     let (listener, addr) = bind().await?;
     let mut config = NodeConfig::default();
@@ -46,7 +49,7 @@ pub(super) async fn start(
         config.move_after = n;
     }
     match system {
-        System::TenureDefault | System::TenureRouted => {
+        System::TenureDefault | System::TenureRouted | System::TenurePostgres => {
             config = config.with_advertise(addr.to_string());
         }
         System::TenureInterval => {
@@ -57,10 +60,10 @@ pub(super) async fn start(
         _ => {}
     }
     config.label = name.to_string();
-    let node = match Node::start(Arc::new(store.clone()), config).await {
+    let node = match Node::start(store, config).await {
         Ok(node) => node,
         Err(e) => {
-            store.quit().await;
+            quit.await;
             return Err(e.into());
         }
     };
@@ -80,8 +83,31 @@ pub(super) async fn start(
         if let Err(e) = node.shutdown().await {
             tracing::error!(error = %e, "node shutdown");
         }
-        store.quit().await;
+        quit.await;
     }))
+}
+
+/// The node's store, and what closes its connections.
+async fn connect(
+    system: System,
+    env: &Env,
+) -> Result<(Arc<dyn Store>, BoxFuture<'static, ()>), BenchError> {
+    if system == System::TenurePostgres {
+        let schema = env.prefix.replace('-', "_");
+        let config = PostgresConfig::new(env.store_url.clone()).schema(schema);
+        let store = PostgresStore::connect(config)
+            .await
+            .map_err(|e| BenchError::Postgres(e.to_string()))?;
+        // Its connections close when the last handle goes.
+        return Ok((Arc::new(store), Box::pin(async {})));
+    }
+    let store =
+        RedisStore::connect(RedisConfig::new(env.store_url.clone()).prefix(&env.prefix)).await?;
+    let quit = {
+        let store = store.clone();
+        Box::pin(async move { store.quit().await })
+    };
+    Ok((Arc::new(store), quit))
 }
 
 async fn read(session: Session) -> Result<String, SessionFailure> {

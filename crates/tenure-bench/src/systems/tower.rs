@@ -1,6 +1,7 @@
 //! tower-sessions 0.14 over tower-sessions-redis-store 0.16, optionally behind its
-//! `CachingSessionStore` with a moka cache, set up as their READMEs show; and over its
-//! process-local `MemoryStore`, the limit (no store at all).
+//! `CachingSessionStore` with a moka cache, or over tower-sessions-sqlx-store 0.15's
+//! `PostgresStore`, set up as their READMEs show; and over its process-local
+//! `MemoryStore`, the limit (no store at all).
 
 use axum::extract::Query;
 use axum::http::StatusCode;
@@ -12,6 +13,8 @@ use tower_sessions::{
 use tower_sessions_moka_store::MokaStore;
 use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
 use tower_sessions_redis_store::RedisStore;
+use tower_sessions_sqlx_store::sqlx::postgres::PgPoolOptions;
+use tower_sessions_sqlx_store::PostgresStore;
 
 use super::{bind, serve_axum, Env, RunningNode};
 use crate::app::{self, BlobQuery, ItemQuery, NoteQuery};
@@ -24,7 +27,7 @@ const CACHE_CAPACITY: u64 = 100_000;
 
 pub(super) async fn start(env: &Env, cached: bool) -> Result<RunningNode, BenchError> {
     let (listener, addr) = bind().await?;
-    let config = Config::from_url(&env.redis_url).map_err(|e| BenchError::Peer(e.to_string()))?;
+    let config = Config::from_url(&env.store_url).map_err(|e| BenchError::Peer(e.to_string()))?;
     let pool = Pool::new(config, None, None, None, POOL_SIZE)
         .map_err(|e| BenchError::Peer(e.to_string()))?;
     pool.init()
@@ -39,6 +42,25 @@ pub(super) async fn start(env: &Env, cached: bool) -> Result<RunningNode, BenchE
     };
     Ok(serve_axum(listener, addr, app, async move {
         let _ = pool.quit().await;
+    }))
+}
+
+/// A node on the PostgreSQL part's database: a sqlx pool of [`POOL_SIZE`] and the
+/// store's own migration (its `tower_sessions.session` table), as its README shows.
+pub(super) async fn start_postgres(env: &Env) -> Result<RunningNode, BenchError> {
+    let (listener, addr) = bind().await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(POOL_SIZE as u32)
+        .connect(&env.store_url)
+        .await
+        .map_err(|e| BenchError::Peer(e.to_string()))?;
+    let store = PostgresStore::new(pool.clone());
+    store
+        .migrate()
+        .await
+        .map_err(|e| BenchError::Peer(e.to_string()))?;
+    Ok(serve_axum(listener, addr, routes(store), async move {
+        pool.close().await;
     }))
 }
 
