@@ -47,17 +47,18 @@ fn parse_stat_with_children(stat: &str) -> Option<u64> {
     Some((f.get(11)? + f.get(12)? + f.get(13)? + f.get(14)?) * 10_000)
 }
 
-/// The numeric fields from field 3 on, up to field 17.
+/// Fields 3 to 17, as numbers where they are non-negative ones (the state, field 3,
+/// is a letter, and some fields may be -1: 0 in their place keeps the indices).
 fn fields(stat: &str) -> Option<Vec<u64>> {
     // The command name (field 2) is in parentheses and may hold spaces: count the
     // fields after its closing one.
     let rest = &stat[stat.rfind(')')? + 1..];
-    let mut out = Vec::with_capacity(15);
-    // Field 3 (the state) is a letter: 0 in its place keeps the indices.
-    for (i, field) in rest.split_whitespace().take(15).enumerate() {
-        out.push(if i == 0 { 0 } else { field.parse().ok()? });
-    }
-    Some(out)
+    let out: Vec<u64> = rest
+        .split_whitespace()
+        .take(15)
+        .map(|field| field.parse().unwrap_or(0))
+        .collect();
+    (out.len() == 15).then_some(out)
 }
 
 #[cfg(test)]
@@ -66,7 +67,7 @@ mod tests {
 
     #[test]
     fn utime_and_stime_are_read_after_the_command_name() {
-        let stat = "4242 (tenure bench) R 1 2 3 4 5 6 7 8 9 10 250 50 7 3 20 0 9 0";
+        let stat = "4242 (tenure bench) R 1 2 3 4 -1 6 7 8 9 10 250 50 7 3 20 0 9 0";
         assert_eq!(parse_stat(stat), Some(300 * 10_000));
         assert_eq!(parse_stat_with_children(stat), Some(310 * 10_000));
         assert_eq!(parse_stat("garbage"), None);

@@ -164,7 +164,7 @@ fn progress_line(part: Part, workload: &str, m: &Measurement) -> String {
     let count =
         |x: Option<u64>, n: u64| x.map_or_else(|| "n/a".to_string(), |x| format!("{x}/{n}"));
     format!(
-        "{part}({workload}) {:<18} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>8.2} ms  {:>6.3} cmds/req  {:>9.0} B/req  {:>5.0} µs CPU/req ({:>4.0} Redis)  errors {}  lost {}  stale {}",
+        "{part}({workload}) {:<18} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>8.2} ms  {:>6.3} cmds/req  {:>9.0} B/req  {:>5.0} µs CPU/req ({:>4.0} store)  errors {}  lost {}  stale {}",
         m.system,
         m.throughput,
         m.p50_ms,

@@ -38,7 +38,7 @@ pub struct Measurement {
     /// CPU time per request, µs: the harness process (the client and every app node)
     /// plus Redis, over the same window as the Redis counters.
     pub cpu_us_per_request: f64,
-    /// The part of it Redis used, µs.
+    /// The part of it the store's server (Redis, PostgreSQL) used, µs.
     pub redis_cpu_us_per_request: f64,
     /// Increments acknowledged.
     pub acked_increments: u64,

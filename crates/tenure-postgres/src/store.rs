@@ -128,9 +128,7 @@ impl PostgresStore {
     pub async fn sweep_expired(&self) -> Result<u32, StoreError> {
         let limit = i32::try_from(self.inner.config.sweep_batch).unwrap_or(i32::MAX);
         let row = self.one("sweep", &self.inner.sql.sweep, &[&limit]).await?;
-        let removed: i32 = row
-            .try_get(0)
-            .map_err(|e| crate::error::shape("sweep", e))?;
+        let removed: i32 = crate::reply::col(&row, "sweep", "removed")?;
         Ok(u32::try_from(removed).unwrap_or(0))
     }
 

@@ -3,8 +3,12 @@
 //! Expiry does not wait for it: every function treats an expired session as gone at
 //! once (I5). The sweep only reclaims rows nobody asks for: expired sessions (their
 //! waiters are told), waiters dead for a minute on sessions nobody touched since,
-//! and owners dead for a day. Each statement removes at most the batch of each kind,
-//! skipping rows other calls have locked; a full batch runs the next one at once.
+//! and owners dead for a day. It finds sessions by their sweep mark (`sweep_at`,
+//! never later than the expiry, and not moved by accesses, so that a busy session's
+//! updates touch no index): a session whose mark passed is removed if it expired,
+//! else marked again for its new expiry. Each statement looks at most at the batch
+//! of each kind, skipping rows other calls have locked; a full batch runs the next
+//! one at once.
 
 use deadpool_postgres::Pool;
 use tokio::task::AbortHandle;
@@ -22,7 +26,7 @@ pub(crate) fn start(pool: Pool, sql: &Sql, config: &PostgresConfig) -> AbortHand
             tokio::time::sleep(interval).await;
             loop {
                 match sweep_once(&pool, &statement, batch).await {
-                    Ok(removed) if removed >= batch => continue,
+                    Ok(examined) if examined >= batch => continue,
                     Ok(_) => break,
                     Err(e) => {
                         tracing::debug!(error = %e, "the expiry sweep failed; trying again later");
@@ -45,5 +49,5 @@ async fn sweep_once(pool: &Pool, statement: &str, batch: i32) -> Result<i32, Str
         .query_one(&statement, &[&batch])
         .await
         .map_err(|e| e.to_string())?;
-    row.try_get(0).map_err(|e| e.to_string())
+    row.try_get("examined").map_err(|e| e.to_string())
 }

@@ -7,31 +7,59 @@
 -- arrive in milliseconds. Hints are NOTIFYs, sent when the transaction commits.
 -- Answers are small codes the Rust side maps to the protocol's types.
 
+-- The helpers are PL/pgSQL, not SQL: a SQL function called from PL/pgSQL is
+-- parsed and planned again on every call, a PL/pgSQL one keeps its plans for the
+-- connection's life.
 CREATE OR REPLACE FUNCTION __S__.ms(p bigint) RETURNS interval
-    LANGUAGE sql IMMUTABLE AS $$ SELECT p * interval '1 millisecond' $$;
+    LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RETURN p * interval '1 millisecond'; END $$;
 
 CREATE OR REPLACE FUNCTION __S__.ms_between(a timestamptz, b timestamptz) RETURNS bigint
-    LANGUAGE sql IMMUTABLE AS $$ SELECT greatest(0, floor(extract(epoch FROM b - a) * 1000))::bigint $$;
+    LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN greatest(0, floor(extract(epoch FROM b - a) * 1000))::bigint;
+END $$;
 
 -- When a session expires: the earlier of idle (from the last access) and absolute
 -- (from creation); NULL when it has neither.
 CREATE OR REPLACE FUNCTION __S__.expires(created timestamptz, last_access timestamptz,
                                          idle_ms bigint, absolute_ms bigint) RETURNS timestamptz
-    LANGUAGE sql IMMUTABLE AS $$
-    SELECT least(last_access + __S__.ms(idle_ms), created + __S__.ms(absolute_ms)) $$;
+    LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN least(last_access + idle_ms * interval '1 millisecond',
+                 created + absolute_ms * interval '1 millisecond');
+END $$;
+
+-- The sweep mark after a change of the timeouts: moved down to the new expiry if
+-- that is sooner (it must never be later than the expiry), else kept.
+CREATE OR REPLACE FUNCTION __S__.lower_sweep(old timestamptz, expires timestamptz)
+    RETURNS timestamptz
+    LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF expires IS NOT NULL AND (old IS NULL OR expires < old) THEN
+        RETURN expires;
+    END IF;
+    RETURN old;
+END $$;
 
 -- The channel an owner's hints go to: a name LISTEN takes, unique per schema and owner.
 CREATE OR REPLACE FUNCTION __S__.channel(p_owner text) RETURNS text
-    LANGUAGE sql IMMUTABLE AS $$
-    SELECT 'tenure_' || substr(md5('__S__' || '/' || p_owner), 1, 24) $$;
+    LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN 'tenure_' || substr(md5('__S__' || '/' || p_owner), 1, 24);
+END $$;
 
 CREATE OR REPLACE FUNCTION __S__.hint(p_owner text, p_kind text, p_sid text) RETURNS void
-    LANGUAGE sql AS $$ SELECT pg_notify(__S__.channel(p_owner), p_kind || p_sid) $$;
+    LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify(__S__.channel(p_owner), p_kind || p_sid);
+END $$;
 
 -- Whether an owner registered its liveness and let it run out (I15).
 CREATE OR REPLACE FUNCTION __S__.dead(p_owner text, p_now timestamptz) RETURNS boolean
-    LANGUAGE sql STABLE AS $$
-    SELECT EXISTS (SELECT 1 FROM __S__.owners WHERE owner = p_owner AND alive_until <= p_now) $$;
+    LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN EXISTS (SELECT 1 FROM __S__.owners WHERE owner = p_owner AND alive_until <= p_now);
+END $$;
 
 -- Removes a session (deleted, expired, rotated away) and tells its waiters to look
 -- again: they will find it gone. The caller holds the row lock.
@@ -278,6 +306,7 @@ BEGIN
     s.expires_at := __S__.expires(s.created, v_now, s.idle_ms, s.absolute_ms);
     UPDATE __S__.sessions SET version = v_version, last_access = v_now,
         idle_ms = s.idle_ms, absolute_ms = s.absolute_ms, expires_at = s.expires_at,
+        sweep_at = __S__.lower_sweep(sweep_at, s.expires_at),
         holder = s.holder, fence = s.fence, lease_until = s.lease_until,
         last_fence = p_fence, last_commit = p_id, last_version = v_version
         WHERE id = p_sid;
@@ -401,6 +430,7 @@ BEGIN
     s.expires_at := __S__.expires(s.created, v_now, s.idle_ms, s.absolute_ms);
     UPDATE __S__.sessions SET version = v_version, last_access = v_now,
         idle_ms = s.idle_ms, absolute_ms = s.absolute_ms, expires_at = s.expires_at,
+        sweep_at = __S__.lower_sweep(sweep_at, s.expires_at),
         holder = NULL, fence = NULL, lease_until = NULL
         WHERE id = p_sid;
     IF s.expires_at IS NOT NULL AND s.expires_at <= v_now THEN
@@ -431,8 +461,9 @@ BEGIN
         fence := nextval('__S__.fences');
     END IF;
     INSERT INTO __S__.sessions (id, version, created, last_access, idle_ms, absolute_ms,
-                                expires_at, holder, fence, lease_until)
+                                expires_at, sweep_at, holder, fence, lease_until)
         VALUES (p_sid, 1, v_now, v_now, p_idle_ms, p_absolute_ms,
+                __S__.expires(v_now, v_now, p_idle_ms, p_absolute_ms),
                 __S__.expires(v_now, v_now, p_idle_ms, p_absolute_ms),
                 p_owner, fence,
                 CASE WHEN p_owner IS NULL THEN NULL ELSE v_now + __S__.ms(p_lease_ms) END)
@@ -579,21 +610,31 @@ BEGIN
     RETURN FOUND;
 END $$;
 
--- The background sweep, in bounded batches: expired sessions (their waiters told),
+-- The background sweep, in bounded batches: sessions whose sweep mark has passed
+-- (removed if expired, their waiters told; else marked for their new expiry),
 -- waiters long past their deadline on sessions nobody asked for since, and owners
--- dead for a day. Answers how many expired sessions it removed.
-CREATE OR REPLACE FUNCTION __S__.sweep(p_limit integer) RETURNS integer
+-- dead for a day. Answers how many sessions it removed, and how many it looked at
+-- (a full batch: run it again).
+CREATE OR REPLACE FUNCTION __S__.sweep(p_limit integer,
+    OUT removed integer, OUT examined integer)
     LANGUAGE plpgsql AS $$
 DECLARE
     v_now timestamptz := clock_timestamp();
     r record;
-    n integer := 0;
 BEGIN
-    FOR r IN SELECT id FROM __S__.sessions
-             WHERE expires_at <= v_now ORDER BY expires_at LIMIT p_limit
+    removed := 0;
+    examined := 0;
+    FOR r IN SELECT id, expires_at FROM __S__.sessions
+             WHERE sweep_at <= v_now ORDER BY sweep_at LIMIT p_limit
              FOR UPDATE SKIP LOCKED LOOP
-        PERFORM __S__.drop_session(r.id);
-        n := n + 1;
+        examined := examined + 1;
+        IF r.expires_at IS NOT NULL AND r.expires_at <= v_now THEN
+            PERFORM __S__.drop_session(r.id);
+            removed := removed + 1;
+        ELSE
+            -- Used since it was marked: look again when it would expire now.
+            UPDATE __S__.sessions SET sweep_at = r.expires_at WHERE id = r.id;
+        END IF;
     END LOOP;
     DELETE FROM __S__.waiters WHERE ctid = ANY (ARRAY(
         SELECT ctid FROM __S__.waiters WHERE deadline <= v_now - interval '1 minute'
@@ -601,5 +642,4 @@ BEGIN
     DELETE FROM __S__.owners WHERE ctid = ANY (ARRAY(
         SELECT ctid FROM __S__.owners WHERE alive_until <= v_now - interval '1 day'
         LIMIT p_limit));
-    RETURN n;
 END $$;

@@ -25,9 +25,14 @@ CREATE TABLE IF NOT EXISTS __S__.sessions (
     idle_ms bigint,
     absolute_ms bigint,
     -- When the session expires (the earlier of its two timeouts), kept with every
-    -- access: every call compares it with the database's clock, and the sweeper
-    -- finds expired sessions by it.
+    -- access: every call compares it with the database's clock.
     expires_at timestamptz,
+    -- When the sweep should look at the session next: never after expires_at. An
+    -- access only moves expires_at later, so it leaves this alone and the row's
+    -- update touches no indexed column (a HOT update, no index entries); the sweep
+    -- moves it up to expires_at when it finds the session still live, a commit
+    -- that shortens the timeouts moves it down.
+    sweep_at timestamptz,
     -- The lock: holder, fence and lease deadline, all NULL when free.
     holder text,
     fence bigint,
@@ -37,8 +42,8 @@ CREATE TABLE IF NOT EXISTS __S__.sessions (
     last_commit bigint,
     last_version bigint
 ) WITH (fillfactor = 80);
-CREATE INDEX IF NOT EXISTS sessions_expires_at
-    ON __S__.sessions (expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS sessions_sweep_at
+    ON __S__.sessions (sweep_at) WHERE sweep_at IS NOT NULL;
 
 -- One row per attribute, so a delta writes only the rows it changes.
 CREATE TABLE IF NOT EXISTS __S__.attributes (
