@@ -15,7 +15,6 @@ use support::faults::procs::TempDir;
 use support::*;
 use tenure_cli::stores::{Backend, StoreUrl};
 use tenure_core::Codec;
-use tenure_store::Inspect as _;
 use tokio::time::Instant;
 
 async fn three_processes_on_postgres(affinity: f64, test: &'static str) {

@@ -94,7 +94,10 @@ async fn connect(
 ) -> Result<(Arc<dyn Store>, BoxFuture<'static, ()>), BenchError> {
     if system == System::TenurePostgres {
         let schema = env.prefix.replace('-', "_");
-        let config = PostgresConfig::new(env.store_url.clone()).schema(schema);
+        // As many connections as tower-sessions' sqlx pool gets.
+        let config = PostgresConfig::new(env.store_url.clone())
+            .schema(schema)
+            .pool_size(super::tower::POOL_SIZE);
         let store = PostgresStore::connect(config)
             .await
             .map_err(|e| BenchError::Postgres(e.to_string()))?;

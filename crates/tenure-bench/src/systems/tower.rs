@@ -21,7 +21,7 @@ use crate::app::{self, BlobQuery, ItemQuery, NoteQuery};
 use crate::BenchError;
 
 /// Connections per node, as in the store's README.
-const POOL_SIZE: usize = 6;
+pub(super) const POOL_SIZE: usize = 6;
 /// Sessions each node's moka cache keeps.
 const CACHE_CAPACITY: u64 = 100_000;
 

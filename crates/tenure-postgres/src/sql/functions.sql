@@ -9,36 +9,14 @@
 
 -- The helpers are PL/pgSQL, not SQL: a SQL function called from PL/pgSQL is
 -- parsed and planned again on every call, a PL/pgSQL one keeps its plans for the
--- connection's life.
-CREATE OR REPLACE FUNCTION __S__.ms(p bigint) RETURNS interval
-    LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RETURN p * interval '1 millisecond'; END $$;
-
+-- connection's life. The hot paths (acquire, commit) call none they can do without:
+-- each call costs more than the expression it computes. A session expires at
+-- least(last_access + idle, created + absolute), written out where it is needed;
+-- durations arrive in milliseconds (`ms * interval '1 millisecond'`).
 CREATE OR REPLACE FUNCTION __S__.ms_between(a timestamptz, b timestamptz) RETURNS bigint
     LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
     RETURN greatest(0, floor(extract(epoch FROM b - a) * 1000))::bigint;
-END $$;
-
--- When a session expires: the earlier of idle (from the last access) and absolute
--- (from creation); NULL when it has neither.
-CREATE OR REPLACE FUNCTION __S__.expires(created timestamptz, last_access timestamptz,
-                                         idle_ms bigint, absolute_ms bigint) RETURNS timestamptz
-    LANGUAGE plpgsql IMMUTABLE AS $$
-BEGIN
-    RETURN least(last_access + idle_ms * interval '1 millisecond',
-                 created + absolute_ms * interval '1 millisecond');
-END $$;
-
--- The sweep mark after a change of the timeouts: moved down to the new expiry if
--- that is sooner (it must never be later than the expiry), else kept.
-CREATE OR REPLACE FUNCTION __S__.lower_sweep(old timestamptz, expires timestamptz)
-    RETURNS timestamptz
-    LANGUAGE plpgsql IMMUTABLE AS $$
-BEGIN
-    IF expires IS NOT NULL AND (old IS NULL OR expires < old) THEN
-        RETURN expires;
-    END IF;
-    RETURN old;
 END $$;
 
 -- The channel an owner's hints go to: a name LISTEN takes, unique per schema and owner.
@@ -108,8 +86,13 @@ DECLARE
     v_head record;
     v_place bigint;
 BEGIN
-    s := __S__.live(p_sid, v_now);
-    IF s.id IS NULL THEN
+    SELECT * INTO s FROM __S__.sessions WHERE id = p_sid FOR UPDATE;
+    IF NOT FOUND THEN
+        kind := 0;
+        RETURN;
+    END IF;
+    IF s.expires_at IS NOT NULL AND s.expires_at <= v_now THEN
+        PERFORM __S__.drop_session(p_sid);
         kind := 0;
         RETURN;
     END IF;
@@ -123,11 +106,11 @@ BEGIN
     END IF;
     DELETE FROM __S__.waiters w WHERE w.session = p_sid AND w.deadline <= v_now;
     s.last_access := v_now;
-    s.expires_at := __S__.expires(s.created, v_now, s.idle_ms, s.absolute_ms);
+    s.expires_at := least(v_now + s.idle_ms * interval '1 millisecond', s.created + s.absolute_ms * interval '1 millisecond');
 
     IF s.holder IS NOT DISTINCT FROM p_owner THEN
         -- The holder again: a longer lease, the same fence.
-        s.lease_until := v_now + __S__.ms(p_lease_ms);
+        s.lease_until := v_now + (p_lease_ms * interval '1 millisecond');
     ELSE
         SELECT w.owner, w.deadline INTO v_head FROM __S__.waiters w
             WHERE w.session = p_sid ORDER BY w.place LIMIT 1;
@@ -137,14 +120,14 @@ BEGIN
             END IF;
             s.holder := p_owner;
             s.fence := nextval('__S__.fences');
-            s.lease_until := v_now + __S__.ms(p_lease_ms);
+            s.lease_until := v_now + (p_lease_ms * interval '1 millisecond');
             IF EXISTS (SELECT 1 FROM __S__.waiters w WHERE w.session = p_sid) THEN
                 PERFORM __S__.hint(p_owner, 'R', p_sid);
             END IF;
         ELSE
             -- Queued (or kept in place), with a deadline to call again by.
             INSERT INTO __S__.waiters AS w (session, owner, place, deadline)
-                VALUES (p_sid, p_owner, nextval('__S__.waiter_order'), v_now + __S__.ms(p_wait_ms))
+                VALUES (p_sid, p_owner, nextval('__S__.waiter_order'), v_now + (p_wait_ms * interval '1 millisecond'))
                 ON CONFLICT (session, owner) DO UPDATE SET deadline = EXCLUDED.deadline
                 RETURNING w.place INTO v_place;
             SELECT count(*) INTO queue_position FROM __S__.waiters w
@@ -157,7 +140,7 @@ BEGIN
                 -- hint may be lost.
                 IF v_head.owner IS NULL THEN
                     v_head.owner := p_owner;
-                    v_head.deadline := v_now + __S__.ms(p_wait_ms);
+                    v_head.deadline := v_now + (p_wait_ms * interval '1 millisecond');
                 END IF;
                 PERFORM __S__.hint(v_head.owner, 'G', p_sid);
                 retry_ms := __S__.ms_between(v_now, v_head.deadline);
@@ -214,10 +197,10 @@ BEGIN
         SELECT * FROM unnest(p_sids, p_fences, p_touch) WITH ORDINALITY AS t(sid, fence, touch, ord)
     ), renewed AS (
         UPDATE __S__.sessions s SET
-            lease_until = v_now + __S__.ms(p_lease_ms),
+            lease_until = v_now + (p_lease_ms * interval '1 millisecond'),
             last_access = CASE WHEN i.touch THEN v_now ELSE s.last_access END,
             expires_at = CASE WHEN i.touch
-                THEN __S__.expires(s.created, v_now, s.idle_ms, s.absolute_ms)
+                THEN least(v_now + s.idle_ms * interval '1 millisecond', s.created + s.absolute_ms * interval '1 millisecond')
                 ELSE s.expires_at END
         FROM items i
         WHERE s.id = i.sid AND s.holder = p_owner AND s.fence = i.fence
@@ -251,8 +234,13 @@ DECLARE
     v_head text;
     i integer;
 BEGIN
-    s := __S__.live(p_sid, v_now);
-    IF s.id IS NULL THEN
+    SELECT * INTO s FROM __S__.sessions WHERE id = p_sid FOR UPDATE;
+    IF NOT FOUND THEN
+        kind := 0;
+        RETURN;
+    END IF;
+    IF s.expires_at IS NOT NULL AND s.expires_at <= v_now THEN
+        PERFORM __S__.drop_session(p_sid);
         kind := 0;
         RETURN;
     END IF;
@@ -303,10 +291,14 @@ BEGIN
             PERFORM __S__.hint(v_head, 'G', p_sid);
         END IF;
     END IF;
-    s.expires_at := __S__.expires(s.created, v_now, s.idle_ms, s.absolute_ms);
+    s.expires_at := least(v_now + s.idle_ms * interval '1 millisecond', s.created + s.absolute_ms * interval '1 millisecond');
+    IF s.expires_at IS NOT NULL AND (s.sweep_at IS NULL OR s.expires_at < s.sweep_at) THEN
+        -- Shorter timeouts: the sweep must not look later than the new expiry.
+        s.sweep_at := s.expires_at;
+    END IF;
     UPDATE __S__.sessions SET version = v_version, last_access = v_now,
         idle_ms = s.idle_ms, absolute_ms = s.absolute_ms, expires_at = s.expires_at,
-        sweep_at = __S__.lower_sweep(sweep_at, s.expires_at),
+        sweep_at = s.sweep_at,
         holder = s.holder, fence = s.fence, lease_until = s.lease_until,
         last_fence = p_fence, last_commit = p_id, last_version = v_version
         WHERE id = p_sid;
@@ -352,7 +344,7 @@ BEGIN
         RETURN;
     END IF;
     UPDATE __S__.sessions SET last_access = v_now,
-        expires_at = __S__.expires(s.created, v_now, s.idle_ms, s.absolute_ms)
+        expires_at = least(v_now + s.idle_ms * interval '1 millisecond', s.created + s.absolute_ms * interval '1 millisecond')
         WHERE id = p_sid;
     version := s.version;
     SELECT array_agg(a.name), array_agg(a.value), array_agg(a.version)
@@ -376,8 +368,13 @@ DECLARE
     n integer := coalesce(cardinality(p_names), 0);
     i integer;
 BEGIN
-    s := __S__.live(p_sid, v_now);
-    IF s.id IS NULL THEN
+    SELECT * INTO s FROM __S__.sessions WHERE id = p_sid FOR UPDATE;
+    IF NOT FOUND THEN
+        kind := 0;
+        RETURN;
+    END IF;
+    IF s.expires_at IS NOT NULL AND s.expires_at <= v_now THEN
+        PERFORM __S__.drop_session(p_sid);
         kind := 0;
         RETURN;
     END IF;
@@ -427,10 +424,14 @@ BEGIN
         s.idle_ms := p_idle_ms;
         s.absolute_ms := p_absolute_ms;
     END IF;
-    s.expires_at := __S__.expires(s.created, v_now, s.idle_ms, s.absolute_ms);
+    s.expires_at := least(v_now + s.idle_ms * interval '1 millisecond', s.created + s.absolute_ms * interval '1 millisecond');
+    IF s.expires_at IS NOT NULL AND (s.sweep_at IS NULL OR s.expires_at < s.sweep_at) THEN
+        -- Shorter timeouts: the sweep must not look later than the new expiry.
+        s.sweep_at := s.expires_at;
+    END IF;
     UPDATE __S__.sessions SET version = v_version, last_access = v_now,
         idle_ms = s.idle_ms, absolute_ms = s.absolute_ms, expires_at = s.expires_at,
-        sweep_at = __S__.lower_sweep(sweep_at, s.expires_at),
+        sweep_at = s.sweep_at,
         holder = NULL, fence = NULL, lease_until = NULL
         WHERE id = p_sid;
     IF s.expires_at IS NOT NULL AND s.expires_at <= v_now THEN
@@ -463,10 +464,10 @@ BEGIN
     INSERT INTO __S__.sessions (id, version, created, last_access, idle_ms, absolute_ms,
                                 expires_at, sweep_at, holder, fence, lease_until)
         VALUES (p_sid, 1, v_now, v_now, p_idle_ms, p_absolute_ms,
-                __S__.expires(v_now, v_now, p_idle_ms, p_absolute_ms),
-                __S__.expires(v_now, v_now, p_idle_ms, p_absolute_ms),
+                least(v_now + p_idle_ms * interval '1 millisecond', v_now + p_absolute_ms * interval '1 millisecond'),
+                least(v_now + p_idle_ms * interval '1 millisecond', v_now + p_absolute_ms * interval '1 millisecond'),
                 p_owner, fence,
-                CASE WHEN p_owner IS NULL THEN NULL ELSE v_now + __S__.ms(p_lease_ms) END)
+                CASE WHEN p_owner IS NULL THEN NULL ELSE v_now + (p_lease_ms * interval '1 millisecond') END)
         ON CONFLICT (id) DO NOTHING;
     GET DIAGNOSTICS v_inserted = ROW_COUNT;
     IF v_inserted = 0 THEN
@@ -547,7 +548,7 @@ BEGIN
     END IF;
     -- The attributes follow the id (ON UPDATE CASCADE).
     UPDATE __S__.sessions SET id = p_new, last_access = v_now,
-        expires_at = __S__.expires(s.created, v_now, s.idle_ms, s.absolute_ms),
+        expires_at = least(v_now + s.idle_ms * interval '1 millisecond', s.created + s.absolute_ms * interval '1 millisecond'),
         holder = s.holder, fence = s.fence, lease_until = s.lease_until
         WHERE id = p_old;
     kind := 1;
@@ -587,11 +588,11 @@ DECLARE
 BEGIN
     SELECT alive_until INTO v_until FROM __S__.owners WHERE owner = p_owner FOR UPDATE;
     IF FOUND AND v_until > v_now THEN
-        UPDATE __S__.owners SET alive_until = v_now + __S__.ms(p_ttl_ms) WHERE owner = p_owner;
+        UPDATE __S__.owners SET alive_until = v_now + (p_ttl_ms * interval '1 millisecond') WHERE owner = p_owner;
         RETURN true;
     END IF;
     IF NOT FOUND AND p_register THEN
-        INSERT INTO __S__.owners (owner, alive_until) VALUES (p_owner, v_now + __S__.ms(p_ttl_ms))
+        INSERT INTO __S__.owners (owner, alive_until) VALUES (p_owner, v_now + (p_ttl_ms * interval '1 millisecond'))
             ON CONFLICT (owner) DO NOTHING;
         GET DIAGNOSTICS v_inserted = ROW_COUNT;
         RETURN v_inserted = 1;
