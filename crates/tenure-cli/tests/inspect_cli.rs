@@ -1,11 +1,14 @@
-//! `tenure inspect` against a live node on Redis: lists the session, shows its
-//! attributes (decoded), holder, fence and queue, deletes it; bad input fails clearly.
+//! `tenure inspect` against a live node on Redis, and on a private PostgreSQL: lists
+//! the session, shows its attributes (decoded), holder, fence and queue, deletes it;
+//! bad input fails clearly.
 
 mod support;
 
 use std::process::Output;
 
 use http::StatusCode;
+use support::faults::postgres::PostgresServer;
+use support::faults::procs::TempDir;
 use support::*;
 
 fn inspect(url: &str, prefix: &str, args: &[&str]) -> Output {
@@ -25,13 +28,10 @@ fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn inspect_lists_shows_and_deletes_a_live_session() {
-    let prefix = unique_prefix("inspect");
-    let Some(store) = redis(single_url(), &prefix).await else {
-        return;
-    };
-    let url = single_url().unwrap();
+/// One node on the store at `url` under `prefix`, a session through it, and
+/// `tenure inspect` on that store.
+async fn lists_shows_and_deletes(url: &str, prefix: &str) {
+    let (url, prefix) = (url.to_string(), prefix.to_string());
     let node = NodeProcess::start(&url, &prefix, "node-a", None).await;
     let mut browser = Browser::new();
     for _ in 0..3 {
@@ -74,11 +74,31 @@ async fn inspect_lists_shows_and_deletes_a_live_session() {
     assert!(gone.contains("no session"), "{gone}");
     let listed = stdout(&inspect(&url, &prefix, &["list"]));
     assert!(listed.contains("0 session(s)"), "{listed}");
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspect_lists_shows_and_deletes_a_live_session() {
+    let prefix = unique_prefix("inspect");
+    let Some(store) = redis(single_url(), &prefix).await else {
+        return;
+    };
+    lists_shows_and_deletes(&single_url().unwrap(), &prefix).await;
     let memory = std::process::Command::new(env!("CARGO_BIN_EXE_tenure"))
         .args(["inspect", "list"])
         .output()
         .unwrap();
-    assert!(!memory.status.success(), "inspect needs a Redis store");
+    assert!(
+        !memory.status.success(),
+        "inspect needs a store outside its process"
+    );
     store.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspect_on_postgres() {
+    let dir = TempDir::new("inspect-pg");
+    let Some(server) = PostgresServer::start(dir.path()).await else {
+        return;
+    };
+    lists_shows_and_deletes(&server.url(), &unique_prefix("inspect")).await;
 }
