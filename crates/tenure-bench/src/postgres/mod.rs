@@ -1,7 +1,7 @@
 //! A private PostgreSQL database for one harness run, on the server at
 //! `--postgres-url`: created for the run, dropped and created again before every
 //! measurement (each system starts on an empty database), dropped at the end. Every
-//! node reaches it through a [`CountingProxy`](proxy::CountingProxy).
+//! node reaches it through a byte-counting proxy (`proxy.rs`).
 //!
 //! What it counts over a measurement: transactions committed or rolled back in the
 //! database (`pg_stat_database`; every protocol call of Tenure and every load or
