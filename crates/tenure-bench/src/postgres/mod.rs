@@ -119,7 +119,7 @@ impl PostgresDb {
             .map_err(|e| failed("creating the bench database", e))
     }
 
-    /// The counters now. After the nodes stopped, waits (at most [`DRAIN`]) until
+    /// The counters now. After the nodes stopped, waits (at most 10 s) until
     /// their connections are gone, so the database has counted their last work.
     pub async fn counters(&self, drained: bool) -> Result<PgCounters, BenchError> {
         if drained {
