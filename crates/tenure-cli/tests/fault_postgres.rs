@@ -32,40 +32,10 @@ fn on_postgres(name: &'static str) -> Setup {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_crashed_and_restarted() {
     let scenario = "postgres SIGKILL and restart, --lease 2s";
-    let Some(mut rig) = Rig::start(&on_postgres("pg-restart")).await else {
+    let Some(figures) = store_killed_and_restarted(scenario, &on_postgres("pg-restart")).await
+    else {
         return;
     };
-    let workload = Workload::start(rig.router.addr, SESSIONS, CLIENTS).await;
-    workload
-        .wait_acked(Instant::now(), ROUNDS, WAIT, "increments before the crash")
-        .await;
-    let killed = Instant::now();
-    rig.server.kill().await;
-    workload
-        .wait_history(
-            WAIT,
-            "increments failing while PostgreSQL is down",
-            |records| {
-                let failed = records
-                    .iter()
-                    .filter(|r| r.start >= killed && r.acknowledged().is_none());
-                failed.count() >= SESSIONS
-            },
-        )
-        .await;
-    rig.server.restart().await;
-    let restarted = Instant::now();
-    workload
-        .wait_acked(restarted, 1, WAIT, "every session served after the restart")
-        .await;
-    workload
-        .wait_acked(Instant::now(), ROUNDS, WAIT, "increments after the restart")
-        .await;
-    println!(
-        "{scenario}: PostgreSQL down for {:.2} s",
-        (restarted - killed).as_secs_f64()
-    );
-    let figures = finish(scenario, rig, workload, Some((restarted, "the restart"))).await;
     assert!(
         figures.statuses.get("503").is_some_and(|n| *n > 0),
         "requests during the outage are answered 503: {}",
@@ -84,30 +54,7 @@ async fn postgres_crashed_and_restarted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkilled_holder_on_postgres() {
     let scenario = "sigkill holder on postgres, --lease 2s";
-    let Some(mut rig) = Rig::start(&on_postgres("pg-sigkill")).await else {
-        return;
-    };
-    let mut workload = Workload::start(rig.router.addr, SESSIONS, CLIENTS).await;
-    workload
-        .wait_acked(Instant::now(), ROUNDS, WAIT, "increments before the kill")
-        .await;
-    let ids: Vec<_> = workload.sessions.iter().map(|(_, id)| id.clone()).collect();
-    let (victim, _) = rig.holder(&ids, None, 2, WAIT).await;
-    let killed = Instant::now();
-    rig.nodes[victim].kill().await;
-    workload.add_clients(&rig.others(victim));
-    workload
-        .wait_acked(killed, 1, WAIT, "every session served after the kill")
-        .await;
-    workload
-        .wait_acked(
-            Instant::now(),
-            ROUNDS,
-            WAIT,
-            "increments after the takeover",
-        )
-        .await;
-    finish(scenario, rig, workload, Some((killed, "the kill"))).await;
+    killed_holder(scenario, &on_postgres("pg-sigkill")).await;
 }
 
 /// Terminates every hint connection of the rig's server; answers how many.

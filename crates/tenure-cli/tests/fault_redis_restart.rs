@@ -11,42 +11,11 @@
 mod support;
 
 use support::faults::*;
-use tokio::time::Instant;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_killed_and_restarted_with_appendfsync_always() {
-    let scenario = "redis SIGKILL and restart, appendfsync always, --lease 2s";
     let mut setup = Setup::new("redis-restart");
     setup.persistent = true;
-    let Some(mut rig) = Rig::start(&setup).await else {
-        return;
-    };
-    let workload = Workload::start(rig.router.addr, SESSIONS, CLIENTS).await;
-    workload
-        .wait_acked(Instant::now(), ROUNDS, WAIT, "increments before the kill")
-        .await;
-
-    let killed = Instant::now();
-    rig.server.kill().await;
-    workload
-        .wait_history(WAIT, "increments failing while Redis is down", |records| {
-            let failed = records
-                .iter()
-                .filter(|r| r.start >= killed && r.acknowledged().is_none());
-            failed.count() >= SESSIONS
-        })
-        .await;
-    rig.server.restart().await;
-    let restarted = Instant::now();
-    workload
-        .wait_acked(restarted, 1, WAIT, "every session served after the restart")
-        .await;
-    workload
-        .wait_acked(Instant::now(), ROUNDS, WAIT, "increments after the restart")
-        .await;
-    println!(
-        "{scenario}: Redis down for {:.2} s",
-        (restarted - killed).as_secs_f64()
-    );
-    finish(scenario, rig, workload, Some((restarted, "the restart"))).await;
+    let scenario = "redis SIGKILL and restart, appendfsync always, --lease 2s";
+    store_killed_and_restarted(scenario, &setup).await;
 }

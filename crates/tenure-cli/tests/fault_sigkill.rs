@@ -20,50 +20,22 @@ mod support;
 use std::time::Duration;
 
 use support::faults::*;
-use tokio::time::Instant;
 
-/// Runs the scenario; answers its figures (`None`: skipped, no Redis).
-async fn killed_holder(scenario: &str, lease: Option<&'static str>) -> Option<Figures> {
+/// Runs the scenario on Redis with `lease`; answers its figures (`None`: skipped).
+async fn on_redis(scenario: &str, lease: Option<&'static str>) -> Option<Figures> {
     let mut setup = Setup::new("sigkill");
     setup.lease = lease;
-    let mut rig = Rig::start(&setup).await?;
-    let mut workload = Workload::start(rig.router.addr, SESSIONS, CLIENTS).await;
-    workload
-        .wait_acked(Instant::now(), ROUNDS, WAIT, "increments before the kill")
-        .await;
-    let ids: Vec<_> = workload.sessions.iter().map(|(_, id)| id.clone()).collect();
-    let (victim, _) = rig.holder(&ids, None, 2, WAIT).await;
-    let killed = Instant::now();
-    rig.nodes[victim].kill().await;
-    // Its locks stay at the store until their leases run out.
-    let held = rig.held_by(victim, &ids).await;
-    workload.add_clients(&rig.others(victim));
-    workload
-        .wait_acked(killed, 1, WAIT, "every session served after the kill")
-        .await;
-    workload
-        .wait_acked(
-            Instant::now(),
-            ROUNDS,
-            WAIT,
-            "increments after the takeover",
-        )
-        .await;
-    println!(
-        "{scenario}: killed {} holding sessions {held:?}",
-        rig.nodes[victim].name
-    );
-    Some(finish(scenario, rig, workload, Some((killed, "the kill"))).await)
+    killed_holder(scenario, &setup).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkilled_holder_with_a_short_lease() {
-    killed_holder("sigkill holder, --lease 2s", Some("2s")).await;
+    on_redis("sigkill holder, --lease 2s", Some("2s")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkilled_holder_with_default_settings_is_replaced_within_5_s() {
-    let Some(figures) = killed_holder("sigkill holder, default settings", None).await else {
+    let Some(figures) = on_redis("sigkill holder, default settings", None).await else {
         return;
     };
     let (p99, _) = figures.recovery_p99().expect("every session recovered");

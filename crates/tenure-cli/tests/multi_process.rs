@@ -73,13 +73,7 @@ async fn three_processes(url: Option<String>, affinity: f64, test: &str) {
     );
 
     let sid = session_of(&browser);
-    let mut totals = std::collections::HashMap::<String, u64>::new();
-    for node in &nodes {
-        for (name, n) in node_stats(node.addr).await {
-            *totals.entry(name).or_default() += n;
-        }
-    }
-    let stat = |name: &str| totals.get(name).copied().unwrap_or(0);
+    let totals = NodeTotals::of(&nodes).await;
     for node in nodes {
         node.stop().await;
     }
@@ -88,30 +82,15 @@ async fn three_processes(url: Option<String>, affinity: f64, test: &str) {
         Some(TOTAL),
         "the stored counter after every node shut down"
     );
-    let moves = stat("recalls") + stat("moves");
     println!(
-        "{test}: {TOTAL} increments in {:.1} s, {:.2} Redis commands sent per request, {:.0} bytes per request; {} forwarded, {} forward fallbacks, {} session moves ({} recalls, {} by the move rule)",
+        "{test}: {TOTAL} increments in {:.1} s, {:.2} Redis commands sent per request, {:.0} bytes per request; {}",
         elapsed.as_secs_f64(),
         cost.client_commands() as f64 / TOTAL as f64,
         cost.net_bytes() as f64 / TOTAL as f64,
-        stat("forwards"),
-        stat("forward_fallbacks"),
-        moves,
-        stat("recalls"),
-        stat("moves"),
+        totals.summary(),
     );
     if affinity == 0.0 {
-        // Two requests in three land on a node that does not hold the session: they
-        // are forwarded, and the session stays put.
-        assert!(
-            stat("forwards") > TOTAL / 3,
-            "forwarding is on by default in `tenure serve`: {} forwards",
-            stat("forwards")
-        );
-        assert!(
-            moves < TOTAL / 20,
-            "the session moved {moves} times in {TOTAL} requests: forwarding should keep it put"
-        );
+        totals.assert_forwarded_and_kept_put(TOTAL);
     }
     clean_up(&store).await;
 }

@@ -38,13 +38,7 @@ async fn three_processes_on_postgres(affinity: f64, test: &'static str) {
         "affinity {affinity}: no lost update"
     );
 
-    let mut totals = std::collections::HashMap::<String, u64>::new();
-    for node in &nodes {
-        for (name, n) in node_stats(node.addr).await {
-            *totals.entry(name).or_default() += n;
-        }
-    }
-    let stat = |name: &str| totals.get(name).copied().unwrap_or(0);
+    let totals = NodeTotals::of(&nodes).await;
     for node in nodes {
         node.stop().await;
     }
@@ -65,26 +59,13 @@ async fn three_processes_on_postgres(affinity: f64, test: &'static str) {
         TOTAL,
         "the stored counter after every node shut down"
     );
-    let moves = stat("recalls") + stat("moves");
     println!(
-        "{test}: {TOTAL} increments in {:.1} s; {} forwarded, {} forward fallbacks, {} session moves ({} recalls, {} by the move rule)",
+        "{test}: {TOTAL} increments in {:.1} s; {}",
         elapsed.as_secs_f64(),
-        stat("forwards"),
-        stat("forward_fallbacks"),
-        moves,
-        stat("recalls"),
-        stat("moves"),
+        totals.summary()
     );
     if affinity == 0.0 {
-        assert!(
-            stat("forwards") > TOTAL / 3,
-            "forwarding is on by default in `tenure serve`: {} forwards",
-            stat("forwards")
-        );
-        assert!(
-            moves < TOTAL / 20,
-            "the session moved {moves} times in {TOTAL} requests: forwarding should keep it put"
-        );
+        totals.assert_forwarded_and_kept_put(TOTAL);
     }
 }
 

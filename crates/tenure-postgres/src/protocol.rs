@@ -106,6 +106,16 @@ impl PostgresStore {
     }
 }
 
+/// A batch's session ids and fences as two arrays. A fence no bigint holds was never
+/// granted: -1 matches no lock.
+fn sessions_and_fences<'a>(
+    items: impl Iterator<Item = (&'a SessionId, Fence)>,
+) -> (Vec<&'a str>, Vec<i64>) {
+    items
+        .map(|(sid, fence)| (sid.as_str(), i64::try_from(fence.0).unwrap_or(-1)))
+        .unzip()
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     async fn acquire(
@@ -139,12 +149,7 @@ impl Store for PostgresStore {
         const WHAT: &str = "renew";
         let mut out = Vec::with_capacity(items.len());
         for chunk in items.chunks(self.inner.config.renew_batch) {
-            let sids: Vec<&str> = chunk.iter().map(|r| r.sid.as_str()).collect();
-            // A fence no bigint holds was never granted: -1 matches no lock.
-            let fences: Vec<i64> = chunk
-                .iter()
-                .map(|r| i64::try_from(r.fence.0).unwrap_or(-1))
-                .collect();
+            let (sids, fences) = sessions_and_fences(chunk.iter().map(|r| (&r.sid, r.fence)));
             let touch: Vec<bool> = chunk.iter().map(|r| r.touch).collect();
             let rows = self
                 .rows(
@@ -220,11 +225,7 @@ impl Store for PostgresStore {
         const WHAT: &str = "release_many";
         let mut out = Vec::with_capacity(items.len());
         for chunk in items.chunks(self.inner.config.renew_batch) {
-            let sids: Vec<&str> = chunk.iter().map(|r| r.sid.as_str()).collect();
-            let fences: Vec<i64> = chunk
-                .iter()
-                .map(|r| i64::try_from(r.fence.0).unwrap_or(-1))
-                .collect();
+            let (sids, fences) = sessions_and_fences(chunk.iter().map(|r| (&r.sid, r.fence)));
             let ids = chunk
                 .iter()
                 .map(|r| counter("commit id", r.id.0))

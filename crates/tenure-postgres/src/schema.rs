@@ -52,7 +52,8 @@ pub(crate) async fn migrate(client: &mut Client, schema: &str) -> Result<(), Con
         )
         .await
         .map_err(failed)?;
-    let (wanted, present): (String, Option<String>) = (row.get(0), row.get(1));
+    let wanted: String = row.try_get(0).map_err(failed)?;
+    let present: Option<String> = row.try_get(1).map_err(failed)?;
     if present.as_deref() == Some(wanted.as_str()) {
         return tx.commit().await.map_err(failed);
     }

@@ -133,7 +133,7 @@ impl PostgresDb {
                     )
                     .await
                     .map_err(|e| failed("pg_stat_activity", e))?;
-                let left: i64 = row.get(0);
+                let left: i64 = row.try_get(0).map_err(|e| failed("pg_stat_activity", e))?;
                 if left == 0 || tokio::time::Instant::now() > deadline {
                     break;
                 }
@@ -149,7 +149,7 @@ impl PostgresDb {
             )
             .await
             .map_err(|e| failed("pg_stat_database", e))?;
-        let transactions: i64 = row.get(0);
+        let transactions: i64 = row.try_get(0).map_err(|e| failed("pg_stat_database", e))?;
         Ok(PgCounters {
             transactions: u64::try_from(transactions).unwrap_or(0),
             bytes: self.proxy.bytes(),
@@ -159,10 +159,12 @@ impl PostgresDb {
 
     /// `15.20 (Debian 15.20-0+deb12u1)`, from `SHOW server_version`.
     pub async fn version(&self) -> String {
-        match self.admin.query_one("SHOW server_version", &[]).await {
-            Ok(row) => row.get(0),
-            Err(_) => "unknown".into(),
-        }
+        self.admin
+            .query_one("SHOW server_version", &[])
+            .await
+            .ok()
+            .and_then(|row| row.try_get(0).ok())
+            .unwrap_or_else(|| "unknown".into())
     }
 
     /// Drops the database.

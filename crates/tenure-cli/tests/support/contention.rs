@@ -1,6 +1,7 @@
 //! One session under contention from several `tenure serve` processes: many
 //! concurrent increments through a front router, and what the nodes counted.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -68,4 +69,57 @@ pub async fn start_nodes(url: &str, prefix: &str, lease: Option<&str>) -> Vec<No
         nodes.push(NodeProcess::start(url, prefix, name, lease).await);
     }
     nodes
+}
+
+/// What the nodes counted (`GET /stats`), summed over the nodes.
+pub struct NodeTotals(HashMap<String, u64>);
+
+impl NodeTotals {
+    /// Reads every node's counters; call it before the nodes stop.
+    pub async fn of(nodes: &[NodeProcess]) -> Self {
+        let mut totals = HashMap::new();
+        for node in nodes {
+            for (name, n) in node_stats(node.addr).await {
+                *totals.entry(name).or_default() += n;
+            }
+        }
+        Self(totals)
+    }
+
+    /// One counter's total.
+    pub fn get(&self, name: &str) -> u64 {
+        self.0.get(name).copied().unwrap_or(0)
+    }
+
+    /// Times the session moved: recalls and moves by the move rule.
+    pub fn moves(&self) -> u64 {
+        self.get("recalls") + self.get("moves")
+    }
+
+    /// Forwards and moves, for the test's figures line.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} forwarded, {} forward fallbacks, {} session moves ({} recalls, {} by the move rule)",
+            self.get("forwards"),
+            self.get("forward_fallbacks"),
+            self.moves(),
+            self.get("recalls"),
+            self.get("moves"),
+        )
+    }
+
+    /// At affinity 0 two requests in three land on a node that does not hold the
+    /// session: they are forwarded, and the session stays put.
+    pub fn assert_forwarded_and_kept_put(&self, total: u64) {
+        assert!(
+            self.get("forwards") > total / 3,
+            "forwarding is on by default in `tenure serve`: {} forwards",
+            self.get("forwards")
+        );
+        let moves = self.moves();
+        assert!(
+            moves < total / 20,
+            "the session moved {moves} times in {total} requests: forwarding should keep it put"
+        );
+    }
 }

@@ -70,6 +70,37 @@ BEGIN
     RETURN s;
 END $$;
 
+-- Applies a delta's operations to the session's attribute rows as one new version
+-- (later operations win; a NULL value removes), and answers the session's version
+-- after it: unchanged when there is nothing to apply. The caller holds the row lock.
+CREATE OR REPLACE FUNCTION __S__.write_attributes(
+    p_sid text, p_version bigint, p_names text[], p_vals bytea[], p_replace_all boolean)
+    RETURNS bigint
+    LANGUAGE plpgsql AS $$
+DECLARE
+    n integer := coalesce(cardinality(p_names), 0);
+    v_version bigint := p_version + 1;
+    i integer;
+BEGIN
+    IF n = 0 AND NOT p_replace_all THEN
+        RETURN p_version;
+    END IF;
+    IF p_replace_all THEN
+        DELETE FROM __S__.attributes a WHERE a.session = p_sid;
+    END IF;
+    FOR i IN 1 .. n LOOP
+        IF p_vals[i] IS NULL THEN
+            DELETE FROM __S__.attributes a WHERE a.session = p_sid AND a.name = p_names[i];
+        ELSE
+            INSERT INTO __S__.attributes AS a (session, name, value, version)
+                VALUES (p_sid, p_names[i], p_vals[i], v_version)
+                ON CONFLICT (session, name)
+                DO UPDATE SET value = EXCLUDED.value, version = EXCLUDED.version;
+        END IF;
+    END LOOP;
+    RETURN v_version;
+END $$;
+
 -- acquire and acquire_since. kind: 0 not found, 1 granted (whole), 2 granted (only
 -- what the caller's copy lacks: p_known_version is not NULL), 3 queued.
 CREATE OR REPLACE FUNCTION __S__.acquire(
@@ -232,7 +263,6 @@ DECLARE
     s __S__.sessions;
     v_version bigint;
     v_head text;
-    i integer;
 BEGIN
     SELECT * INTO s FROM __S__.sessions WHERE id = p_sid FOR UPDATE;
     IF NOT FOUND THEN
@@ -260,23 +290,7 @@ BEGIN
         RETURN;
     END IF;
 
-    v_version := s.version;
-    IF coalesce(cardinality(p_names), 0) > 0 OR p_replace_all THEN
-        v_version := s.version + 1;
-        IF p_replace_all THEN
-            DELETE FROM __S__.attributes a WHERE a.session = p_sid;
-        END IF;
-        FOR i IN 1 .. coalesce(cardinality(p_names), 0) LOOP
-            IF p_vals[i] IS NULL THEN
-                DELETE FROM __S__.attributes a WHERE a.session = p_sid AND a.name = p_names[i];
-            ELSE
-                INSERT INTO __S__.attributes AS a (session, name, value, version)
-                    VALUES (p_sid, p_names[i], p_vals[i], v_version)
-                    ON CONFLICT (session, name)
-                    DO UPDATE SET value = EXCLUDED.value, version = EXCLUDED.version;
-            END IF;
-        END LOOP;
-    END IF;
+    v_version := __S__.write_attributes(p_sid, s.version, p_names, p_vals, p_replace_all);
     IF p_set_expiry THEN
         s.idle_ms := p_idle_ms;
         s.absolute_ms := p_absolute_ms;
@@ -403,23 +417,7 @@ BEGIN
         kind := 2;
         RETURN;
     END IF;
-    v_version := s.version;
-    IF n > 0 OR p_replace_all THEN
-        v_version := s.version + 1;
-        IF p_replace_all THEN
-            DELETE FROM __S__.attributes a WHERE a.session = p_sid;
-        END IF;
-        FOR i IN 1 .. n LOOP
-            IF p_vals[i] IS NULL THEN
-                DELETE FROM __S__.attributes a WHERE a.session = p_sid AND a.name = p_names[i];
-            ELSE
-                INSERT INTO __S__.attributes AS a (session, name, value, version)
-                    VALUES (p_sid, p_names[i], p_vals[i], v_version)
-                    ON CONFLICT (session, name)
-                    DO UPDATE SET value = EXCLUDED.value, version = EXCLUDED.version;
-            END IF;
-        END LOOP;
-    END IF;
+    v_version := __S__.write_attributes(p_sid, s.version, p_names, p_vals, p_replace_all);
     IF p_set_expiry THEN
         s.idle_ms := p_idle_ms;
         s.absolute_ms := p_absolute_ms;

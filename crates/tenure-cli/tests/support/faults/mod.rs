@@ -11,6 +11,7 @@ pub mod history;
 pub mod postgres;
 pub mod procs;
 pub mod rig;
+pub mod scenarios;
 pub mod workload;
 
 use std::time::Duration;
@@ -24,6 +25,8 @@ pub use history::{check, Figures};
 pub use procs::Signal;
 #[allow(unused_imports)]
 pub use rig::{Rig, Setup};
+#[allow(unused_imports)]
+pub use scenarios::{killed_holder, store_killed_and_restarted};
 #[allow(unused_imports)]
 pub use workload::{Record, Workload};
 
