@@ -7,6 +7,7 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use crate::patch::Patch;
 use crate::snapshot::{AttrEntry, Snapshot};
 
 /// What a commit does to one attribute.
@@ -16,6 +17,18 @@ pub enum Change {
     Set(Bytes),
     /// Remove the attribute.
     Remove,
+    /// Apply `patch` to the attribute's bytes as stored before this commit (the patch
+    /// names their version and length; see [`crate::patch`]). A store refuses the
+    /// whole commit if the patch does not apply, and applies nothing.
+    Patch {
+        /// What is sent.
+        patch: Patch,
+        /// The whole new value: kept by the sender, for sending again as a
+        /// [`Change::Set`] to a store that refused the patch or cannot apply patches
+        /// ([`Delta::without_patches`]). Never sent, and empty in a decoded delta.
+        #[serde(skip)]
+        value: Bytes,
+    },
 }
 
 /// What an optimistic commit expects to find before it applies an operation.
@@ -46,6 +59,14 @@ pub struct AttrOp {
 #[error("attributes changed since they were loaded: {}", attrs.join(", "))]
 pub struct Conflict {
     /// Names of the attributes that changed.
+    pub attrs: Vec<String>,
+}
+
+/// Patches that do not apply to the session as stored: the commit applied nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Default, thiserror::Error)]
+#[error("patches do not apply to the stored attributes: {}", attrs.join(", "))]
+pub struct PatchRefused {
+    /// Names of the attributes whose patch was refused.
     pub attrs: Vec<String>,
 }
 
@@ -129,19 +150,80 @@ impl Delta {
         Conflict { attrs }
     }
 
+    /// Whether the delta carries a patch.
+    pub fn has_patches(&self) -> bool {
+        self.patch_count() > 0
+    }
+
+    /// How many of the operations are patches.
+    pub fn patch_count(&self) -> usize {
+        self.ops
+            .iter()
+            .filter(|op| matches!(op.change, Change::Patch { .. }))
+            .count()
+    }
+
+    /// The delta with each patch replaced by the whole value it makes (what a store
+    /// is sent after it refused a patch, or one that cannot apply patches).
+    pub fn without_patches(mut self) -> Delta {
+        for op in &mut self.ops {
+            if let Change::Patch { value, .. } = &mut op.change {
+                op.change = Change::Set(std::mem::take(value));
+            }
+        }
+        self
+    }
+
+    /// The delta with every patch applied to `snap` (the session as stored before
+    /// the commit), as the values they make; or the names of the attributes whose
+    /// patch does not apply (another version or length, or malformed). Every patch is
+    /// checked before anything is answered, so a refusal names all of them.
+    pub fn resolve_patches(&self, snap: &Snapshot) -> Result<Delta, PatchRefused> {
+        let mut resolved = self.clone();
+        let mut refused = Vec::new();
+        for op in &mut resolved.ops {
+            if let Change::Patch { patch, .. } = &op.change {
+                let applied = snap
+                    .attrs
+                    .get(&op.name)
+                    .and_then(|e| patch.apply(e.version, &e.value).ok());
+                match applied {
+                    Some(value) => op.change = Change::Set(value),
+                    None => refused.push(op.name.clone()),
+                }
+            }
+        }
+        if refused.is_empty() {
+            Ok(resolved)
+        } else {
+            refused.dedup();
+            Err(PatchRefused { attrs: refused })
+        }
+    }
+
     /// Applies the delta (without checking expectations) as one new session version,
     /// and returns that version. A delta without operations (empty, or carrying only new
-    /// timeouts) changes no attribute and keeps the version.
+    /// timeouts) changes no attribute and keeps the version. Patches are applied to the
+    /// attributes as they were before the delta; one that does not apply changes
+    /// nothing: check them first with [`Delta::resolve_patches`].
     pub fn apply_to(&self, snap: &mut Snapshot) -> u64 {
+        let resolved;
+        let this = match self.resolve_patches(snap) {
+            Ok(r) => {
+                resolved = r;
+                &resolved
+            }
+            Err(_) => self,
+        };
         // New timeouts alone change no attribute, so no version.
         if self.ops.is_empty() && !self.replace_all {
             return snap.version;
         }
         let version = snap.version + 1;
-        if self.replace_all {
+        if this.replace_all {
             snap.attrs.clear();
         }
-        for op in &self.ops {
+        for op in &this.ops {
             match &op.change {
                 Change::Set(value) => {
                     snap.attrs.insert(
@@ -155,6 +237,7 @@ impl Delta {
                 Change::Remove => {
                     snap.attrs.remove(&op.name);
                 }
+                Change::Patch { .. } => {}
             }
         }
         snap.version = version;
@@ -181,7 +264,7 @@ impl Delta {
         delta
     }
 
-    /// Sum of the names and values the delta carries, in bytes.
+    /// Sum of the names and values (or patches) the delta carries, in bytes.
     pub fn payload_bytes(&self) -> usize {
         self.ops
             .iter()
@@ -190,6 +273,7 @@ impl Delta {
                     + match &op.change {
                         Change::Set(v) => v.len(),
                         Change::Remove => 0,
+                        Change::Patch { patch, .. } => patch.len(),
                     }
             })
             .sum()

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tenure_core::{Consistency, Limits, WritePolicy, WriteScope};
+use tenure_core::{Comparison, Consistency, Limits, WritePolicy, WriteScope};
 use tenure_store::{Expiry, Store};
 
 use crate::ConfigError;
@@ -31,6 +31,11 @@ pub struct NodeConfig {
     pub write_policy: WritePolicy,
     /// What a request writes back. Default only what changed.
     pub write_scope: WriteScope,
+    /// How changes to an attribute are found, for keys that do not choose
+    /// ([`Key::structural`](tenure_core::Key::structural) and
+    /// [`Key::binary`](tenure_core::Key::binary) do). Default
+    /// [`Comparison::Binary`]: whole values.
+    pub comparison: Comparison,
     /// Lease asked for on each grant and renewal. Default 30 s.
     pub lease: Duration,
     /// How often all held sessions are renewed, in one store call. This is also the
@@ -104,6 +109,7 @@ impl Default for NodeConfig {
             consistency: Consistency::default(),
             write_policy: WritePolicy::default(),
             write_scope: WriteScope::default(),
+            comparison: Comparison::default(),
             lease: Duration::from_secs(30),
             renew_interval: Duration::from_secs(5),
             lease_margin: Duration::from_secs(3),
@@ -196,6 +202,12 @@ impl NodeConfig {
     /// What a request writes back ([`WriteScope`]).
     pub fn with_write_scope(mut self, scope: WriteScope) -> Self {
         self.write_scope = scope;
+        self
+    }
+
+    /// How changes are found for keys that do not choose ([`Comparison`]).
+    pub fn with_comparison(mut self, comparison: Comparison) -> Self {
+        self.comparison = comparison;
         self
     }
 

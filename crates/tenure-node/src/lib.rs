@@ -45,4 +45,4 @@ pub use node::{Node, StartError};
 pub use route::{Forward, Route};
 pub use session::{AttrGuard, EndReport, Session};
 pub use stats::NodeStats;
-pub use tenure_core::{Consistency, Key, WritePolicy, WriteScope};
+pub use tenure_core::{Comparison, Consistency, Key, WritePolicy, WriteScope};

@@ -48,8 +48,13 @@ counters! {
     queued,
     /// Commits that applied (including the releasing ones).
     commits,
-    /// Bytes of attribute names and values the applied commits carried.
+    /// Bytes of attribute names and values (or patches) the applied commits carried.
     commit_bytes,
+    /// Attributes the applied commits carried as patches (structural comparison)
+    /// instead of whole values.
+    patches,
+    /// Commits sent again with whole values because the store refused a patch.
+    patches_refused,
     /// Sessions given back because another node asked.
     recalls,
     /// Sessions given back after idling.

@@ -32,6 +32,8 @@ pub(crate) struct DeltaArgs<'a> {
     /// 0 any, 1 absent, 2 at the version in `expect_versions`.
     pub(crate) expect: Vec<i16>,
     pub(crate) expect_versions: Vec<Option<i64>>,
+    /// Whether `values[i]` is a patch of the stored value; `None` when none is.
+    pub(crate) patch: Option<Vec<bool>>,
     pub(crate) replace_all: bool,
     pub(crate) set_expiry: bool,
     pub(crate) idle_ms: Option<i64>,
@@ -48,6 +50,7 @@ impl<'a> DeltaArgs<'a> {
             values: Vec::with_capacity(n),
             expect: Vec::with_capacity(n),
             expect_versions: Vec::with_capacity(n),
+            patch: delta.has_patches().then(|| Vec::with_capacity(n)),
             replace_all: delta.replace_all,
             set_expiry: delta.expiry.is_some(),
             idle_ms: delta.expiry.and_then(|e| e.idle).map(ms),
@@ -58,7 +61,11 @@ impl<'a> DeltaArgs<'a> {
             args.values.push(match &op.change {
                 Change::Set(value) => Some(value.as_ref()),
                 Change::Remove => None,
+                Change::Patch { patch, .. } => Some(patch.as_bytes().as_ref()),
             });
+            if let Some(patch) = &mut args.patch {
+                patch.push(matches!(op.change, Change::Patch { .. }));
+            }
             let (kind, version) = match op.expect {
                 Expect::Any => (0, None),
                 Expect::Absent => (1, None),

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tenure_core::{Bytes, Conflict, Delta, OwnerId, SessionId, Snapshot};
+use tenure_core::{Bytes, Conflict, Delta, OwnerId, PatchRefused, SessionId, Snapshot};
 use tenure_store::{
     AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, Grant, HintReceiver, Known,
     Liveness, Location, OptimisticReply, PartialGrant, Release, RenewOutcome, Renewal, RotateReply,
@@ -207,11 +207,18 @@ impl Store for PostgresStore {
                         &args.idle_ms,
                         &args.absolute_ms,
                         &release,
+                        &args.patch,
                     ],
                 )
                 .await?;
             let kind: i16 = col(&row, WHAT, "kind")?;
             let version: Option<i64> = col(&row, WHAT, "version")?;
+            if kind == 3 {
+                let attrs: Option<Vec<String>> = col(&row, WHAT, "refused")?;
+                return Ok(CommitReply::PatchRefused(PatchRefused {
+                    attrs: attrs.unwrap_or_default(),
+                }));
+            }
             (kind, version)
         };
         Self::commit_reply(WHAT, kind, version, delta)
@@ -283,6 +290,7 @@ impl Store for PostgresStore {
                     &args.set_expiry,
                     &args.idle_ms,
                     &args.absolute_ms,
+                    &args.patch,
                 ],
             )
             .await?;
@@ -302,6 +310,12 @@ impl Store for PostgresStore {
                 }))
             }
             3 => Ok(OptimisticReply::Locked),
+            4 => {
+                let attrs: Option<Vec<String>> = col(&row, WHAT, "conflicts")?;
+                Ok(OptimisticReply::PatchRefused(PatchRefused {
+                    attrs: attrs.unwrap_or_default(),
+                }))
+            }
             other => Err(unknown(WHAT, other)),
         }
     }

@@ -30,10 +30,10 @@ impl Sql {
         Self {
             acquire: call("acquire", 7),
             renew: call("renew", 5),
-            commit: call("commit", 11),
+            commit: call("commit", 12),
             release_many: call("release_many", 4),
             load: call("load", 1),
-            commit_optimistic: call("commit_optimistic", 9),
+            commit_optimistic: call("commit_optimistic", 10),
             create: call("create_session", 7),
             delete: call("delete_session", 1),
             rotate: call("rotate", 4),

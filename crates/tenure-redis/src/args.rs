@@ -50,7 +50,8 @@ fn push_timeouts(args: &mut Vec<Value>, expiry: Option<Expiry>) {
     }
 }
 
-/// Appends a delta's ops as (name, kind, value[, expect kind, expect version]).
+/// Appends a delta's ops as (name, kind `s` set, `r` remove or `p` patch, value or
+/// patch[, expect kind, expect version]).
 fn push_ops(args: &mut Vec<Value>, delta: &Delta, with_expect: bool) {
     args.push(int(delta.ops.len() as u64));
     for op in &delta.ops {
@@ -63,6 +64,11 @@ fn push_ops(args: &mut Vec<Value>, delta: &Delta, with_expect: bool) {
             Change::Remove => {
                 args.push(text("r"));
                 args.push(text(""));
+            }
+            // The script applies it to the stored bytes (apply_patch in the prelude).
+            Change::Patch { patch, .. } => {
+                args.push(text("p"));
+                args.push(Value::Bytes(patch.as_bytes().clone()));
             }
         }
         if with_expect {

@@ -67,6 +67,9 @@ impl Store for RedisStore {
         let mut reply = self.scripts().commit.run(self.client(), keys, argv).await?;
         match reply.text("status")?.as_str() {
             "S" => Ok(CommitReply::Stale { delta }),
+            "P" => Ok(CommitReply::PatchRefused(tenure_core::PatchRefused {
+                attrs: reply.texts("attribute name")?,
+            })),
             "C" => {
                 if let Some((to, hint)) = reply.hint(sid)? {
                     self.send_hint(&to, &hint);
@@ -127,6 +130,9 @@ impl Store for RedisStore {
             "C" => Ok(OptimisticReply::Committed {
                 version: reply.int("version")?,
             }),
+            "P" => Ok(OptimisticReply::PatchRefused(tenure_core::PatchRefused {
+                attrs: reply.texts("attribute name")?,
+            })),
             other => Err(bad("optimistic", &format!("unknown status {other:?}"))),
         }
     }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tenure_core::{Bytes, Conflict, Delta, OwnerId, SessionId, Snapshot};
+use tenure_core::{Bytes, Conflict, Delta, OwnerId, PatchRefused, SessionId, Snapshot};
 
 use crate::known::{Known, PartialGrant};
 use crate::StoreError;
@@ -170,6 +170,11 @@ pub enum CommitReply {
         /// The delta that was not applied.
         delta: Delta,
     },
+    /// The caller holds the lock, but a patch in the delta does not apply to the
+    /// attribute as stored (another base version or length, or malformed): nothing
+    /// was applied, and the commit id is not used up. Send the commit again with the
+    /// whole values ([`Delta::without_patches`]).
+    PatchRefused(PatchRefused),
 }
 
 /// The answer to [`Store::commit_optimistic`].
@@ -187,6 +192,9 @@ pub enum OptimisticReply {
     Locked,
     /// No such session.
     NotFound,
+    /// Every expectation held, but a patch does not apply to the attribute as stored
+    /// (malformed, or of another base than its expectation): nothing was applied.
+    PatchRefused(PatchRefused),
 }
 
 /// The answer to [`Store::create`].
@@ -275,6 +283,14 @@ pub type HintReceiver = tokio::sync::mpsc::Receiver<Hint>;
 ///   for a waiter that has been queued for a moment; [`LIVENESS_CHECK_AFTER`] bounds
 ///   that moment.) Locks of owners that never registered are held for their lease.
 /// - **Creation** (I6): `create` never overwrites an existing session.
+/// - **Patches**: a [`Change::Patch`](tenure_core::Change::Patch) in a commit's delta
+///   applies to the attribute as stored before the commit, only if the attribute
+///   exists at the patch's base version with the patch's base length and the patch
+///   is well formed; the result is stored as a whole value would be, at the commit's
+///   new version. If any patch does not apply, the commit applies nothing and answers
+///   `PatchRefused` (after the checks that would answer `Stale`, `AlreadyApplied`,
+///   `Conflict` or `Locked`). A store never applies part of a patch, and never
+///   reads [`Change::Patch`](tenure_core::Change::Patch)'s `value`.
 /// - **Conditional takeover**: `acquire_since` locks, queues and fences exactly as
 ///   `acquire` does; a grant it answers `Partial` leaves out only attributes the
 ///   caller named at their current version, and names every attribute the caller

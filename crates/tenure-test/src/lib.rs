@@ -9,6 +9,7 @@
 //! | [`FaultyStore`] | injects failures, lost replies, failing renewals, lost hints and delays, switched at run time |
 //! | [`Forward`], [`Forwarding`] | the base both wrappers are built on: a wrapper of your own overrides only the calls it changes |
 //! | [`fault_proxy`] | a TCP proxy between a client and its server (Redis) with latency, stalls, drops, a black hole and refusals, switched at run time |
+//! | [`values`] | arbitrary MessagePack values and related pairs, for patch tests |
 //! | [`backend`] | where a backend's tests find their server, and when they may skip |
 //! | [`wait_until`], [`wait_for`], [`Poll`] | bounded polling, so tests wait for a condition instead of sleeping and hoping |
 //!
@@ -38,6 +39,7 @@ mod counting;
 pub mod fault_proxy;
 mod faulty;
 mod forward;
+pub mod values;
 mod wait;
 
 pub use counting::{

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tenure_core::{Bytes, Codec, WriteScope};
+use tenure_core::{Bytes, Codec, Comparison, WriteScope};
 
 use std::time::SystemTime;
 
@@ -29,6 +29,14 @@ impl<C: Codec> Session<C> {
                 attr: name.to_string(),
                 source,
             })
+    }
+
+    /// Notes how changes to `name` are to be found: the key's choice, else the
+    /// node's default.
+    pub(super) fn compare(&mut self, name: &str, chosen: Option<Comparison>) {
+        if chosen.unwrap_or(self.node.config.comparison) == Comparison::Structural {
+            self.structural.insert(name.to_string());
+        }
     }
 
     /// The first use of the handle: find the session (held, loaded or new).

@@ -2,6 +2,7 @@
 //! [`Session`](crate::Session) works through, so the request logic never asks which
 //! mode it is in. Each mode's behaviour is in its own file; this only dispatches.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use tenure_core::{Bytes, Codec, Consistency, Expiry, SessionId};
@@ -139,7 +140,8 @@ impl Backing {
         }
     }
 
-    /// Ends the request at the store under the node's mode and write policy.
+    /// Ends the request at the store under the node's mode and write policy;
+    /// `structural` names the changed attributes to send as patches where smaller.
     pub(crate) async fn end<C: Codec>(
         self,
         node: &Arc<NodeInner<C>>,
@@ -147,10 +149,13 @@ impl Backing {
         changes: Vec<(String, Option<Bytes>)>,
         rewrite: Rewrite,
         timeouts: Option<Expiry>,
+        structural: BTreeSet<String>,
     ) -> Result<Ended, SessionError> {
         match self {
             Self::Held(h) => {
-                let (id, written) = h.end(node, changes, rewrite, timeouts).await?;
+                let (id, written) = h
+                    .end(node, changes, rewrite, timeouts, &structural)
+                    .await?;
                 Ok(Ended {
                     id,
                     created: false,
@@ -163,7 +168,7 @@ impl Backing {
                 };
                 let written = !changes.is_empty() || timeouts.is_some();
                 if written {
-                    l.commit(node, &sid, changes, timeouts).await?;
+                    l.commit(node, &sid, changes, timeouts, &structural).await?;
                 }
                 Ok(Ended {
                     id: Some(sid),

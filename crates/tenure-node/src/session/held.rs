@@ -1,6 +1,7 @@
 //! The exclusive mode's side of a request: admitted to a session this node holds,
 //! reading from the near cache and locking the attributes it writes.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use tenure_core::{Bytes, Codec, Expiry, SessionId};
@@ -105,10 +106,11 @@ impl HeldBacking {
         changes: Vec<(String, Option<Bytes>)>,
         rewrite: Rewrite,
         timeouts: Option<Expiry>,
+        structural: &BTreeSet<String>,
     ) -> Result<(Option<SessionId>, bool), SessionError> {
         let held = self.request.held().clone();
         let written = node
-            .end_held(self.request, changes, rewrite, timeouts)
+            .end_held(self.request, changes, rewrite, timeouts, structural)
             .await?;
         let deleted = matches!(held.phase(), Phase::Gone(GoneReason::Deleted));
         Ok((Some(held.sid()).filter(|_| !deleted), written))

@@ -1,8 +1,9 @@
 //! The optimistic and last-writer-wins modes' side of a request: the session is
 //! loaded for this request only, and written back with one lock-free commit.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use tenure_core::structural::{self, Budget};
 use tenure_core::{Bytes, Change, Codec, Consistency, Delta, Expect, Expiry, SessionId, Snapshot};
 use tenure_store::{OptimisticReply, RotateReply, StoreError};
 
@@ -76,13 +77,15 @@ impl LoadedBacking {
     }
 
     /// One lock-free commit of the request's changes: each expects the version it
-    /// loaded (optimistic), or the whole record is written back (last writer wins).
+    /// loaded (optimistic; those named in `structural` go as patches against it where
+    /// smaller), or the whole record is written back (last writer wins).
     pub(crate) async fn commit<C: Codec>(
         self,
         node: &NodeInner<C>,
         sid: &SessionId,
         changes: Vec<(String, Option<Bytes>)>,
         timeouts: Option<Expiry>,
+        structural: &BTreeSet<String>,
     ) -> Result<(), SessionError> {
         let snapshot = self.snapshot;
         let (mut count, mut size) = (snapshot.attrs.len(), snapshot.size_bytes());
@@ -117,30 +120,31 @@ impl LoadedBacking {
             delta.replace_all = true;
         } else {
             for (name, value) in changes {
-                let expect = snapshot
-                    .attrs
-                    .get(&name)
-                    .map_or(Expect::Absent, |e| Expect::Version(e.version));
-                let change = value.map_or(Change::Remove, Change::Set);
+                let base = snapshot.attrs.get(&name);
+                let expect = base.map_or(Expect::Absent, |e| Expect::Version(e.version));
+                let change = match value {
+                    None => Change::Remove,
+                    Some(v) if structural.contains(&name) => {
+                        structural::change(base, v, &Budget::default())
+                    }
+                    Some(v) => Change::Set(v),
+                };
                 delta.push(name, change, expect);
             }
         }
         delta.expiry = timeouts;
-        let bytes = delta.payload_bytes() as u64;
-        let reply = match node.store.commit_optimistic(sid, delta).await {
-            Ok(reply) => reply,
-            // Sent, but not confirmed: it may have applied. A retry would meet its own
-            // write as a conflict, so the answer is that the outcome is unknown.
-            Err(e) => {
-                count!(node.stats, outcomes_unknown);
-                tracing::warn!(session = sid.prefix(), error = %e, "optimistic commit unconfirmed; outcome unknown");
-                return Err(SessionError::OutcomeUnknown);
-            }
-        };
+        let mut reply = send(node, sid, delta.clone()).await?;
+        if let OptimisticReply::PatchRefused(_) = reply {
+            // Nothing was applied: the same commit with whole values.
+            count!(node.stats, patches_refused);
+            delta = delta.without_patches();
+            reply = send(node, sid, delta.clone()).await?;
+        }
         match reply {
             OptimisticReply::Committed { .. } => {
                 count!(node.stats, commits);
-                count!(node.stats, commit_bytes, bytes);
+                count!(node.stats, commit_bytes, delta.payload_bytes() as u64);
+                count!(node.stats, patches, delta.patch_count() as u64);
                 Ok(())
             }
             OptimisticReply::Conflict(conflict) => {
@@ -152,6 +156,24 @@ impl LoadedBacking {
             OptimisticReply::Locked => Err(SessionError::Locked),
             OptimisticReply::NotFound => Err(SessionError::Gone),
             _ => Err(StoreError::Protocol("unknown optimistic commit reply".into()).into()),
+        }
+    }
+}
+
+/// Sends one optimistic commit.
+async fn send<C: Codec>(
+    node: &NodeInner<C>,
+    sid: &SessionId,
+    delta: Delta,
+) -> Result<OptimisticReply, SessionError> {
+    match node.store.commit_optimistic(sid, delta).await {
+        Ok(reply) => Ok(reply),
+        // Sent, but not confirmed: it may have applied. A retry would meet its own
+        // write as a conflict, so the answer is that the outcome is unknown.
+        Err(e) => {
+            count!(node.stats, outcomes_unknown);
+            tracing::warn!(session = sid.prefix(), error = %e, "optimistic commit unconfirmed; outcome unknown");
+            Err(SessionError::OutcomeUnknown)
         }
     }
 }

@@ -14,7 +14,7 @@ mod held;
 mod loaded;
 mod slots;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -87,6 +87,9 @@ pub struct Session<C: Codec = MessagePack> {
     backing: Option<Backing>,
     tracker: Tracker,
     slots: BTreeMap<String, Box<dyn MutSlot<C>>>,
+    /// Attributes this request changed through a key that compares structurally (or
+    /// while the node's default does): their changes go to the store as patches.
+    structural: BTreeSet<String>,
     /// New store timeouts this request set ([`Session::set_expiry`]).
     timeouts: Option<tenure_core::Expiry>,
     finished: bool,
@@ -116,6 +119,7 @@ impl<C: Codec> Session<C> {
             backing: None,
             tracker: Tracker::default(),
             slots: BTreeMap::new(),
+            structural: BTreeSet::new(),
             timeouts: None,
             finished: false,
             forwarded: false,
@@ -183,6 +187,7 @@ impl<C: Codec> Session<C> {
         T: Serialize + DeserializeOwned + Send + Sync + 'static,
     {
         let name = key.name();
+        self.compare(name, key.comparison());
         let shared = self.take_slot::<T>(name, None::<fn() -> T>).await?;
         Ok(self.exclusive_slot(name, shared)?.as_mut())
     }
@@ -210,6 +215,7 @@ impl<C: Codec> Session<C> {
         T: Serialize + DeserializeOwned + Send + Sync + 'static,
     {
         let name = key.name();
+        self.compare(name, key.comparison());
         let shared = self.take_slot::<T>(name, Some(init)).await?;
         self.exclusive_slot(name, shared)?
             .as_mut()
@@ -231,6 +237,7 @@ impl<C: Codec> Session<C> {
         T: Serialize + DeserializeOwned + Send + Sync + 'static,
     {
         let name = key.name();
+        self.compare(name, key.comparison());
         let shared = self.take_slot::<T>(name, init).await?;
         shared.try_lock_owned().map_err(|_| SessionError::Borrowed {
             attr: name.to_string(),
@@ -244,6 +251,7 @@ impl<C: Codec> Session<C> {
         value: T,
     ) -> Result<(), SessionError> {
         let name = key.name();
+        self.compare(name, key.comparison());
         self.prepare(name, true).await?;
         let bytes = self
             .node
@@ -389,8 +397,16 @@ impl<C: Codec> Session<C> {
         report.used = true;
         let (changes, rewrite) = self.changes(&backing)?;
         report.changed = changes.len();
+        let structural = std::mem::take(&mut self.structural);
         let ended = backing
-            .end(&self.node, self.id.clone(), changes, rewrite, self.timeouts)
+            .end(
+                &self.node,
+                self.id.clone(),
+                changes,
+                rewrite,
+                self.timeouts,
+                structural,
+            )
             .await?;
         report.id = ended.id;
         report.created = ended.created;

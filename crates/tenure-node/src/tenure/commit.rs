@@ -59,10 +59,10 @@ impl<C: Codec> NodeInner<C> {
     pub(crate) async fn commit_pending(
         &self,
         held: &Arc<Held>,
-        pending: Pending,
+        mut pending: Pending,
     ) -> Result<(), SessionError> {
         let outcome = self
-            .send(held, &pending, self.config.outcome_timeout, false)
+            .send(held, &mut pending, self.config.outcome_timeout, false)
             .await;
         self.settle(held, pending, outcome)
     }
@@ -80,10 +80,10 @@ impl<C: Codec> NodeInner<C> {
     /// stored nothing of its own; a group commit's waiter, whose are, answers
     /// `OutcomeUnknown` instead); one the store no longer lets write is dropped.
     pub(crate) async fn resolve_doubt(&self, held: &Arc<Held>) -> Result<(), SessionError> {
-        let Some(pending) = held.take_doubt() else {
+        let Some(mut pending) = held.take_doubt() else {
             return Ok(());
         };
-        match self.send(held, &pending, Duration::ZERO, true).await {
+        match self.send(held, &mut pending, Duration::ZERO, true).await {
             Outcome::Unknown(e) => {
                 held.set_doubt(pending);
                 Err(e.into())
@@ -100,11 +100,13 @@ impl<C: Codec> NodeInner<C> {
     }
 
     /// Sends `pending` until the store answers or `patience` is spent (and while the
-    /// lease lasts: after it, a sending could only be refused).
+    /// lease lasts: after it, a sending could only be refused). A refused patch
+    /// turns `pending` into the same commit with whole values, sent at once: the
+    /// refusal applied nothing and left the commit id unused.
     async fn send(
         &self,
         held: &Held,
-        pending: &Pending,
+        pending: &mut Pending,
         patience: Duration,
         mut sent_before: bool,
     ) -> Outcome {
@@ -131,6 +133,11 @@ impl<C: Codec> NodeInner<C> {
                 Ok(CommitReply::Stale { .. }) if !sent_before => return Outcome::NotStored,
                 // An earlier sending may have applied before the tenure moved on.
                 Ok(CommitReply::Stale { .. }) => return Outcome::Unresolvable,
+                Ok(CommitReply::PatchRefused(refused)) if pending.delta.has_patches() => {
+                    count!(self.stats, patches_refused);
+                    tracing::warn!(session = held.sid().prefix(), attrs = ?refused.attrs, "store refused a patch; sending whole values");
+                    pending.delta = std::mem::take(&mut pending.delta).without_patches();
+                }
                 Ok(_) => {
                     return Outcome::Unknown(StoreError::Protocol("unknown commit reply".into()))
                 }
@@ -167,6 +174,11 @@ impl<C: Codec> NodeInner<C> {
                     self.stats,
                     commit_bytes,
                     pending.delta.payload_bytes() as u64
+                );
+                count!(
+                    self.stats,
+                    patches,
+                    pending.delta.patch_count() as u64
                 );
                 if pending.release {
                     // Before the copy goes, so a request here that waits for it to go

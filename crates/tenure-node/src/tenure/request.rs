@@ -10,6 +10,7 @@
 //! has every change the request saw (I18). Requests that end while a commit is in
 //! flight go into the next one together (group commit).
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -86,6 +87,7 @@ impl<C: Codec> NodeInner<C> {
         changes: Vec<(String, Option<Bytes>)>,
         rewrite: Rewrite,
         timeouts: Option<Expiry>,
+        structural: &BTreeSet<String>,
     ) -> Result<bool, SessionError> {
         let held = request.held().clone();
         if held.in_doubt() {
@@ -115,7 +117,13 @@ impl<C: Codec> NodeInner<C> {
         // two, and completes only once it has (I12).
         let draining = held.phase() == Phase::Draining;
         let seen = request.seen.load(Ordering::Relaxed);
-        let last = held.apply_checked(changes, &self.config.limits, &rewrite, timeouts)?;
+        let last = held.apply_checked(
+            changes,
+            &self.config.limits,
+            &rewrite,
+            timeouts,
+            structural,
+        )?;
         // I11: its changes are in the cache, so the request lets go of its attributes
         // and leaves (a release need not wait for its commit); I18: it answers only
         // once the store has what it saw.

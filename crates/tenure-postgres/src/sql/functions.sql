@@ -101,6 +101,111 @@ BEGIN
     RETURN v_version;
 END $$;
 
+-- A big-endian u32 of a patch at byte i (0-based); the caller checked the bounds.
+CREATE OR REPLACE FUNCTION __S__.u32(p bytea, i integer) RETURNS bigint
+    LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN (get_byte(p, i)::bigint << 24) | (get_byte(p, i + 1)::bigint << 16)
+        | (get_byte(p, i + 2)::bigint << 8) | get_byte(p, i + 3)::bigint;
+END $$;
+
+-- The bytes patch p makes of base, the attribute's value at p_version, or NULL if it
+-- does not apply: another base version or length, or malformed. The format is
+-- tenure_core::patch's: format 1, base version (two u32), base length, result length
+-- and splice count, then per splice offset, bytes removed, n and n bytes inserted;
+-- all big-endian, splices in order. Every read is bounds-checked first, so no input
+-- raises an error.
+CREATE OR REPLACE FUNCTION __S__.apply_patch(p bytea, p_version bigint, base bytea)
+    RETURNS bytea
+    LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    size integer := length(p);
+    base_len bigint := length(base);
+    hi bigint;
+    result_len bigint;
+    cnt bigint;
+    pos bigint := 21;
+    cur bigint := 0;
+    off bigint;
+    del bigint;
+    n bigint;
+    total bigint := 0;
+    v_out bytea := ''::bytea;
+BEGIN
+    IF size < 21 OR get_byte(p, 0) <> 1 THEN
+        RETURN NULL;
+    END IF;
+    hi := __S__.u32(p, 1);
+    IF hi >= 2147483648 OR hi * 4294967296 + __S__.u32(p, 5) <> p_version
+            OR __S__.u32(p, 9) <> base_len THEN
+        RETURN NULL;
+    END IF;
+    result_len := __S__.u32(p, 13);
+    cnt := __S__.u32(p, 17);
+    IF cnt > (size - 21) / 12 THEN
+        RETURN NULL;
+    END IF;
+    FOR k IN 1 .. cnt LOOP
+        IF pos + 12 > size THEN
+            RETURN NULL;
+        END IF;
+        off := __S__.u32(p, pos::integer);
+        del := __S__.u32(p, pos::integer + 4);
+        n := __S__.u32(p, pos::integer + 8);
+        pos := pos + 12;
+        IF off < cur OR off + del > base_len OR pos + n > size THEN
+            RETURN NULL;
+        END IF;
+        total := total + (off - cur) + n;
+        IF total > result_len THEN
+            RETURN NULL;
+        END IF;
+        v_out := v_out || substring(base FROM (cur + 1)::integer FOR (off - cur)::integer)
+            || substring(p FROM (pos + 1)::integer FOR n::integer);
+        pos := pos + n;
+        cur := off + del;
+    END LOOP;
+    IF pos <> size OR total + base_len - cur <> result_len THEN
+        RETURN NULL;
+    END IF;
+    RETURN v_out || substring(base FROM (cur + 1)::integer);
+END $$;
+
+-- The values a commit stores: each patch (p_patch[i]) replaced by what it makes of
+-- the attribute as stored. refused names the attributes whose patch does not apply;
+-- then the caller writes nothing.
+CREATE OR REPLACE FUNCTION __S__.resolve_patches(
+    p_sid text, p_names text[], p_vals bytea[], p_patch boolean[],
+    OUT vals bytea[], OUT refused text[])
+    LANGUAGE plpgsql AS $$
+DECLARE
+    n integer := coalesce(cardinality(p_names), 0);
+    i integer;
+    a record;
+    v bytea;
+BEGIN
+    vals := p_vals;
+    refused := ARRAY[]::text[];
+    IF p_patch IS NULL THEN
+        RETURN;
+    END IF;
+    FOR i IN 1 .. n LOOP
+        IF p_patch[i] THEN
+            v := NULL;
+            SELECT t.value, t.version INTO a FROM __S__.attributes t
+                WHERE t.session = p_sid AND t.name = p_names[i];
+            IF FOUND AND p_vals[i] IS NOT NULL THEN
+                v := __S__.apply_patch(p_vals[i], a.version, a.value);
+            END IF;
+            IF v IS NULL THEN
+                refused := refused || p_names[i];
+            ELSE
+                vals[i] := v;
+            END IF;
+        END IF;
+    END LOOP;
+END $$;
+
 -- acquire and acquire_since. kind: 0 not found, 1 granted (whole), 2 granted (only
 -- what the caller's copy lacks: p_known_version is not NULL), 3 queued.
 CREATE OR REPLACE FUNCTION __S__.acquire(
@@ -250,19 +355,23 @@ BEGIN
     ORDER BY i.ord;
 END $$;
 
--- A fenced commit. p_vals[i] NULL removes p_names[i]; later operations win.
--- kind: 0 stale, 1 committed, 2 already applied.
+-- A fenced commit. p_vals[i] NULL removes p_names[i]; p_patch[i] true makes p_vals[i]
+-- a patch of the stored value (resolve_patches); later operations win.
+-- kind: 0 stale, 1 committed, 2 already applied, 3 a patch does not apply (the names
+-- in refused; nothing applied).
 CREATE OR REPLACE FUNCTION __S__.commit(
     p_sid text, p_owner text, p_fence bigint, p_id bigint,
     p_names text[], p_vals bytea[], p_replace_all boolean,
     p_set_expiry boolean, p_idle_ms bigint, p_absolute_ms bigint, p_release boolean,
-    OUT kind smallint, OUT version bigint)
+    p_patch boolean[],
+    OUT kind smallint, OUT version bigint, OUT refused text[])
     LANGUAGE plpgsql AS $$
 DECLARE
     v_now timestamptz := clock_timestamp();
     s __S__.sessions;
     v_version bigint;
     v_head text;
+    v_vals bytea[] := p_vals;
 BEGIN
     SELECT * INTO s FROM __S__.sessions WHERE id = p_sid FOR UPDATE;
     IF NOT FOUND THEN
@@ -289,8 +398,16 @@ BEGIN
         kind := 0;
         RETURN;
     END IF;
+    IF p_patch IS NOT NULL THEN
+        SELECT r.vals, r.refused INTO v_vals, refused
+            FROM __S__.resolve_patches(p_sid, p_names, p_vals, p_patch) r;
+        IF cardinality(refused) > 0 THEN
+            kind := 3;
+            RETURN;
+        END IF;
+    END IF;
 
-    v_version := __S__.write_attributes(p_sid, s.version, p_names, p_vals, p_replace_all);
+    v_version := __S__.write_attributes(p_sid, s.version, p_names, v_vals, p_replace_all);
     IF p_set_expiry THEN
         s.idle_ms := p_idle_ms;
         s.absolute_ms := p_absolute_ms;
@@ -335,7 +452,7 @@ DECLARE
 BEGIN
     FOR i IN 1 .. coalesce(cardinality(p_sids), 0) LOOP
         SELECT * INTO r FROM __S__.commit(p_sids[i], p_owner, p_fences[i], p_ids[i],
-            NULL, NULL, false, false, NULL, NULL, true);
+            NULL, NULL, false, false, NULL, NULL, true, NULL);
         ord := i;
         kind := r.kind;
         version := r.version;
@@ -367,13 +484,17 @@ BEGIN
 END $$;
 
 -- An optimistic commit: p_expect[i] 0 any, 1 absent, 2 at version p_expect_versions[i].
--- kind: 0 not found, 1 committed, 2 conflict (the names in conflicts), 3 locked.
+-- kind: 0 not found, 1 committed, 2 conflict (the names in conflicts), 3 locked, 4 a
+-- patch does not apply (the names in conflicts; nothing applied). p_patch as commit's.
 CREATE OR REPLACE FUNCTION __S__.commit_optimistic(
     p_sid text, p_names text[], p_vals bytea[], p_expect smallint[], p_expect_versions bigint[],
     p_replace_all boolean, p_set_expiry boolean, p_idle_ms bigint, p_absolute_ms bigint,
+    p_patch boolean[],
     OUT kind smallint, OUT version bigint, OUT conflicts text[])
     LANGUAGE plpgsql AS $$
 DECLARE
+    v_vals bytea[] := p_vals;
+    v_refused text[];
     v_now timestamptz := clock_timestamp();
     s __S__.sessions;
     v_current bigint;
@@ -417,7 +538,17 @@ BEGIN
         kind := 2;
         RETURN;
     END IF;
-    v_version := __S__.write_attributes(p_sid, s.version, p_names, p_vals, p_replace_all);
+    IF p_patch IS NOT NULL THEN
+        SELECT r.vals, r.refused INTO v_vals, v_refused
+            FROM __S__.resolve_patches(p_sid, p_names, p_vals, p_patch) r;
+        IF cardinality(v_refused) > 0 THEN
+            -- The names whose patch does not apply, in conflicts' place.
+            kind := 4;
+            conflicts := v_refused;
+            RETURN;
+        END IF;
+    END IF;
+    v_version := __S__.write_attributes(p_sid, s.version, p_names, v_vals, p_replace_all);
     IF p_set_expiry THEN
         s.idle_ms := p_idle_ms;
         s.absolute_ms := p_absolute_ms;

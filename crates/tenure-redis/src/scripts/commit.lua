@@ -1,6 +1,7 @@
 -- KEYS: m a v.  ARGV: owner, fence, commit id, release 0|1, replace all 0|1, new
 -- timeouts (3, see read_timeouts), ops (see read_ops).
--- Reply: {'S'} | {'C', hint kind, hint to, version} | {'A', version}
+-- Reply: {'S'} | {'C', hint kind, hint to, version} | {'A', version} |
+-- {'P', names of attributes whose patch does not apply...} (nothing applied)
 local owner = ARGV[1]
 local fence = num(ARGV[2], 'fence')
 local id = num(ARGV[3], 'commit id')
@@ -17,6 +18,8 @@ if m.cf == fence and m.cs == id then return { 'A', m.cv } end
 if m.cf == fence and m.cs > id then return { 'S' } end
 tidy(m, now)
 if m.o == '' or m.o ~= owner or m.f ~= fence then return { 'S' } end
+local refused = resolve_patches(KEYS[2], KEYS[3], order, final)
+if #refused > 0 then return { 'P', unpack(refused) } end
 local fresh = apply_ops(KEYS[2], KEYS[3], m, replace_all, order, final)
 m.la = now
 m.cf, m.cs, m.cv = fence, id, m.v

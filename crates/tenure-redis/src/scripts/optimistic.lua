@@ -1,6 +1,7 @@
 -- KEYS: m a v.  ARGV: replace all 0|1, new timeouts (3, see read_timeouts), ops with
 -- expectations (see read_ops).
--- Reply: {'N'} | {'L'} | {'X', conflicting names...} | {'C', version}
+-- Reply: {'N'} | {'L'} | {'X', conflicting names...} | {'C', version} |
+-- {'P', names of attributes whose patch does not apply...} (nothing applied)
 local replace_all = flag(ARGV[1], 'replace all')
 local timeouts = read_timeouts(2)
 local order, final, expects = read_ops(5, true)
@@ -28,6 +29,8 @@ if #conflicts > 0 then
   for _, name in ipairs(conflicts) do out[#out + 1] = name end
   return out
 end
+local refused = resolve_patches(KEYS[2], KEYS[3], order, final)
+if #refused > 0 then return { 'P', unpack(refused) } end
 local fresh = apply_ops(KEYS[2], KEYS[3], m, replace_all, order, final)
 m.la = now
 save_committed(KEYS[1], KEYS[2], KEYS[3], m, timeouts, fresh)

@@ -264,8 +264,8 @@ local function new_fence(m, now_us)
   return fence
 end
 
--- Reads ops from ARGV starting at index `at`: count, then (name, kind 's'|'r', value)
--- per op. Answers the final change per name in first-seen order: the last op on a
+-- Reads ops from ARGV starting at index `at`: count, then (name, kind 's'|'r'|'p',
+-- value or patch) per op. Answers the final change per name in first-seen order: the last op on a
 -- name wins, as in Delta::apply_to.
 local function read_ops(at, with_expect)
   local n = num(ARGV[at], 'op count')
@@ -276,7 +276,7 @@ local function read_ops(at, with_expect)
   for k = 0, n - 1 do
     local base = at + 1 + k * width
     local name, kind, value = ARGV[base], ARGV[base + 1], ARGV[base + 2]
-    if kind ~= 's' and kind ~= 'r' then error('tenure: bad op kind') end
+    if kind ~= 's' and kind ~= 'r' and kind ~= 'p' then error('tenure: bad op kind') end
     if final[name] == nil then order[#order + 1] = name end
     final[name] = { kind, value }
     if with_expect then
@@ -287,6 +287,54 @@ local function read_ops(at, with_expect)
     end
   end
   return order, final, expects
+end
+
+-- The bytes patch `p` makes of `base`, the attribute's value at `version`, or false
+-- if it does not apply: another base version or length, or malformed. The format is
+-- tenure_core::patch's: format 1, base version (two u32), base length, result length
+-- and splice count, then per splice offset, bytes removed, n and n bytes inserted;
+-- all big-endian, splices in order. Checks everything as it goes and builds the
+-- result only as a Lua string, so a bad patch writes nothing.
+local function apply_patch(p, version, base)
+  local size = #p
+  if size < 21 or string.byte(p, 1) ~= 1 then return false end
+  local hi, lo, base_len, result_len, count = struct.unpack('>I4I4I4I4I4', p, 2)
+  if hi * 4294967296 + lo ~= version or base_len ~= #base then return false end
+  if count > (size - 21) / 12 then return false end
+  local parts, pos, cursor, total = {}, 22, 0, 0
+  for _ = 1, count do
+    if pos + 11 > size then return false end
+    local off, del, n = struct.unpack('>I4I4I4', p, pos)
+    pos = pos + 12
+    if off < cursor or off + del > base_len or pos + n - 1 > size then return false end
+    parts[#parts + 1] = string.sub(base, cursor + 1, off)
+    parts[#parts + 1] = string.sub(p, pos, pos + n - 1)
+    total = total + (off - cursor) + n
+    if total > result_len then return false end
+    pos = pos + n
+    cursor = off + del
+  end
+  if pos ~= size + 1 or total + base_len - cursor ~= result_len then return false end
+  parts[#parts + 1] = string.sub(base, cursor + 1)
+  return table.concat(parts)
+end
+
+-- Replaces each patch among the final changes by the value it makes of the attribute
+-- as stored. Answers the names whose patch does not apply; then nothing may be
+-- written (the caller returns them).
+local function resolve_patches(ka, kv, order, final)
+  local refused = {}
+  for _, name in ipairs(order) do
+    local change = final[name]
+    if change[1] == 'p' then
+      local value = redis.call('HGET', ka, name)
+      local version = redis.call('HGET', kv, name)
+      local out = false
+      if value and version then out = apply_patch(change[2], tonumber(version), value) end
+      if out then final[name] = { 's', out } else refused[#refused + 1] = name end
+    end
+  end
+  return refused
 end
 
 -- Calls `cmd key ...items` in chunks, so long lists stay within Lua's stack; answers

@@ -277,6 +277,10 @@ impl Store for MemoryStore {
         {
             return Ok(CommitReply::Stale { delta });
         }
+        let delta = match delta.resolve_patches(&entry.snapshot) {
+            Ok(resolved) => resolved,
+            Err(refused) => return Ok(CommitReply::PatchRefused(refused)),
+        };
         let version = apply(entry, &delta, now);
         entry.last_commit = Some((fence, id, version));
         if release {
@@ -316,6 +320,10 @@ impl Store for MemoryStore {
         if !conflict.attrs.is_empty() {
             return Ok(OptimisticReply::Conflict(conflict));
         }
+        let delta = match delta.resolve_patches(&entry.snapshot) {
+            Ok(resolved) => resolved,
+            Err(refused) => return Ok(OptimisticReply::PatchRefused(refused)),
+        };
         let version = apply(entry, &delta, now);
         state.drop_if_expired(sid, now);
         Ok(OptimisticReply::Committed { version })

@@ -28,6 +28,7 @@ mod liveness;
 mod locate;
 mod locking;
 mod optimistic;
+mod patches;
 mod release_many;
 mod takeover;
 mod timeouts;
@@ -49,6 +50,7 @@ pub use liveness::*;
 pub use locate::*;
 pub use locking::*;
 pub use optimistic::*;
+pub use patches::*;
 pub use release_many::*;
 pub use takeover::*;
 pub use timeouts::*;
@@ -222,6 +224,10 @@ macro_rules! __tenure_test_cases {
             acquire_since_sends_only_changes,
             acquire_since_never_omits_what_the_caller_lacks,
             acquire_since_locks_like_acquire,
+            patches_apply_exactly,
+            optimistic_patches_apply_exactly,
+            refused_patch_applies_nothing,
+            arbitrary_patch_bytes_never_write,
         ] [
             hints_delivered,
         ] $($args)*}

@@ -8,8 +8,13 @@
 //! the cache's changes (I18): a flush collects everything dirty and the next sequence
 //! number in one critical section, so its commit stores every change below that mark.
 
+use std::collections::BTreeSet;
+
+use tenure_core::structural::{self, Budget};
 use tenure_core::sync::lock;
-use tenure_core::{AttrEntry, Bytes, Delta, Expiry, LimitError, Limits, SessionId, Snapshot};
+use tenure_core::{
+    AttrEntry, Bytes, Change, Delta, Expiry, LimitError, Limits, SessionId, Snapshot,
+};
 use tenure_store::Fence;
 use tokio::time::Instant;
 
@@ -26,11 +31,12 @@ pub(crate) enum Rewrite {
     All,
 }
 
-/// What a flush collected: each dirty attribute with its write sequence number, and
-/// the sequence number of unwritten new timeouts.
+/// What a flush collected: each dirty attribute with its write sequence number and
+/// the value the commit stores (`None`: removed), and the sequence number of
+/// unwritten new timeouts.
 #[derive(Debug, Default)]
 pub(crate) struct Collected {
-    attrs: Vec<(String, u64)>,
+    attrs: Vec<(String, u64, Option<Bytes>)>,
     expiry: Option<u64>,
 }
 
@@ -45,6 +51,9 @@ pub(crate) struct Collection {
     pub(crate) counts: (u32, u32),
     /// The next write sequence number: the commit carries every change below it.
     pub(crate) mark: u64,
+    /// Ops of `delta` that may go as patches, with the stored attribute each would
+    /// patch (taken by [`Held::collect`]).
+    patchable: Vec<(usize, AttrEntry)>,
 }
 
 impl Held {
@@ -62,13 +71,14 @@ impl Held {
         limits: &Limits,
         rewrite: &Rewrite,
         timeouts: Option<Expiry>,
+        structural: &BTreeSet<String>,
     ) -> Result<Option<u64>, LimitError> {
         let mut st = lock(&self.state);
         fits(&st, &changes, limits)?;
         st.requests = st.requests.saturating_add(1);
         st.updates = st.updates.saturating_add(changes.len() as u32);
         let first = st.next_seq;
-        put(&mut st, changes);
+        put(&mut st, changes, structural);
         if let Some(expiry) = timeouts {
             // The node tells expiry on its own while it holds the session: from now
             // on by the new timeouts, which the next flush writes.
@@ -133,8 +143,21 @@ impl Held {
     /// Takes every dirty attribute into a delta, for a flush, with the mark: the next
     /// write sequence number, read in the same critical section, so that the commit
     /// carries every change below it (I18). Resets the policy counters;
-    /// [`Held::restore_counts`] gives them back if the commit fails.
+    /// [`Held::restore_counts`] gives them back if the commit fails. Attributes
+    /// compared structurally go as patches against the store's bytes where smaller,
+    /// worked out after the critical section (a large value takes a while).
     pub(crate) fn collect(&self) -> Collection {
+        let mut collection = self.collect_whole();
+        for (at, base) in std::mem::take(&mut collection.patchable) {
+            let op = &mut collection.delta.ops[at];
+            if let Change::Set(value) = &op.change {
+                op.change = structural::change(Some(&base), value.clone(), &Budget::default());
+            }
+        }
+        collection
+    }
+
+    fn collect_whole(&self) -> Collection {
         let mut st = lock(&self.state);
         let counts = (
             std::mem::take(&mut st.updates),
@@ -149,12 +172,22 @@ impl Held {
         let mut dirty: Vec<(&String, &CachedAttr)> =
             st.attrs.iter().filter(|(_, a)| a.dirty).collect();
         dirty.sort_by_key(|(_, a)| a.seq);
+        let mut patchable = Vec::new();
         for (name, attr) in dirty {
             match &attr.value {
-                Some(v) => delta.set(name.clone(), v.clone()),
+                Some(v) => {
+                    // A stored version of 0 is none: the patch could not name its base.
+                    let base = attr.stored.as_ref().filter(|e| e.version != 0);
+                    if let Some(base) = base.filter(|_| attr.structural) {
+                        patchable.push((delta.ops.len(), base.clone()));
+                    }
+                    delta.set(name.clone(), v.clone());
+                }
                 None => delta.remove(name.clone()),
             }
-            collected.attrs.push((name.clone(), attr.seq));
+            collected
+                .attrs
+                .push((name.clone(), attr.seq, attr.value.clone()));
         }
         Collection {
             sid: st.sid.clone(),
@@ -163,6 +196,7 @@ impl Held {
             collected,
             counts,
             mark: st.next_seq,
+            patchable,
         }
     }
 
@@ -182,13 +216,15 @@ impl Held {
         if collected.expiry.is_some() && st.pending_expiry.map(|(_, s)| s) == collected.expiry {
             st.pending_expiry = None;
         }
-        for (name, seq) in &collected.attrs {
+        for (name, seq, value) in &collected.attrs {
             let clean = st.attrs.get(name).is_some_and(|a| a.seq == *seq);
             if clean && st.attrs.get(name).is_some_and(|a| a.value.is_none()) {
                 st.attrs.remove(name);
             } else if let Some(a) = st.attrs.get_mut(name) {
                 a.version = version;
                 a.dirty &= !clean;
+                // What the store has now, also if the attribute changed again since.
+                a.stored = value.clone().map(|value| AttrEntry { value, version });
             }
         }
         st.last_write = now;
@@ -242,7 +278,7 @@ fn fits(
 /// Puts `changes` in the cache, dirty, each with a new write sequence number (a
 /// removal keeps its entry until it is stored: it is what tells a later reader that
 /// the absence is not stored yet, I18).
-fn put(st: &mut HeldState, changes: Vec<(String, Option<Bytes>)>) {
+fn put(st: &mut HeldState, changes: Vec<(String, Option<Bytes>)>, structural: &BTreeSet<String>) {
     for (name, value) in changes {
         let seq = st.next_seq;
         st.next_seq += 1;
@@ -256,6 +292,10 @@ fn put(st: &mut HeldState, changes: Vec<(String, Option<Bytes>)>) {
         let dirty = true;
         // Its store version is learned when a commit carrying it is stored.
         let version = 0;
+        let old = st.attrs.remove(&name);
+        let stored = old.as_ref().and_then(|a| a.stored.clone());
+        let structural =
+            structural.contains(&name) || old.as_ref().is_some_and(|a| a.structural);
         st.attrs.insert(
             name,
             CachedAttr {
@@ -263,6 +303,8 @@ fn put(st: &mut HeldState, changes: Vec<(String, Option<Bytes>)>) {
                 seq,
                 dirty,
                 version,
+                stored,
+                structural,
             },
         );
     }

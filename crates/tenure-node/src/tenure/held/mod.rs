@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tenure_core::sync::lock;
-use tenure_core::{Bytes, OwnerId, SessionId, Snapshot};
+use tenure_core::{AttrEntry, Bytes, OwnerId, SessionId, Snapshot};
 use tenure_store::{Expiry, Fence};
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
@@ -71,6 +71,13 @@ struct CachedAttr {
     /// that carried it (0: none yet). Meaningful only while the attribute is clean;
     /// kept so that a released copy can name what it holds (conditional takeover).
     version: u64,
+    /// The attribute as the store has it (bytes and version), as of the last grant or
+    /// stored commit that carried it; `None`: absent there. A patch is computed
+    /// against it, so it moves on only when a commit is stored.
+    stored: Option<AttrEntry>,
+    /// Changes are sent as patches against `stored` where smaller (a request used a
+    /// key that compares structurally).
+    structural: bool,
 }
 
 #[derive(Debug)]
@@ -152,10 +159,12 @@ impl Held {
                 (
                     k,
                     CachedAttr {
-                        value: Some(e.value),
+                        value: Some(e.value.clone()),
                         seq: 0,
                         dirty: false,
                         version: e.version,
+                        stored: Some(e),
+                        structural: false,
                     },
                 )
             })
