@@ -116,7 +116,7 @@ pub struct Options {
     pub profile: Profile,
     /// The systems, in order.
     pub systems: Vec<System>,
-    /// The workloads' ids (`a` to `e`); empty: all. The sweep runs only if (a) is
+    /// The workloads' ids (`a` to `f`); empty: all. The sweep runs only if (a) is
     /// selected, the cluster part only the selected ones of (a) and (d).
     pub workloads: Vec<String>,
     /// The parts of the run.
@@ -304,7 +304,7 @@ pub async fn run(
         let result = async {
             for w in &workloads {
                 for &system in &options.systems {
-                    if !Part::Main.runs(system) {
+                    if !Part::Main.runs(system) || !system.runs_workload(w.id) {
                         continue;
                     }
                     let m = measure(backend, system, w, options).await?;
@@ -323,7 +323,7 @@ pub async fn run(
                             && points
                                 .iter()
                                 .any(|m: &Measurement| m.system == system.slug());
-                        if done || !Part::Sweep.runs(system) {
+                        if done || !Part::Sweep.runs(system) || !system.runs_workload(w.id) {
                             continue;
                         }
                         let m = measure(backend, system, &w, options).await?;
@@ -367,7 +367,7 @@ pub async fn run(
         let result = async {
             for w in &cluster_workloads {
                 for &system in &options.systems {
-                    if system.cluster_support().is_err() {
+                    if system.cluster_support().is_err() || !system.runs_workload(w.id) {
                         continue;
                     }
                     let m = measure(backend, system, w, options).await?;

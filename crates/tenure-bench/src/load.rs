@@ -153,7 +153,24 @@ impl Ctx {
             // Ten bytes.
             Op::Note => (Method::POST, format!("/note?v={:010}", n % 10_000_000_000)),
             Op::Blob => (Method::POST, format!("/blob?size={}", self.workload.blob)),
+            Op::Fill => (
+                Method::POST,
+                format!("/items/fill?n={}", self.workload.cart_items),
+            ),
+            // An item spread over the cart by the serial, a quantity that changes.
+            Op::Quantity => (
+                Method::POST,
+                format!("/items/set?i={}&q={}", self.item(n), 2 + n % 1000),
+            ),
+            Op::Replace => (
+                Method::POST,
+                format!("/items/replace?i={}&sku=new-{}", self.item(n), n % 100_000),
+            ),
         }
+    }
+
+    fn item(&self, n: u64) -> u64 {
+        n.wrapping_mul(7919) % self.workload.cart_items.max(1) as u64
     }
 
     fn pick_node(&self, book: &SessionBook, rng: &mut StdRng) -> usize {
@@ -278,6 +295,8 @@ async fn run_slot(ctx: Arc<Ctx>, seed: u64) -> Tally {
         // would each create one.
         let first = if ctx.workload.blob > 0 {
             Op::Blob
+        } else if ctx.workload.cart_items > 0 {
+            Op::Fill
         } else {
             Op::Increment
         };

@@ -23,7 +23,7 @@ struct Cli {
     /// Systems to run, comma-separated (default: all).
     #[arg(long, value_delimiter = ',')]
     systems: Vec<System>,
-    /// Workloads to run by id (a to e), comma-separated (default: all). The sweep
+    /// Workloads to run by id (a to f), comma-separated (default: all). The sweep
     /// runs only with (a), the cluster part only with (a) or (d).
     #[arg(long, value_delimiter = ',')]
     workloads: Vec<String>,

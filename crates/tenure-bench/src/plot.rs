@@ -15,6 +15,7 @@ fn colour(s: System) -> RGBColor {
         System::TenureExclusive => RGBColor(31, 119, 180),
         System::TenureInterval => RGBColor(44, 160, 44),
         System::TenureOptimistic => RGBColor(23, 190, 207),
+        System::TenureStructural => RGBColor(65, 171, 93),
         System::TowerRedis => RGBColor(214, 39, 40),
         System::TowerMokaRedis => RGBColor(255, 127, 14),
         System::ActixRedis => RGBColor(148, 103, 189),

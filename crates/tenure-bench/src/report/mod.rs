@@ -8,12 +8,15 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 pub mod postgres;
+mod structural;
 mod targets;
 
 use crate::{
     BenchError, ClusterReport, Measurement, RunReport, SweepReport, System, Unsupported, Workload,
 };
 
+use structural::structural_table;
+pub use structural::{structural_targets, StructuralTarget};
 use targets::targets_table;
 pub use targets::{targets, TargetRow, Verdict};
 
@@ -371,6 +374,7 @@ pub fn section(
     if !r.measurements.is_empty() {
         let _ = writeln!(out, "### Targets\n");
         targets_table(r, &mut out);
+        structural_table(r, &mut out);
         for (file, alt) in plots {
             let _ = writeln!(out, "![{alt}]({file})\n");
         }

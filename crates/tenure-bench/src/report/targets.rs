@@ -20,7 +20,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    fn check(ok: bool, text: String) -> Self {
+    pub(super) fn check(ok: bool, text: String) -> Self {
         if ok {
             Verdict::Met(text)
         } else {
@@ -37,7 +37,7 @@ impl Verdict {
         }
     }
 
-    fn cell(&self) -> String {
+    pub(super) fn cell(&self) -> String {
         match self {
             Verdict::Met(t) => format!("met: {t}"),
             Verdict::Missed(t) => format!("**missed:** {t}"),

@@ -7,7 +7,9 @@ use actix_web::dev::ServerHandle;
 use actix_web::{error, web, App, HttpResponse, HttpServer};
 
 use super::{Env, RunningNode};
-use crate::app::{self, BlobQuery, ItemQuery, NoteQuery};
+use crate::app::{
+    self, BlobQuery, CartItem, FillQuery, ItemQuery, NoteQuery, QuantityQuery, ReplaceQuery,
+};
 use crate::BenchError;
 
 /// Worker threads per node.
@@ -38,6 +40,9 @@ pub(super) async fn start(env: &Env) -> Result<RunningNode, BenchError> {
                             .route("/cart", web::post().to(add_item))
                             .route("/note", web::post().to(note))
                             .route("/blob", web::post().to(blob))
+                            .route("/items/fill", web::post().to(fill_items))
+                            .route("/items/set", web::post().to(set_quantity))
+                            .route("/items/replace", web::post().to(replace_item))
                     })
                     .workers(WORKERS)
                     .disable_signals()
@@ -110,5 +115,40 @@ async fn note(session: Session, q: web::Query<NoteQuery>) -> actix_web::Result<H
 async fn blob(session: Session, q: web::Query<BlobQuery>) -> actix_web::Result<HttpResponse> {
     let blob = app::blob(q.size).ok_or_else(|| error::ErrorPayloadTooLarge("too large"))?;
     session.insert(app::BLOB, blob)?;
+    Ok(HttpResponse::Ok().body("ok"))
+}
+
+async fn fill_items(session: Session, q: web::Query<FillQuery>) -> actix_web::Result<String> {
+    let cart = app::filled_cart(q.n).ok_or_else(|| error::ErrorPayloadTooLarge("too large"))?;
+    session.insert(app::ITEMS, cart)?;
+    Ok(q.n.to_string())
+}
+
+async fn set_quantity(
+    session: Session,
+    q: web::Query<QuantityQuery>,
+) -> actix_web::Result<HttpResponse> {
+    edit_items(&session, |cart| app::set_quantity(cart, q.i, q.q))
+}
+
+async fn replace_item(
+    session: Session,
+    q: web::Query<ReplaceQuery>,
+) -> actix_web::Result<HttpResponse> {
+    edit_items(&session, |cart| app::replace_item(cart, q.i, &q.sku))
+}
+
+/// Reads the large cart, changes it, writes it back (the library's way).
+fn edit_items(
+    session: &Session,
+    f: impl FnOnce(&mut Vec<CartItem>) -> bool,
+) -> actix_web::Result<HttpResponse> {
+    let mut cart: Vec<CartItem> = session
+        .get(app::ITEMS)?
+        .ok_or_else(|| error::ErrorNotFound("no cart"))?;
+    if !f(&mut cart) {
+        return Err(error::ErrorBadRequest("no such item"));
+    }
+    session.insert(app::ITEMS, cart)?;
     Ok(HttpResponse::Ok().body("ok"))
 }

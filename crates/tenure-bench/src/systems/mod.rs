@@ -37,6 +37,10 @@ pub enum System {
     TenureInterval,
     /// Tenure, `Optimistic`: no lock, per-attribute compare-and-set.
     TenureOptimistic,
+    /// Tenure's default configuration with structural comparison for every
+    /// attribute (`NodeConfig::with_comparison(Comparison::Structural)`): changes go
+    /// to the store as patches. Runs only the large-cart workload (f).
+    TenureStructural,
     /// tower-sessions 0.14 with tower-sessions-redis-store 0.16.
     TowerRedis,
     /// tower-sessions' `CachingSessionStore`: a moka cache in each node over the Redis
@@ -67,12 +71,13 @@ pub enum Backing {
 
 impl System {
     /// Every system, in report order.
-    pub const ALL: [System; 11] = [
+    pub const ALL: [System; 12] = [
         System::TenureDefault,
         System::TenureRouted,
         System::TenureExclusive,
         System::TenureInterval,
         System::TenureOptimistic,
+        System::TenureStructural,
         System::TowerRedis,
         System::TowerMokaRedis,
         System::ActixRedis,
@@ -89,6 +94,7 @@ impl System {
             System::TenureExclusive => "tenure-exclusive",
             System::TenureInterval => "tenure-interval",
             System::TenureOptimistic => "tenure-optimistic",
+            System::TenureStructural => "tenure-structural",
             System::TowerRedis => "tower-redis",
             System::TowerMokaRedis => "tower-moka-redis",
             System::ActixRedis => "actix-redis",
@@ -106,6 +112,7 @@ impl System {
             System::TenureExclusive => "Tenure Exclusive, no forwarding",
             System::TenureInterval => "Tenure every 1 s, forwarding on",
             System::TenureOptimistic => "Tenure Optimistic",
+            System::TenureStructural => "Tenure default + structural comparison",
             System::TowerRedis => "tower-sessions + Redis",
             System::TowerMokaRedis => "tower-sessions + moka + Redis",
             System::ActixRedis => "actix-session + Redis",
@@ -133,8 +140,31 @@ impl System {
                 | System::TenureExclusive
                 | System::TenureInterval
                 | System::TenureOptimistic
+                | System::TenureStructural
                 | System::TenurePostgres
         )
+    }
+
+    /// Whether the system runs workload `id`: structural comparison only on the
+    /// large cart (f), whose point it is; (f) only for the default, structural
+    /// comparison, the peers that keep sessions in Redis without a cache, and the
+    /// limit.
+    pub fn runs_workload(self, id: &str) -> bool {
+        let large_cart = id == crate::workload::LARGE_CART_WORKLOAD;
+        match self {
+            System::TenureStructural => large_cart,
+            System::TenureDefault
+            | System::TowerRedis
+            | System::ActixRedis
+            | System::LimitMemory
+            | System::TenurePostgres
+            | System::TowerPostgres => true,
+            System::TenureRouted
+            | System::TenureExclusive
+            | System::TenureInterval
+            | System::TenureOptimistic
+            | System::TowerMokaRedis => !large_cart,
+        }
     }
 
     /// A peer: another library's shared store, the systems Tenure is compared with.
@@ -187,6 +217,7 @@ impl System {
             | System::TenureExclusive
             | System::TenureInterval
             | System::TenureOptimistic
+            | System::TenureStructural
             | System::TowerRedis
             | System::TowerMokaRedis
             | System::LimitMemory => Ok(()),
@@ -211,6 +242,7 @@ impl System {
             | System::TenureExclusive
             | System::TenureInterval
             | System::TenureOptimistic
+            | System::TenureStructural
             | System::TenurePostgres => tenure::start(self, env, name).await,
             System::TowerRedis => tower::start(env, false).await,
             System::TowerMokaRedis => tower::start(env, true).await,

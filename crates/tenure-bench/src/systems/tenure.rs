@@ -11,13 +11,15 @@ use axum::routing::{get, post};
 use axum::Router;
 use futures::future::BoxFuture;
 use tenure_axum::{CookieConfig, Session, SessionFailure, SessionLayer};
-use tenure_node::{Consistency, Key, Node, NodeConfig, WritePolicy};
+use tenure_node::{Comparison, Consistency, Key, Node, NodeConfig, WritePolicy};
 use tenure_postgres::{PostgresConfig, PostgresStore};
 use tenure_redis::{RedisConfig, RedisStore};
 use tenure_store::Store;
 
 use super::{bind, serve_axum, Env, RunningNode, System};
-use crate::app::{self, BlobQuery, ItemQuery, NoteQuery};
+use crate::app::{
+    self, BlobQuery, CartItem, FillQuery, ItemQuery, NoteQuery, QuantityQuery, ReplaceQuery,
+};
 use crate::BenchError;
 
 /// The cookie name over plain HTTP.
@@ -31,6 +33,8 @@ const COUNTER: Key<u64> = Key::new(app::COUNTER);
 const CART: Key<Vec<String>> = Key::new(app::CART);
 const NOTE: Key<String> = Key::new(app::NOTE);
 const BLOB: Key<String> = Key::new(app::BLOB);
+/// A key of the node's comparison: `tenure-structural` makes it structural.
+const ITEMS: Key<Vec<CartItem>> = Key::new(app::ITEMS);
 
 pub(super) async fn start(
     system: System,
@@ -57,6 +61,11 @@ pub(super) async fn start(
             config.write_policy = WritePolicy::every(Duration::from_secs(1));
         }
         System::TenureOptimistic => config.consistency = Consistency::Optimistic,
+        System::TenureStructural => {
+            config = config
+                .with_advertise(addr.to_string())
+                .with_comparison(Comparison::Structural);
+        }
         _ => {}
     }
     config.label = name.to_string();
@@ -78,6 +87,9 @@ pub(super) async fn start(
         .route("/cart", post(add_item))
         .route("/note", post(note))
         .route("/blob", post(blob))
+        .route("/items/fill", post(fill_items))
+        .route("/items/set", post(set_quantity))
+        .route("/items/replace", post(replace_item))
         .layer(layer);
     Ok(serve_axum(listener, addr, app, async move {
         if let Err(e) = node.shutdown().await {
@@ -154,4 +166,38 @@ async fn blob(session: Session, Query(q): Query<BlobQuery>) -> Response {
         Ok(()) => "ok".into_response(),
         Err(e) => SessionFailure(e).into_response(),
     }
+}
+
+async fn fill_items(session: Session, Query(q): Query<FillQuery>) -> Response {
+    let Some(cart) = app::filled_cart(q.n) else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    match session.insert(&ITEMS, cart).await {
+        Ok(()) => q.n.to_string().into_response(),
+        Err(e) => SessionFailure(e).into_response(),
+    }
+}
+
+async fn set_quantity(session: Session, Query(q): Query<QuantityQuery>) -> Response {
+    edit_items(session, |cart| app::set_quantity(cart, q.i, q.q)).await
+}
+
+async fn replace_item(session: Session, Query(q): Query<ReplaceQuery>) -> Response {
+    edit_items(session, |cart| app::replace_item(cart, q.i, &q.sku)).await
+}
+
+/// Changes the large cart in place; 404 without one, 400 if `f` refuses.
+async fn edit_items(session: Session, f: impl FnOnce(&mut Vec<CartItem>) -> bool) -> Response {
+    let result = async {
+        let Some(mut cart) = session.get_mut(&ITEMS).await? else {
+            return Ok(StatusCode::NOT_FOUND.into_response());
+        };
+        Ok::<_, SessionFailure>(if f(&mut cart) {
+            "ok".into_response()
+        } else {
+            StatusCode::BAD_REQUEST.into_response()
+        })
+    }
+    .await;
+    result.into_response()
 }

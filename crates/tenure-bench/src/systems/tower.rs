@@ -17,7 +17,9 @@ use tower_sessions_sqlx_store::sqlx::postgres::PgPoolOptions;
 use tower_sessions_sqlx_store::PostgresStore;
 
 use super::{bind, serve_axum, Env, RunningNode};
-use crate::app::{self, BlobQuery, ItemQuery, NoteQuery};
+use crate::app::{
+    self, BlobQuery, CartItem, FillQuery, ItemQuery, NoteQuery, QuantityQuery, ReplaceQuery,
+};
 use crate::BenchError;
 
 /// Connections per node, as in the store's README.
@@ -82,6 +84,9 @@ fn routes<S: SessionStore + Clone>(store: S) -> Router {
         .route("/cart", post(add_item))
         .route("/note", post(note))
         .route("/blob", post(blob))
+        .route("/items/fill", post(fill_items))
+        .route("/items/set", post(set_quantity))
+        .route("/items/replace", post(replace_item))
         .layer(SessionManagerLayer::new(store).with_secure(false))
 }
 
@@ -131,5 +136,42 @@ async fn note(session: Session, Query(q): Query<NoteQuery>) -> Result<&'static s
 async fn blob(session: Session, Query(q): Query<BlobQuery>) -> Result<&'static str, StatusCode> {
     let blob = app::blob(q.size).ok_or(StatusCode::PAYLOAD_TOO_LARGE)?;
     session.insert(app::BLOB, blob).await.map_err(failed)?;
+    Ok("ok")
+}
+
+async fn fill_items(session: Session, Query(q): Query<FillQuery>) -> Result<String, StatusCode> {
+    let cart = app::filled_cart(q.n).ok_or(StatusCode::PAYLOAD_TOO_LARGE)?;
+    session.insert(app::ITEMS, cart).await.map_err(failed)?;
+    Ok(q.n.to_string())
+}
+
+async fn set_quantity(
+    session: Session,
+    Query(q): Query<QuantityQuery>,
+) -> Result<&'static str, StatusCode> {
+    edit_items(session, |cart| app::set_quantity(cart, q.i, q.q)).await
+}
+
+async fn replace_item(
+    session: Session,
+    Query(q): Query<ReplaceQuery>,
+) -> Result<&'static str, StatusCode> {
+    edit_items(session, |cart| app::replace_item(cart, q.i, &q.sku)).await
+}
+
+/// Reads the large cart, changes it, writes it back (the library's way).
+async fn edit_items(
+    session: Session,
+    f: impl FnOnce(&mut Vec<CartItem>) -> bool,
+) -> Result<&'static str, StatusCode> {
+    let mut cart: Vec<CartItem> = session
+        .get(app::ITEMS)
+        .await
+        .map_err(failed)?
+        .ok_or(StatusCode::NOT_FOUND)?;
+    if !f(&mut cart) {
+        return Err(StatusCode::BAD_REQUEST);
+    }
+    session.insert(app::ITEMS, cart).await.map_err(failed)?;
     Ok("ok")
 }
