@@ -83,7 +83,7 @@ async fn every_system_runs_and_only_tenure_keeps_every_increment() {
     let report = tenure_bench::run(&options, |_, _, _| {}).await.unwrap();
     let on_redis: Vec<System> = System::ALL
         .into_iter()
-        .filter(|s| Part::Main.runs(*s))
+        .filter(|s| Part::Main.runs(*s) && s.runs_workload("d"))
         .collect();
     assert_eq!(report.measurements.len(), on_redis.len());
     assert!(report.sweep.is_none() && report.cluster.is_none());
@@ -140,6 +140,62 @@ async fn every_system_runs_and_only_tenure_keeps_every_increment() {
         section.contains("| n/a | n/a |"),
         "the limit's audit columns"
     );
+}
+
+/// Workload (f): structural comparison moves a small part of what binary
+/// comparison moves, and every request of every system succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_large_cart_runs_and_structural_comparison_sends_patches() {
+    let Some(binary) = redis_server() else {
+        eprintln!("skipped: no redis-server");
+        return;
+    };
+    let options = Options {
+        profile: Profile::Quick,
+        // tenure-routed does not run (f): it is skipped, not failed.
+        systems: vec![
+            System::TenureDefault,
+            System::TenureStructural,
+            System::TenureRouted,
+            System::TowerRedis,
+        ],
+        workloads: vec!["f".into(), "d".into()],
+        parts: vec![Part::Main],
+        nodes: 3,
+        affinity: None,
+        redis_server: binary,
+        redis_cli: PathBuf::from("redis-cli"),
+        seed: 11,
+        postgres_url: String::new(),
+    };
+    let report = tenure_bench::run(&options, |_, _, _| {}).await.unwrap();
+    let f: Vec<&tenure_bench::Measurement> = report
+        .measurements
+        .iter()
+        .filter(|m| m.workload == "f")
+        .collect();
+    let ran: Vec<&str> = f.iter().map(|m| m.system.as_str()).collect();
+    assert_eq!(ran, ["tenure-default", "tenure-structural", "tower-redis"]);
+    assert!(!report
+        .measurements
+        .iter()
+        .any(|m| m.workload == "d" && m.system == "tenure-structural"));
+    for m in &f {
+        assert!(m.requests > 50, "{}: {} requests", m.system, m.requests);
+        assert_eq!(m.errors, 0, "{}: {:?}", m.system, m.error_kinds);
+    }
+    let (binary, structural) = (f[0], f[1]);
+    // A 500-item cart of about 50 KB: binary comparison writes it whole per request.
+    assert!(binary.bytes_per_request > 40_000.0, "{}", binary.bytes_per_request);
+    assert!(
+        structural.bytes_per_request * 20.0 < binary.bytes_per_request,
+        "structural {} B against binary {} B per request",
+        structural.bytes_per_request,
+        binary.bytes_per_request
+    );
+    let section = report::section(&report, &provenance(), &[], None);
+    assert!(section.contains("Structural comparison (`tenure-structural`) on workload (f)"));
+    assert!(section.contains("### (f) one session with a 500-item cart"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
