@@ -292,10 +292,9 @@ fn put(st: &mut HeldState, changes: Vec<(String, Option<Bytes>)>, structural: &B
         let dirty = true;
         // Its store version is learned when a commit carrying it is stored.
         let version = 0;
-        let old = st.attrs.remove(&name);
-        let stored = old.as_ref().and_then(|a| a.stored.clone());
-        let structural =
-            structural.contains(&name) || old.as_ref().is_some_and(|a| a.structural);
+        let stored = st.attrs.remove(&name).and_then(|a| a.stored);
+        // The request that changed it last chose how it is written.
+        let structural = structural.contains(&name);
         st.attrs.insert(
             name,
             CachedAttr {

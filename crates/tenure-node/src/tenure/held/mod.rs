@@ -75,8 +75,8 @@ struct CachedAttr {
     /// stored commit that carried it; `None`: absent there. A patch is computed
     /// against it, so it moves on only when a commit is stored.
     stored: Option<AttrEntry>,
-    /// Changes are sent as patches against `stored` where smaller (a request used a
-    /// key that compares structurally).
+    /// Changes are sent as patches against `stored` where smaller: the request that
+    /// changed it last used a key that compares structurally.
     structural: bool,
 }
 
