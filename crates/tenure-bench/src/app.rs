@@ -155,7 +155,9 @@ mod tests {
 
     #[test]
     fn a_cart_item_is_about_100_bytes() {
-        let one = rmp_serde::to_vec_named(&cart_item("sku-499")).unwrap().len();
+        let one = rmp_serde::to_vec_named(&cart_item("sku-499"))
+            .unwrap()
+            .len();
         assert!((90..=110).contains(&one), "{one} bytes");
         let mut cart = filled_cart(500).unwrap();
         assert!(set_quantity(&mut cart, 499, 7));

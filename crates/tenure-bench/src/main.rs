@@ -73,13 +73,19 @@ fn parse_probability(s: &str) -> Result<f64, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let workloads_known = ["a", "b", "c", "d", "e"];
+    let workloads_known: Vec<&str> = tenure_bench::workload::all(Profile::Quick)
+        .iter()
+        .map(|w| w.id)
+        .collect();
     if let Some(w) = cli
         .workloads
         .iter()
         .find(|w| !workloads_known.contains(&w.as_str()))
     {
-        eprintln!("unknown workload `{w}`; one of a, b, c, d, e");
+        eprintln!(
+            "unknown workload `{w}`; one of {}",
+            workloads_known.join(", ")
+        );
         return ExitCode::from(2);
     }
     let options = Options {

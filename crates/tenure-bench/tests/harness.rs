@@ -186,7 +186,11 @@ async fn the_large_cart_runs_and_structural_comparison_sends_patches() {
     }
     let (binary, structural) = (f[0], f[1]);
     // A 500-item cart of about 50 KB: binary comparison writes it whole per request.
-    assert!(binary.bytes_per_request > 40_000.0, "{}", binary.bytes_per_request);
+    assert!(
+        binary.bytes_per_request > 40_000.0,
+        "{}",
+        binary.bytes_per_request
+    );
     assert!(
         structural.bytes_per_request * 20.0 < binary.bytes_per_request,
         "structural {} B against binary {} B per request",

@@ -178,7 +178,9 @@ impl Patch {
             let end = offset
                 .checked_add(removed)
                 .filter(|&end| offset >= cursor && end <= base.len())
-                .ok_or(PatchError::Malformed("splice out of order or out of bounds"))?;
+                .ok_or(PatchError::Malformed(
+                    "splice out of order or out of bounds",
+                ))?;
             out.extend_from_slice(&base[cursor..offset]);
             out.extend_from_slice(inserted);
             cursor = end;
@@ -191,7 +193,9 @@ impl Patch {
         }
         out.extend_from_slice(&base[cursor..]);
         if out.len() != result_len {
-            return Err(PatchError::Malformed("result length differs from announced"));
+            return Err(PatchError::Malformed(
+                "result length differs from announced",
+            ));
         }
         Ok(Bytes::from(out))
     }
@@ -256,7 +260,11 @@ mod tests {
             3,
             10,
             10,
-            &[splice(0, 1, b"ab"), splice(1, 0, b"-"), splice(5, 5, b"xyz")],
+            &[
+                splice(0, 1, b"ab"),
+                splice(1, 0, b"-"),
+                splice(5, 5, b"xyz"),
+            ],
         );
         assert_eq!(p.apply(3, base).unwrap().as_ref(), b"ab-1234xyz");
         assert_eq!(p.base_version(), Some(3));

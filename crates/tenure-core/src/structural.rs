@@ -45,8 +45,8 @@ mod compare;
 mod walk;
 
 use crate::delta::Change;
-use crate::patch::{Patch, Splice, HEADER_LEN};
 pub(super) use crate::patch::SPLICE_HEADER_LEN;
+use crate::patch::{Patch, Splice, HEADER_LEN};
 use crate::snapshot::AttrEntry;
 
 /// Elements a sequence comparison looks ahead for a run inserted or removed.

@@ -20,6 +20,7 @@ mod inspect;
 mod known;
 mod memory;
 mod protocol;
+mod replies;
 mod shared;
 
 pub use error::StoreError;

@@ -60,13 +60,13 @@ fn small_edits_of_larger_values_are_patched() {
     let mut runner = TestRunner::deterministic();
     let (mut large, mut patched) = (0, 0);
     for _ in 0..5_000 {
-        let (old, new) = values::nudged()
-            .new_tree(&mut runner)
-            .unwrap()
-            .current();
+        let (old, new) = values::nudged().new_tree(&mut runner).unwrap().current();
         let (a, b) = (values::encode(&old), values::encode(&new));
         // Edits that replace most of the value are rightly written whole.
-        let replaced_whole = matches!((&old, &new), (Value::Array(_), Value::Array(_)) | (Value::Map(_), Value::Map(_)));
+        let replaced_whole = matches!(
+            (&old, &new),
+            (Value::Array(_), Value::Array(_)) | (Value::Map(_), Value::Map(_))
+        );
         if a.len() >= 200 && b.len() >= 200 && replaced_whole && a != b {
             large += 1;
             if let Some(p) = diff(1, &a, &b, &Budget::default()) {

@@ -171,7 +171,12 @@ fn malformed_encodings_give_an_exact_patch_or_none() {
     truncated.pop();
     // Claims far more elements than there are bytes.
     let huge = vec![0xdd, 0xff, 0xff, 0xff, 0xff, 0x01];
-    for (a, b) in [(&good, &truncated), (&truncated, &good), (&huge, &good), (&good, &huge)] {
+    for (a, b) in [
+        (&good, &truncated),
+        (&truncated, &good),
+        (&huge, &good),
+        (&good, &huge),
+    ] {
         if let Some(p) = diff(1, a, b, &Budget::default()) {
             assert_eq!(p.apply(1, a).unwrap().as_ref(), &b[..]);
         }

@@ -67,7 +67,11 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     while i + CHUNK <= n && a[i..i + CHUNK] == b[i..i + CHUNK] {
         i += CHUNK;
     }
-    i + a[i..n].iter().zip(&b[i..n]).take_while(|(x, y)| x == y).count()
+    i + a[i..n]
+        .iter()
+        .zip(&b[i..n])
+        .take_while(|(x, y)| x == y)
+        .count()
 }
 
 /// How many last bytes `a` and `b` share.

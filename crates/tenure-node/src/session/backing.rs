@@ -153,9 +153,7 @@ impl Backing {
     ) -> Result<Ended, SessionError> {
         match self {
             Self::Held(h) => {
-                let (id, written) = h
-                    .end(node, changes, rewrite, timeouts, &structural)
-                    .await?;
+                let (id, written) = h.end(node, changes, rewrite, timeouts, &structural).await?;
                 Ok(Ended {
                     id,
                     created: false,

@@ -175,11 +175,7 @@ impl<C: Codec> NodeInner<C> {
                     commit_bytes,
                     pending.delta.payload_bytes() as u64
                 );
-                count!(
-                    self.stats,
-                    patches,
-                    pending.delta.patch_count() as u64
-                );
+                count!(self.stats, patches, pending.delta.patch_count() as u64);
                 if pending.release {
                     // Before the copy goes, so a request here that waits for it to go
                     // and then takes the session back finds it remembered.

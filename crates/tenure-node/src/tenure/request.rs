@@ -117,13 +117,8 @@ impl<C: Codec> NodeInner<C> {
         // two, and completes only once it has (I12).
         let draining = held.phase() == Phase::Draining;
         let seen = request.seen.load(Ordering::Relaxed);
-        let last = held.apply_checked(
-            changes,
-            &self.config.limits,
-            &rewrite,
-            timeouts,
-            structural,
-        )?;
+        let last =
+            held.apply_checked(changes, &self.config.limits, &rewrite, timeouts, structural)?;
         // I11: its changes are in the cache, so the request lets go of its attributes
         // and leaves (a release need not wait for its commit); I18: it answers only
         // once the store has what it saw.

@@ -96,12 +96,10 @@ pub async fn optimistic_patches_apply_exactly(store: Arc<dyn Store>) {
     let s = &*store;
     let sid = sid();
     create(s, &sid, &[]).await;
-    for (i, (old, new)) in draws(values::related(), PAIRS / 2)
-        .into_iter()
-        .enumerate()
-    {
+    for (i, (old, new)) in draws(values::related(), PAIRS / 2).into_iter().enumerate() {
         let (old, new) = (values::encode(&old), values::encode(&new));
-        let OptimisticReply::Committed { version: base } = optimistic(s, &sid, set("v", &old)).await
+        let OptimisticReply::Committed { version: base } =
+            optimistic(s, &sid, set("v", &old)).await
         else {
             panic!("an optimistic set must commit");
         };
@@ -126,9 +124,21 @@ fn refusable(base: u64, old: &[u8], new: &[u8]) -> Vec<(&'static str, &'static s
     longer.push(0xc0);
     let truncated = Patch::from_bytes(good.as_bytes().slice(..good.len() - 1));
     vec![
-        ("a newer base version", "v", patch_between(base + 1, old, new)),
-        ("an older base version", "v", patch_between(base - 1, old, new)),
-        ("another base length", "v", patch_between(base, &longer, new)),
+        (
+            "a newer base version",
+            "v",
+            patch_between(base + 1, old, new),
+        ),
+        (
+            "an older base version",
+            "v",
+            patch_between(base - 1, old, new),
+        ),
+        (
+            "another base length",
+            "v",
+            patch_between(base, &longer, new),
+        ),
         ("a truncated patch", "v", truncated),
         ("an absent attribute", "missing", good),
     ]
@@ -219,9 +229,7 @@ async fn refused_again(
             OptimisticReply::PatchRefused(refused) => {
                 assert_eq!(refused.attrs, vec![name.to_string()], "patches: {what}")
             }
-            other => panic!(
-                "patches: optimistic {what}: must answer PatchRefused, got {other:?}"
-            ),
+            other => panic!("patches: optimistic {what}: must answer PatchRefused, got {other:?}"),
         }
         let after = loaded(s, sid, what).await;
         assert_eq!(after.attrs, before.attrs, "patches: optimistic {what}");
