@@ -42,7 +42,7 @@ pub use tenure_axum::{
     AttrMut, DiscardSession, MissingSessionLayer, Session, SessionError, SessionFailure,
     SessionLayer, SessionService,
 };
-pub use tenure_core::{Consistency, Key, SessionId, WritePolicy, WriteScope};
+pub use tenure_core::{Comparison, Consistency, Key, SessionId, WritePolicy, WriteScope};
 pub use tenure_node::{ConfigError, EndReport, NodeStats, StartError};
 pub use tenure_node::{Node, NodeConfig, SessionExpiry};
 pub use tenure_store::{Expiry, MemoryStore, Store, StoreError};
