@@ -180,6 +180,9 @@ impl Delta {
     /// checked before anything is answered, so a refusal names all of them.
     pub fn resolve_patches(&self, snap: &Snapshot) -> Result<Delta, PatchRefused> {
         let mut resolved = self.clone();
+        if !self.has_patches() {
+            return Ok(resolved);
+        }
         let mut refused = Vec::new();
         for op in &mut resolved.ops {
             if let Change::Patch { patch, .. } = &op.change {
@@ -196,7 +199,8 @@ impl Delta {
         if refused.is_empty() {
             Ok(resolved)
         } else {
-            refused.dedup();
+            let mut seen = std::collections::BTreeSet::new();
+            refused.retain(|name| seen.insert(name.clone()));
             Err(PatchRefused { attrs: refused })
         }
     }
@@ -204,16 +208,21 @@ impl Delta {
     /// Applies the delta (without checking expectations) as one new session version,
     /// and returns that version. A delta without operations (empty, or carrying only new
     /// timeouts) changes no attribute and keeps the version. Patches are applied to the
-    /// attributes as they were before the delta; one that does not apply changes
-    /// nothing: check them first with [`Delta::resolve_patches`].
+    /// attributes as they were before the delta; if any does not apply, the delta
+    /// changes nothing at all and the version stays ([`Delta::resolve_patches`] says
+    /// which, as a store answers `PatchRefused`).
     pub fn apply_to(&self, snap: &mut Snapshot) -> u64 {
         let resolved;
-        let this = match self.resolve_patches(snap) {
-            Ok(r) => {
-                resolved = r;
-                &resolved
+        let this = if self.has_patches() {
+            match self.resolve_patches(snap) {
+                Ok(r) => {
+                    resolved = r;
+                    &resolved
+                }
+                Err(_) => return snap.version,
             }
-            Err(_) => self,
+        } else {
+            self
         };
         // New timeouts alone change no attribute, so no version.
         if self.ops.is_empty() && !self.replace_all {

@@ -20,10 +20,12 @@
 //! past its item count the comparison gives up. [`diff`] answers `None` (write the
 //! whole value) whenever the patch would not be smaller than the value (a value of
 //! another codec does not parse as MessagePack containers, so it is replaced whole,
-//! and that is never smaller) or the budget ran out. Only the parts of the two
-//! encodings that differ are read, and not checked to be well formed beforehand:
-//! instead, `diff` applies the patch it found to the old bytes and answers `None`
-//! unless that gives exactly the new bytes, so a patch it hands out is always right.
+//! and that is never smaller), would have more than [`MAX_SPLICES`] splices, or the
+//! budget ran out. Of the old encoding only what comes before the last difference is
+//! read, of the new one only what lies between the first and the last, and neither is
+//! checked to be well formed: instead, `diff` applies the patch it found to the old
+//! bytes and answers `None` unless that gives exactly the new bytes, so a patch it
+//! hands out is always right.
 //!
 //! ```
 //! use std::collections::BTreeMap;
@@ -49,6 +51,14 @@ pub(super) use crate::patch::SPLICE_HEADER_LEN;
 use crate::patch::{Patch, Splice, HEADER_LEN};
 use crate::snapshot::AttrEntry;
 
+/// Most splices a patch may have; more and the whole value is written. Every store
+/// applies a patch in one pass, but a patch of thousands of scattered changes saves
+/// little and costs the store's interpreter the most.
+pub const MAX_SPLICES: usize = 128;
+
+/// Deepest [`Budget::max_depth`] honoured: the comparison recurses per level.
+pub const MAX_DEPTH: usize = 64;
+
 /// Elements a sequence comparison looks ahead for a run inserted or removed.
 pub(super) const LOOKAHEAD: usize = 4;
 
@@ -56,7 +66,7 @@ pub(super) const LOOKAHEAD: usize = 4;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
     /// Nesting depth compared structurally; a deeper sub-value that differs is
-    /// replaced whole. Default 32.
+    /// replaced whole. Default 32; at most [`MAX_DEPTH`].
     pub max_depth: usize,
     /// MessagePack items (scalars, containers, map keys) read over both values; past
     /// it the comparison gives up and the whole value is written. Default 200,000.
@@ -85,10 +95,13 @@ pub fn diff(base_version: u64, old: &[u8], new: &[u8], budget: &Budget) -> Optio
         budget,
         splices: Vec::new(),
     };
-    // Neither side is checked to be well formed beforehand: only the parts that
-    // differ are read, and the check below makes any patch right.
+    // Neither side is checked to be well formed beforehand, and the check below
+    // makes any patch right.
     cx.value(0..old.len(), 0..new.len(), 0)?;
     let splices = merged(&cx.splices, new);
+    if splices.len() > MAX_SPLICES {
+        return None;
+    }
     let size = HEADER_LEN
         + splices
             .iter()

@@ -208,7 +208,8 @@ pub type HintReceiver = tokio::sync::mpsc::Receiver<Hint>;
 ///   applies to the attribute as stored before the commit, only if the attribute
 ///   exists at the patch's base version with the patch's base length and the patch
 ///   is well formed; the result is stored as a whole value would be, at the commit's
-///   new version. If any patch does not apply, the commit applies nothing and answers
+///   new version. Every patch op must apply, also one that a later op on the same
+///   name overrides. If any patch does not apply, the commit applies nothing and answers
 ///   `PatchRefused` (after the checks that would answer `Stale`, `AlreadyApplied`,
 ///   `Conflict` or `Locked`). A store never applies part of a patch, and never
 ///   reads [`Change::Patch`](tenure_core::Change::Patch)'s `value`.

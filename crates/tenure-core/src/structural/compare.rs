@@ -27,7 +27,7 @@ impl Cx<'_> {
         if self.same(&old, &new) {
             return Some(());
         }
-        if depth >= self.budget.max_depth {
+        if depth >= self.budget.max_depth.min(super::MAX_DEPTH) {
             self.replace(old, new);
             return Some(());
         }

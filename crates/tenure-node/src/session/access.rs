@@ -31,11 +31,13 @@ impl<C: Codec> Session<C> {
             })
     }
 
-    /// Notes how changes to `name` are to be found: the key's choice, else the
-    /// node's default.
+    /// Notes how a change to `name` is to be written: the key's choice, else the
+    /// node's default. The last key this request used for it decides.
     pub(super) fn compare(&mut self, name: &str, chosen: Option<Comparison>) {
         if chosen.unwrap_or(self.node.config.comparison) == Comparison::Structural {
             self.structural.insert(name.to_string());
+        } else {
+            self.structural.remove(name);
         }
     }
 

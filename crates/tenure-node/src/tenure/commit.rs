@@ -10,6 +10,7 @@
 //! |---|---|---|
 //! | applied (now or before) | success | marks the changes clean |
 //! | `Stale` on the first sending | nothing stored (503) | dropped, tenure lost |
+//! | `PatchRefused` | nothing applied yet: the same commit is sent at once with whole values | unchanged |
 //! | no answer within `outcome_timeout` | unknown (504) | keeps the commit in doubt and is not served until it is resolved |
 //! | `Stale` after a failed sending | unknown (504) | dropped: the tenure ended, so sending again can teach nothing |
 //!

@@ -115,6 +115,12 @@ impl<C: Codec> NodeInner<C> {
                 // Gone meanwhile: nothing to give back.
                 _ => continue,
             }
+            if held.is_dirty() {
+                // Changes to write: a commit of its own (collecting them here would
+                // work out their patches only to drop them).
+                not_batched.push(i);
+                continue;
+            }
             let pending = self.pending(held, true);
             if !pending.delta.is_empty() {
                 // Something to write after all (new timeouts): a commit of its own.

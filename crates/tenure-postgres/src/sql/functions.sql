@@ -130,14 +130,23 @@ DECLARE
     del bigint;
     n bigint;
     total bigint := 0;
-    v_out bytea := ''::bytea;
+    -- The pieces, joined once at the end: appending to a bytea would copy the result
+    -- so far on every splice.
+    pieces bytea[] := ARRAY[]::bytea[];
 BEGIN
-    IF size < 21 OR get_byte(p, 0) <> 1 THEN
+    -- Nested IFs: each read is guarded by the check before it, whatever order
+    -- PostgreSQL evaluates a condition's terms in.
+    IF size < 21 THEN
+        RETURN NULL;
+    END IF;
+    IF get_byte(p, 0) <> 1 THEN
         RETURN NULL;
     END IF;
     hi := __S__.u32(p, 1);
-    IF hi >= 2147483648 OR hi * 4294967296 + __S__.u32(p, 5) <> p_version
-            OR __S__.u32(p, 9) <> base_len THEN
+    IF hi >= 2147483648 THEN
+        RETURN NULL;
+    END IF;
+    IF hi * 4294967296 + __S__.u32(p, 5) <> p_version OR __S__.u32(p, 9) <> base_len THEN
         RETURN NULL;
     END IF;
     result_len := __S__.u32(p, 13);
@@ -160,7 +169,7 @@ BEGIN
         IF total > result_len THEN
             RETURN NULL;
         END IF;
-        v_out := v_out || substring(base FROM (cur + 1)::integer FOR (off - cur)::integer)
+        pieces := pieces || substring(base FROM (cur + 1)::integer FOR (off - cur)::integer)
             || substring(p FROM (pos + 1)::integer FOR n::integer);
         pos := pos + n;
         cur := off + del;
@@ -168,7 +177,9 @@ BEGIN
     IF pos <> size OR total + base_len - cur <> result_len THEN
         RETURN NULL;
     END IF;
-    RETURN v_out || substring(base FROM (cur + 1)::integer);
+    pieces := pieces || substring(base FROM (cur + 1)::integer);
+    RETURN (SELECT coalesce(string_agg(x, ''::bytea ORDER BY i), ''::bytea)
+            FROM unnest(pieces) WITH ORDINALITY AS t(x, i));
 END $$;
 
 -- The values a commit stores: each patch (p_patch[i]) replaced by what it makes of
@@ -198,7 +209,9 @@ BEGIN
                 v := __S__.apply_patch(p_vals[i], a.version, a.value);
             END IF;
             IF v IS NULL THEN
-                refused := refused || p_names[i];
+                IF NOT p_names[i] = ANY(refused) THEN
+                    refused := refused || p_names[i];
+                END IF;
             ELSE
                 vals[i] := v;
             END IF;

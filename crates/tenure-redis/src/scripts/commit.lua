@@ -8,7 +8,7 @@ local id = num(ARGV[3], 'commit id')
 local release = flag(ARGV[4], 'release')
 local replace_all = flag(ARGV[5], 'replace all')
 local timeouts = read_timeouts(6)
-local order, final = read_ops(9, false)
+local order, final, _, patches = read_ops(9, false)
 local now = clock()
 local m = read_meta(KEYS[1], now)
 if m == nil then return { 'S' } end
@@ -18,8 +18,12 @@ if m.cf == fence and m.cs == id then return { 'A', m.cv } end
 if m.cf == fence and m.cs > id then return { 'S' } end
 tidy(m, now)
 if m.o == '' or m.o ~= owner or m.f ~= fence then return { 'S' } end
-local refused = resolve_patches(KEYS[2], KEYS[3], order, final)
-if #refused > 0 then return { 'P', unpack(refused) } end
+local refused = resolve_patches(KEYS[2], KEYS[3], final, patches)
+if #refused > 0 then
+  local out = { 'P' }
+  for _, name in ipairs(refused) do out[#out + 1] = name end
+  return out
+end
 local fresh = apply_ops(KEYS[2], KEYS[3], m, replace_all, order, final)
 m.la = now
 m.cf, m.cs, m.cv = fence, id, m.v

@@ -4,7 +4,7 @@
 -- {'P', names of attributes whose patch does not apply...} (nothing applied)
 local replace_all = flag(ARGV[1], 'replace all')
 local timeouts = read_timeouts(2)
-local order, final, expects = read_ops(5, true)
+local order, final, expects, patches = read_ops(5, true)
 local now = clock()
 local m = read_meta(KEYS[1], now)
 if m == nil then return { 'N' } end
@@ -29,8 +29,12 @@ if #conflicts > 0 then
   for _, name in ipairs(conflicts) do out[#out + 1] = name end
   return out
 end
-local refused = resolve_patches(KEYS[2], KEYS[3], order, final)
-if #refused > 0 then return { 'P', unpack(refused) } end
+local refused = resolve_patches(KEYS[2], KEYS[3], final, patches)
+if #refused > 0 then
+  local out = { 'P' }
+  for _, name in ipairs(refused) do out[#out + 1] = name end
+  return out
+end
 local fresh = apply_ops(KEYS[2], KEYS[3], m, replace_all, order, final)
 m.la = now
 save_committed(KEYS[1], KEYS[2], KEYS[3], m, timeouts, fresh)

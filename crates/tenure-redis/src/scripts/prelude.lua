@@ -265,20 +265,22 @@ local function new_fence(m, now_us)
 end
 
 -- Reads ops from ARGV starting at index `at`: count, then (name, kind 's'|'r'|'p',
--- value or patch) per op. Answers the final change per name in first-seen order: the last op on a
--- name wins, as in Delta::apply_to.
+-- value or patch) per op. Answers the final change per name in first-seen order (the
+-- last op on a name wins, as in Delta::apply_to), the expectations, and every patch
+-- op in order (each must apply, not only a name's last).
 local function read_ops(at, with_expect)
   local n = num(ARGV[at], 'op count')
   local width = 3
   if with_expect then width = 5 end
   if #ARGV ~= at + n * width then error('tenure: bad op list') end
-  local order, final, expects = {}, {}, {}
+  local order, final, expects, patches = {}, {}, {}, {}
   for k = 0, n - 1 do
     local base = at + 1 + k * width
     local name, kind, value = ARGV[base], ARGV[base + 1], ARGV[base + 2]
     if kind ~= 's' and kind ~= 'r' and kind ~= 'p' then error('tenure: bad op kind') end
     if final[name] == nil then order[#order + 1] = name end
     final[name] = { kind, value }
+    if kind == 'p' then patches[#patches + 1] = { name, value, final[name] } end
     if with_expect then
       local ek, ev = ARGV[base + 3], ARGV[base + 4]
       if ek ~= 'any' and ek ~= 'absent' and ek ~= 'ver' then error('tenure: bad expectation') end
@@ -286,7 +288,7 @@ local function read_ops(at, with_expect)
       expects[#expects + 1] = { name, ek, ev }
     end
   end
-  return order, final, expects
+  return order, final, expects, patches
 end
 
 -- The bytes patch `p` makes of `base`, the attribute's value at `version`, or false
@@ -319,19 +321,23 @@ local function apply_patch(p, version, base)
   return table.concat(parts)
 end
 
--- Replaces each patch among the final changes by the value it makes of the attribute
--- as stored. Answers the names whose patch does not apply; then nothing may be
--- written (the caller returns them).
-local function resolve_patches(ka, kv, order, final)
-  local refused = {}
-  for _, name in ipairs(order) do
-    local change = final[name]
-    if change[1] == 'p' then
-      local value = redis.call('HGET', ka, name)
-      local version = redis.call('HGET', kv, name)
-      local out = false
-      if value and version then out = apply_patch(change[2], tonumber(version), value) end
-      if out then final[name] = { 's', out } else refused[#refused + 1] = name end
+-- Applies every patch op (from read_ops) to its attribute as stored, and replaces a
+-- name's final change by the value its patch makes where that patch is the name's
+-- last op. Answers the names whose patch does not apply, each once; then nothing may
+-- be written (the caller returns them).
+local function resolve_patches(ka, kv, final, patches)
+  local refused, named = {}, {}
+  for _, p in ipairs(patches) do
+    local name, patch, change = p[1], p[2], p[3]
+    local value = redis.call('HGET', ka, name)
+    local version = redis.call('HGET', kv, name)
+    local out = false
+    if value and version then out = apply_patch(patch, tonumber(version), value) end
+    if not out then
+      if not named[name] then refused[#refused + 1] = name end
+      named[name] = true
+    elseif final[name] == change then
+      final[name] = { 's', out }
     end
   end
   return refused

@@ -281,6 +281,7 @@ impl Store for MemoryStore {
             Ok(resolved) => resolved,
             Err(refused) => return Ok(CommitReply::PatchRefused(refused)),
         };
+        debug_assert!(!delta.has_patches());
         let version = apply(entry, &delta, now);
         entry.last_commit = Some((fence, id, version));
         if release {

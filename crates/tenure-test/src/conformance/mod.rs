@@ -228,6 +228,7 @@ macro_rules! __tenure_test_cases {
             optimistic_patches_apply_exactly,
             refused_patch_applies_nothing,
             arbitrary_patch_bytes_never_write,
+            every_patch_must_apply_even_when_overridden,
         ] [
             hints_delivered,
         ] $($args)*}

@@ -281,3 +281,49 @@ pub async fn arbitrary_patch_bytes_never_write(store: Arc<dyn Store>) {
         }
     }
 }
+
+/// Every patch op of a delta must apply, also one that a later op on the same name
+/// overrides; the last op on a name still decides what is stored.
+pub async fn every_patch_must_apply_even_when_overridden(store: Arc<dyn Store>) {
+    let s = &*store;
+    let sid = sid();
+    create(s, &sid, &[]).await;
+    let a = owner("a");
+    let fence = granted(s, &sid, &a, LONG, "acquire").await.fence;
+    let (old, new) = draws(values::related(), 1).remove(0);
+    let (old, new) = (values::encode(&old), values::encode(&new));
+    let base = committed(s, &sid, &a, fence, set("v", &old), false, "set").await;
+    let before = loaded(s, &sid, "before").await;
+    let mut bad = patched("v", patch_between(base + 1, &old, &new), Expect::Any);
+    bad.set("v", Bytes::from_static(b"later"));
+    match commit(s, &sid, &a, fence, bad, false).await {
+        CommitReply::PatchRefused(refused) => assert_eq!(refused.attrs, vec!["v".to_string()]),
+        other => panic!(
+            "patches: an overridden patch that does not apply must be refused, got {other:?}"
+        ),
+    }
+    assert_eq!(
+        loaded(s, &sid, "refused").await,
+        before,
+        "patches: nothing applied"
+    );
+    let mut good = patched("v", patch_between(base, &old, &new), Expect::Any);
+    good.remove("v");
+    good.set("w", Bytes::from_static(b"1"));
+    committed(
+        s,
+        &sid,
+        &a,
+        fence,
+        good,
+        false,
+        "a good patch, then a removal",
+    )
+    .await;
+    let after = loaded(s, &sid, "after").await;
+    assert!(
+        after.attrs.get("v").is_none(),
+        "patches: the last op on a name wins"
+    );
+    assert_eq!(value(&after, "w").as_deref(), Some("1"));
+}
