@@ -144,12 +144,18 @@ fn refusable(base: u64, old: &[u8], new: &[u8]) -> Vec<(&'static str, &'static s
     ]
 }
 
-/// A patch that does not apply to the stored attribute answers `PatchRefused`
-/// naming it, and the commit applies nothing: not the patch, not its other
-/// operations, not the version. The commit id is not used up: the same commit sent
-/// again with whole values applies.
-pub async fn refused_patch_applies_nothing(store: Arc<dyn Store>) {
-    let s = &*store;
+/// A session held by `a`, whose attribute `v` holds `old` at version `base`; `new` is
+/// `old` after a few edits.
+struct Held {
+    sid: SessionId,
+    a: OwnerId,
+    fence: Fence,
+    old: Vec<u8>,
+    new: Vec<u8>,
+    base: u64,
+}
+
+async fn held(s: &dyn Store) -> Held {
     let sid = sid();
     create(s, &sid, &[]).await;
     let a = owner("a");
@@ -157,6 +163,30 @@ pub async fn refused_patch_applies_nothing(store: Arc<dyn Store>) {
     let (old, new) = draws(values::related(), 1).remove(0);
     let (old, new) = (values::encode(&old), values::encode(&new));
     let base = committed(s, &sid, &a, fence, set("v", &old), false, "set").await;
+    Held {
+        sid,
+        a,
+        fence,
+        old,
+        new,
+        base,
+    }
+}
+
+/// A patch that does not apply to the stored attribute answers `PatchRefused`
+/// naming it, and the commit applies nothing: not the patch, not its other
+/// operations, not the version. The commit id is not used up: the same commit sent
+/// again with whole values applies.
+pub async fn refused_patch_applies_nothing(store: Arc<dyn Store>) {
+    let s = &*store;
+    let Held {
+        sid,
+        a,
+        fence,
+        old,
+        new,
+        base,
+    } = held(s).await;
     let before = loaded(s, &sid, "before").await;
     for (what, name, patch) in refusable(base, &old, &new) {
         let mut delta = Delta::default();
@@ -286,13 +316,14 @@ pub async fn arbitrary_patch_bytes_never_write(store: Arc<dyn Store>) {
 /// overrides; the last op on a name still decides what is stored.
 pub async fn every_patch_must_apply_even_when_overridden(store: Arc<dyn Store>) {
     let s = &*store;
-    let sid = sid();
-    create(s, &sid, &[]).await;
-    let a = owner("a");
-    let fence = granted(s, &sid, &a, LONG, "acquire").await.fence;
-    let (old, new) = draws(values::related(), 1).remove(0);
-    let (old, new) = (values::encode(&old), values::encode(&new));
-    let base = committed(s, &sid, &a, fence, set("v", &old), false, "set").await;
+    let Held {
+        sid,
+        a,
+        fence,
+        old,
+        new,
+        base,
+    } = held(s).await;
     let before = loaded(s, &sid, "before").await;
     let mut bad = patched("v", patch_between(base + 1, &old, &new), Expect::Any);
     bad.set("v", Bytes::from_static(b"later"));
