@@ -42,30 +42,35 @@ async fn expired_sessions_leave_no_rows_after_a_bounded_number_of_sweeps() {
         .sweep_interval(Duration::from_secs(3600));
     let store = PostgresStore::connect(config).await.unwrap();
     let idle = Expiry::idle(Duration::from_millis(300));
-    let mut ids = Vec::new();
-    for i in 0..SESSIONS {
-        let sid = SessionId::generate().unwrap();
-        let attrs = vec![("n".to_string(), Bytes::from(i.to_string()))];
-        store.create(&sid, attrs, idle, None).await.unwrap();
-        ids.push(sid);
-    }
-    // Waiters on the first session: their rows must go with it.
     let (a, b) = (
         OwnerId::generate("a").unwrap(),
         OwnerId::generate("b").unwrap(),
     );
     let (lease, wait) = (Duration::from_secs(10), Duration::from_secs(10));
-    assert!(matches!(
-        store.acquire(&ids[0], &a, lease, wait).await.unwrap(),
-        AcquireReply::Granted(_)
-    ));
-    assert!(matches!(
-        store.acquire(&ids[0], &b, lease, wait).await.unwrap(),
-        AcquireReply::Queued { .. }
-    ));
+    let mut ids = Vec::new();
+    for i in 0..SESSIONS {
+        let sid = SessionId::generate().unwrap();
+        let attrs = vec![("n".to_string(), Bytes::from(i.to_string()))];
+        store.create(&sid, attrs, idle, None).await.unwrap();
+        if i == 0 {
+            // Waiters on the first session, queued at once (on a loaded machine the
+            // other 299 may take longer to create than its idle timeout): their rows
+            // must go with it.
+            assert!(matches!(
+                store.acquire(&sid, &a, lease, wait).await.unwrap(),
+                AcquireReply::Granted(_)
+            ));
+            assert!(matches!(
+                store.acquire(&sid, &b, lease, wait).await.unwrap(),
+                AcquireReply::Queued { .. }
+            ));
+        }
+        ids.push(sid);
+    }
     // One session stays in use past its first mark.
     let busy = SessionId::generate().unwrap();
-    let busy_idle = Duration::from_millis(400);
+    // Long enough that a loaded machine keeps it alive between two polls below.
+    let busy_idle = Duration::from_millis(1500);
     store
         .create(&busy, vec![], Expiry::idle(busy_idle), None)
         .await
@@ -124,7 +129,10 @@ async fn expired_sessions_leave_no_rows_after_a_bounded_number_of_sweeps() {
     let client = store.pool().get().await.unwrap();
     let marked_again: bool = client
         .query_one(
-            &format!("SELECT sweep_at > created + interval '400 ms' FROM {schema}.sessions"),
+            &format!(
+                "SELECT sweep_at > created + interval '{} ms' FROM {schema}.sessions",
+                busy_idle.as_millis()
+            ),
             &[],
         )
         .await
