@@ -79,6 +79,7 @@ impl PostgresStore {
                 Ok(AcquireReply::Partial(PartialGrant {
                     grant,
                     removed: removed.unwrap_or_default(),
+                    patched: Vec::new(),
                 }))
             }
             other => Err(unknown(WHAT, other)),

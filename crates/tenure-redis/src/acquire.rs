@@ -110,16 +110,24 @@ impl RedisStore {
                     "P" => return Err(bad("acquire", "a partial grant nobody asked for")),
                     _ => None,
                 };
+                let (snapshot, patched) = match removed {
+                    None => (reply.snapshot(version)?, Vec::new()),
+                    Some(_) => reply.partial(version)?,
+                };
                 let grant = Grant {
                     fence,
                     lease: Duration::from_millis(args::millis(lease)),
-                    snapshot: reply.snapshot(version)?,
+                    snapshot,
                     expiry: Expiry { idle, absolute },
                     age,
                 };
                 Ok(Attempt::Done(match removed {
                     None => AcquireReply::Granted(grant),
-                    Some(removed) => AcquireReply::Partial(PartialGrant { grant, removed }),
+                    Some(removed) => AcquireReply::Partial(PartialGrant {
+                        grant,
+                        removed,
+                        patched,
+                    }),
                 }))
             }
             "Q" => {

@@ -143,6 +143,31 @@ pub(crate) fn push_release(args: &mut Vec<Value>, item: &Release) {
     args.extend([int(item.fence.0), int(item.id.0)]);
 }
 
+/// A commit's scalars packed into its first argument, as `commit.lua` unpacks them:
+/// fence and commit id (little-endian doubles, exact below 2^53 as Lua's numbers
+/// are), a flags byte (1 release, 2 replace all, 4 new timeouts follow), with 4 the
+/// new idle and absolute timeouts in ms (doubles, 0 none), then the owner. One
+/// argument instead of eight: a commit is the call sent most, and this saves about
+/// 60 bytes of protocol framing and decimal digits on each.
+fn commit_head(owner: &OwnerId, fence: Fence, id: CommitId, release: bool, delta: &Delta) -> Bytes {
+    let exact = |n: u64| n.min(LUA_EXACT) as f64;
+    let mut head = Vec::with_capacity(33 + owner.as_str().len());
+    head.extend_from_slice(&exact(fence.0).to_le_bytes());
+    head.extend_from_slice(&exact(id.0).to_le_bytes());
+    let flags = u8::from(release)
+        | u8::from(delta.replace_all) << 1
+        | u8::from(delta.expiry.is_some()) << 2;
+    head.push(flags);
+    if let Some(e) = delta.expiry {
+        for t in [e.idle, e.absolute] {
+            let ms = t.map_or(0, |d| millis(d).max(1));
+            head.extend_from_slice(&(ms as f64).to_le_bytes());
+        }
+    }
+    head.extend_from_slice(owner.as_str().as_bytes());
+    Bytes::from(head)
+}
+
 pub(crate) fn commit(
     owner: &OwnerId,
     fence: Fence,
@@ -150,14 +175,7 @@ pub(crate) fn commit(
     delta: &Delta,
     release: bool,
 ) -> Vec<Value> {
-    let mut args = vec![
-        text(owner.as_str()),
-        int(fence.0),
-        int(id.0),
-        flag(release),
-        flag(delta.replace_all),
-    ];
-    push_timeouts(&mut args, delta.expiry);
+    let mut args = vec![Value::Bytes(commit_head(owner, fence, id, release, delta))];
     push_ops(&mut args, delta, false);
     args
 }

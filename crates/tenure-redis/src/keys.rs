@@ -3,43 +3,21 @@
 
 use tenure_core::{OwnerId, SessionId};
 
-/// The keys of one session, in the order the scripts take them.
+/// The keys of one session. Scripts are given the meta key only and derive the
+/// others from it (`session_keys` in the prelude): `:a` values, `:v` versions, `:o`
+/// the names of values kept in keys of their own, `:b:<name>` such a value, `:f` the
+/// lingering fence.
 #[derive(Debug, Clone)]
 pub(crate) struct SessionKeys {
     /// Meta hash: version, timestamps, expiry, lock and queue.
     pub(crate) meta: String,
-    /// Attribute values, one hash field per attribute.
-    pub(crate) attrs: String,
-    /// Attribute versions, one hash field per attribute.
-    pub(crate) versions: String,
-    /// The last fence, kept for a while after the session is deleted or rotated away.
-    pub(crate) fence: String,
 }
 
 impl SessionKeys {
     pub(crate) fn new(prefix: &str, sid: &SessionId) -> Self {
-        let base = format!("{prefix}:{{{}}}", sid.as_str());
         Self {
-            meta: format!("{base}:m"),
-            attrs: format!("{base}:a"),
-            versions: format!("{base}:v"),
-            fence: format!("{base}:f"),
+            meta: format!("{prefix}:{{{}}}:m", sid.as_str()),
         }
-    }
-
-    /// Meta, attributes, versions: the keys most scripts take.
-    pub(crate) fn three(&self) -> Vec<String> {
-        vec![self.meta.clone(), self.attrs.clone(), self.versions.clone()]
-    }
-
-    /// All four keys.
-    pub(crate) fn four(&self) -> Vec<String> {
-        vec![
-            self.meta.clone(),
-            self.attrs.clone(),
-            self.versions.clone(),
-            self.fence.clone(),
-        ]
     }
 }
 
@@ -96,7 +74,11 @@ mod tests {
         let keys = SessionKeys::new("app", &sid);
         let slot = |k: &str| fred::util::redis_keyslot(k.as_bytes());
         let s = slot(&keys.meta);
-        assert!(keys.four().iter().all(|k| slot(k) == s));
+        // The keys the scripts derive from the meta key.
+        let base = keys.meta.strip_suffix('m').unwrap();
+        for suffix in ["a", "v", "o", "f", "b:cart", "b:}:m"] {
+            assert_eq!(slot(&format!("{base}{suffix}")), s, "{suffix}");
+        }
         assert_eq!(meta_key_session("app", &keys.meta), Some(sid.clone()));
         assert_eq!(meta_key_session("other", &keys.meta), None);
     }

@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use fred::types::Value;
+use tenure_core::patch::Patch;
 use tenure_core::{AttrEntry, Bytes, OwnerId, Snapshot};
-use tenure_store::{Hint, StoreError};
+use tenure_store::{Hint, PatchedAttr, StoreError};
 
 use crate::hint_code::HintKind;
 
@@ -37,8 +38,18 @@ impl Reply {
         self.items.len() == 0
     }
 
+    /// How many items are left.
+    pub(crate) fn remaining(&self) -> usize {
+        self.items.len()
+    }
+
     pub(crate) fn bytes(&mut self, what: &str) -> Result<Bytes, StoreError> {
-        match self.next(what)? {
+        let value = self.next(what)?;
+        self.string(value, what)
+    }
+
+    fn string(&self, value: Value, what: &str) -> Result<Bytes, StoreError> {
+        match value {
             Value::Bytes(b) => Ok(b),
             Value::String(s) => Ok(s.into_inner()),
             other => Err(bad(
@@ -101,6 +112,39 @@ impl Reply {
             attrs.insert(name, AttrEntry { value, version });
         }
         Ok(Snapshot { version, attrs })
+    }
+
+    /// The rest of a partial grant's reply as (name, value, version) triples, where
+    /// the value may be an array of patches that make it from the copy's.
+    pub(crate) fn partial(
+        mut self,
+        version: u64,
+    ) -> Result<(Snapshot, Vec<PatchedAttr>), StoreError> {
+        let mut attrs = BTreeMap::new();
+        let mut patched = Vec::new();
+        while !self.is_empty() {
+            let name = self.text("attribute name")?;
+            match self.next("attribute value")? {
+                Value::Array(items) => {
+                    let patches = items
+                        .into_iter()
+                        .map(|p| self.string(p, "patch").map(Patch::from_bytes))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let version = self.int("attribute version")?;
+                    patched.push(PatchedAttr {
+                        name,
+                        patches,
+                        version,
+                    });
+                }
+                value => {
+                    let value = self.string(value, "attribute value")?;
+                    let version = self.int("attribute version")?;
+                    attrs.insert(name, AttrEntry { value, version });
+                }
+            }
+        }
+        Ok((Snapshot { version, attrs }, patched))
     }
 
     /// A count, then that many names.

@@ -9,7 +9,7 @@ use tenure_store::{Fence, Hint, RotateReply, StoreError};
 use crate::args::{self, Copied};
 use crate::connection::RedisStore;
 use crate::reply::bad;
-use crate::scripts::{AllKeys, DataKeys};
+use crate::scripts::DataKeys;
 
 /// Moves session `old` to id `new`; `holder` is the caller's tenure on `old`, if any.
 pub(crate) async fn rotate_id(
@@ -45,7 +45,9 @@ pub(crate) async fn rotate_id(
     let by_caller = lock_owner != rot.as_str();
     let end = |finish: bool| {
         let argv = args::rotate_end(&lock_owner, lock_fence, finish, config.fence_linger, &rot);
-        scripts.rotate_end.run(client, AllKeys::of(&old_keys), argv)
+        scripts
+            .rotate_end
+            .run(client, DataKeys::of(&old_keys), argv)
     };
     let tell_waiters = |waiters: Vec<OwnerId>| {
         for waiter in waiters {
@@ -78,7 +80,7 @@ pub(crate) async fn rotate_id(
     let new_keys = store.keys(new);
     let mut created = scripts
         .rotate_in
-        .run(client, AllKeys::of(&new_keys), args::rotate_in(copied))
+        .run(client, DataKeys::of(&new_keys), args::rotate_in(copied))
         .await?;
     let fence = match created.text("status")?.as_str() {
         "E" => {
@@ -90,7 +92,7 @@ pub(crate) async fn rotate_id(
     };
     let undo_new = || {
         let argv = args::delete(config.fence_linger);
-        scripts.delete.run(client, AllKeys::of(&new_keys), argv)
+        scripts.delete.run(client, DataKeys::of(&new_keys), argv)
     };
     let mut ended = match end(true).await {
         Ok(ended) => ended,

@@ -24,61 +24,41 @@ pub(crate) trait KeySet {
     fn into_keys(self) -> Vec<String>;
 }
 
-/// `KEYS` = meta, attributes, versions of one session: the scripts that never touch
-/// the lingering fence key.
+/// `KEYS` = the meta key of one session (the scripts derive its other keys).
 #[derive(Debug)]
 pub(crate) struct DataKeys(Vec<String>);
 
 impl DataKeys {
     pub(crate) fn of(keys: &SessionKeys) -> Self {
-        Self(keys.three())
+        Self(vec![keys.meta.clone()])
     }
 }
 
 impl KeySet for DataKeys {
-    const LAYOUT: &'static str = "m a v";
+    const LAYOUT: &'static str = "m";
 
     fn into_keys(self) -> Vec<String> {
         self.0
     }
 }
 
-/// `KEYS` = all four keys of one session: the scripts that read or leave the last
-/// fence behind (create, delete, rotation's ends).
-#[derive(Debug)]
-pub(crate) struct AllKeys(Vec<String>);
-
-impl AllKeys {
-    pub(crate) fn of(keys: &SessionKeys) -> Self {
-        Self(keys.four())
-    }
-}
-
-impl KeySet for AllKeys {
-    const LAYOUT: &'static str = "m a v f";
-
-    fn into_keys(self) -> Vec<String> {
-        self.0
-    }
-}
-
-/// `KEYS` = meta, attributes, versions of each session in a renewal or release batch,
-/// all in one cluster slot.
+/// `KEYS` = the meta key of each session in a renewal or release batch, all in one
+/// cluster slot.
 #[derive(Debug)]
 pub(crate) struct BatchKeys(Vec<String>);
 
 impl BatchKeys {
     pub(crate) fn with_capacity(sessions: usize) -> Self {
-        Self(Vec::with_capacity(sessions * 3))
+        Self(Vec::with_capacity(sessions))
     }
 
     pub(crate) fn push(&mut self, keys: &SessionKeys) {
-        self.0.extend(keys.three());
+        self.0.push(keys.meta.clone());
     }
 }
 
 impl KeySet for BatchKeys {
-    const LAYOUT: &'static str = "(m a v) per session";
+    const LAYOUT: &'static str = "m per session";
 
     fn into_keys(self) -> Vec<String> {
         self.0
@@ -145,6 +125,8 @@ macro_rules! script {
             $name,
             SOURCE,
             Script::from_lua(concat!(
+                include_str!("scripts/values.lua"),
+                "\n",
                 include_str!("scripts/prelude.lua"),
                 "\n",
                 include_str!(concat!("scripts/", $name, ".lua"))
@@ -163,11 +145,11 @@ pub(crate) struct Scripts {
     pub(crate) commit: Lua<DataKeys>,
     pub(crate) load: Lua<DataKeys>,
     pub(crate) optimistic: Lua<DataKeys>,
-    pub(crate) create: Lua<AllKeys>,
-    pub(crate) delete: Lua<AllKeys>,
+    pub(crate) create: Lua<DataKeys>,
+    pub(crate) delete: Lua<DataKeys>,
     pub(crate) rotate_out: Lua<DataKeys>,
-    pub(crate) rotate_in: Lua<AllKeys>,
-    pub(crate) rotate_end: Lua<AllKeys>,
+    pub(crate) rotate_in: Lua<DataKeys>,
+    pub(crate) rotate_end: Lua<DataKeys>,
     pub(crate) inspect: Lua<DataKeys>,
     pub(crate) locate: Lua<DataKeys>,
 }

@@ -17,7 +17,7 @@ use crate::args;
 use crate::connection::RedisStore;
 use crate::liveness;
 use crate::reply::bad;
-use crate::scripts::{AllKeys, DataKeys};
+use crate::scripts::DataKeys;
 use crate::{release, renew, rotate};
 
 #[async_trait]
@@ -71,8 +71,11 @@ impl Store for RedisStore {
                 attrs: reply.texts("attribute name")?,
             })),
             "C" => {
-                if let Some((to, hint)) = reply.hint(sid)? {
-                    self.send_hint(&to, &hint);
+                // {'C', version}, or with a hint {'C', kind, to, version}.
+                if reply.remaining() > 1 {
+                    if let Some((to, hint)) = reply.hint(sid)? {
+                        self.send_hint(&to, &hint);
+                    }
                 }
                 let version = reply.int("version")?;
                 Ok(CommitReply::Committed { version })
@@ -144,7 +147,7 @@ impl Store for RedisStore {
         expiry: Expiry,
         tenure: Option<(&OwnerId, Duration)>,
     ) -> Result<CreateReply, StoreError> {
-        let keys = AllKeys::of(&self.keys(sid));
+        let keys = DataKeys::of(&self.keys(sid));
         let live = tenure.is_some_and(|(owner, _)| self.is_registered(owner));
         let argv = args::create(attrs, expiry, tenure, live);
         let mut reply = self.scripts().create.run(self.client(), keys, argv).await?;
@@ -161,7 +164,7 @@ impl Store for RedisStore {
     }
 
     async fn delete(&self, sid: &SessionId) -> Result<bool, StoreError> {
-        let keys = AllKeys::of(&self.keys(sid));
+        let keys = DataKeys::of(&self.keys(sid));
         let argv = args::delete(self.config().fence_linger);
         let mut reply = self.scripts().delete.run(self.client(), keys, argv).await?;
         let existed = reply.int("existed")? == 1;

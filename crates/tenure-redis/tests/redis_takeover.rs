@@ -72,7 +72,7 @@ async fn only_the_change_moves(url: Option<String>) {
     );
     assert!(partial.grant.snapshot.size_bytes() < 20);
     assert!(partial.removed.is_empty());
-    let merged = partial.merge(copy);
+    let merged = partial.merge(copy).unwrap();
     assert_eq!(Some(merged.snapshot), store.load(&sid).await.unwrap());
     assert!(store.delete(&sid).await.unwrap());
     store.quit().await;

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use tenure_core::patch::{Patch, PatchError};
 use tenure_core::{AttrEntry, Snapshot};
 
 use crate::protocol::Grant;
@@ -85,6 +86,33 @@ impl Known {
     }
 }
 
+/// An attribute a partial grant carries as the patches that turn the copy's value
+/// into the current one, rather than whole: a store that keeps a large value's recent
+/// patches sends those when they are fewer bytes than the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatchedAttr {
+    /// The attribute.
+    pub name: String,
+    /// The patches, oldest first: the first against the copy's value at the version
+    /// the copy has, each later one against the value the one before it makes.
+    pub patches: Vec<Patch>,
+    /// The attribute's version once they are applied: its current version.
+    pub version: u64,
+}
+
+/// Why a partial grant could not be merged with the copy it named: the copy lacks
+/// an attribute the grant patches, or a patch does not apply to it. The caller then
+/// asks for the whole session (it holds the lock already).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MergeError {
+    /// The grant patches an attribute the copy does not have.
+    #[error("the grant patches an attribute the copy does not have")]
+    Missing,
+    /// A patch does not apply to the copy's value.
+    #[error("a patch of the grant does not apply to the copy: {0}")]
+    Patch(#[from] PatchError),
+}
+
 /// A grant that carries only what changed since the caller's [`Known`] copy: the
 /// answer [`Store::acquire_since`] gives as [`AcquireReply::Partial`]. Everything but
 /// the snapshot (fence, lease, expiry, age) is as in a full grant.
@@ -97,12 +125,16 @@ pub struct PartialGrant {
     /// Attributes of the caller's copy that the session no longer has, in no
     /// particular order.
     pub removed: Vec<String>,
+    /// Attributes sent as patches to the copy's value (none of them is in the
+    /// grant's `attrs`).
+    pub patched: Vec<PatchedAttr>,
 }
 
 impl PartialGrant {
     /// The full grant: `copy` (the snapshot the [`Known`] was made of, with
-    /// [`Known::of`]) without the removed attributes and with the sent ones put in.
-    /// Its snapshot is the one a full grant would have carried.
+    /// [`Known::of`]) without the removed attributes, with the patched ones patched
+    /// and the sent ones put in. Its snapshot is the one a full grant would have
+    /// carried.
     ///
     /// ```
     /// use std::time::Duration;
@@ -120,22 +152,44 @@ impl PartialGrant {
     ///     expiry: Expiry::default(),
     ///     age: Duration::ZERO,
     /// };
-    /// let partial = PartialGrant { grant, removed: vec!["old".into()] };
-    /// let full = partial.merge(copy);
+    /// let partial = PartialGrant { grant, removed: vec!["old".into()], patched: vec![] };
+    /// let full = partial.merge(copy).unwrap();
     /// assert_eq!(full.snapshot.version, 5);
     /// assert_eq!(full.snapshot.value("big"), Some(&b("....")));
     /// assert_eq!(full.snapshot.value("note"), Some(&b("hi")));
     /// assert_eq!(full.snapshot.value("old"), None);
     /// ```
-    pub fn merge(self, copy: Snapshot) -> Grant {
-        let PartialGrant { mut grant, removed } = self;
+    pub fn merge(self, copy: Snapshot) -> Result<Grant, MergeError> {
+        let PartialGrant {
+            mut grant,
+            removed,
+            patched,
+        } = self;
         let mut attrs = copy.attrs;
         for name in &removed {
             attrs.remove(name);
         }
+        for p in patched {
+            let entry = attrs.get_mut(&p.name).ok_or(MergeError::Missing)?;
+            let mut value = entry.value.clone();
+            let mut version = entry.version;
+            for (i, patch) in p.patches.iter().enumerate() {
+                value = patch.apply(version, &value)?;
+                // The next patch names the version this one made (the store links
+                // them); the last one made the current version.
+                version = match p.patches.get(i + 1) {
+                    Some(next) => next.base_version().ok_or(MergeError::Missing)?,
+                    None => p.version,
+                };
+            }
+            *entry = AttrEntry {
+                value,
+                version: p.version,
+            };
+        }
         attrs.append(&mut grant.snapshot.attrs);
         grant.snapshot.attrs = attrs;
-        grant
+        Ok(grant)
     }
 }
 
@@ -175,7 +229,13 @@ mod tests {
             expiry: crate::Expiry::default(),
             age: std::time::Duration::ZERO,
         };
-        let merged = PartialGrant { grant, removed }.merge(copy);
+        let merged = PartialGrant {
+            grant,
+            removed,
+            patched: Vec::new(),
+        }
+        .merge(copy)
+        .unwrap();
         assert_eq!(merged.snapshot, now);
     }
 

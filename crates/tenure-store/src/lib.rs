@@ -25,7 +25,7 @@ mod shared;
 
 pub use error::StoreError;
 pub use inspect::{AttrInfo, Inspect, LockInfo, SessionInfo};
-pub use known::{Known, PartialGrant};
+pub use known::{Known, MergeError, PartialGrant, PatchedAttr};
 pub use memory::MemoryStore;
 pub use protocol::*;
 pub use tenure_core;

@@ -174,8 +174,8 @@ impl<C: Codec> NodeInner<C> {
         }
         // Taken once for the whole wait: a partial grant is merged with the very copy
         // its `Known` was made of, whatever happens to the memory meanwhile.
-        let copy = self.remembered.get(sid);
-        let known = copy.as_ref().map(Known::of);
+        let mut copy = self.remembered.get(sid);
+        let mut known = copy.as_ref().map(Known::of);
         let result = loop {
             let sent = Instant::now();
             let owner = self.owner();
@@ -194,7 +194,7 @@ impl<C: Codec> NodeInner<C> {
                     grant
                 }
                 AcquireReply::Partial(partial) => {
-                    let Some(copy) = &copy else {
+                    let Some(held_copy) = &copy else {
                         // Only `acquire_since` answers this, and it was not called.
                         break Err(StoreError::Protocol(
                             "a partial grant for an acquire that named no copy".into(),
@@ -202,12 +202,27 @@ impl<C: Codec> NodeInner<C> {
                         .into());
                     };
                     count!(self.stats, partial_grants);
+                    let patch_bytes: usize = partial
+                        .patched
+                        .iter()
+                        .flat_map(|p| &p.patches)
+                        .map(|p| p.len())
+                        .sum();
                     count!(
                         self.stats,
                         grant_bytes,
-                        partial.grant.snapshot.size_bytes() as u64
+                        (partial.grant.snapshot.size_bytes() + patch_bytes) as u64
                     );
-                    partial.merge(copy.clone())
+                    match partial.merge(held_copy.clone()) {
+                        Ok(grant) => grant,
+                        Err(e) => {
+                            // Held now: asking again without the copy answers the
+                            // whole session at once, with the same fence.
+                            tracing::warn!(session = sid.prefix(), error = %e, "partial grant does not merge; asking for the whole session");
+                            (copy, known) = (None, None);
+                            continue;
+                        }
+                    }
                 }
                 AcquireReply::NotFound => {
                     // The id names no session now: a copy of it names nothing either.

@@ -1,4 +1,4 @@
--- KEYS: m a v.  ARGV: owner, lease ms, wait ms, live 0|1 (the caller keeps a liveness
+-- KEYS: m.  ARGV: owner, lease ms, wait ms, live 0|1 (the caller keeps a liveness
 -- key), dead (an owner whose liveness key the caller found gone, or ''), known: the
 -- session version of the caller's copy ('' none: acquire, not acquire_since), n, then
 -- n (attribute name, version) pairs of the copy.
@@ -7,7 +7,8 @@
 --           names..., attrs the copy lacks...}
 --        | {'Q', hint kind, hint to, position, retry after ms, queued for ms,
 --           holder keeps a liveness key 0|1}
--- attrs are (name, value, version) triples.
+-- attrs are (name, value, version) triples; in a 'P' reply the value may be an array
+-- of patches that make it from the copy's (see log_chain).
 if #ARGV < 7 then error('tenure: bad acquire') end
 local owner = ARGV[1]
 local lease = num(ARGV[2], 'lease')
@@ -27,8 +28,9 @@ if ARGV[6] ~= '' then
 elseif nk ~= 0 then
   error('tenure: bad acquire')
 end
+local k = session_keys(KEYS[1])
 local now, now_us = clock()
-local m = read_meta(KEYS[1], now)
+local m = read_meta(k.m, now)
 if m == nil then return { 'N' } end
 tidy(m, now)
 -- I15: a liveness key, once gone, never comes back, so its holder's lock is void.
@@ -40,9 +42,10 @@ m.la = now
 -- attributes it holds that the session no longer has, then every attribute it does
 -- not hold at exactly its current version (version 0, unknown, never matches). Names
 -- come from the values hash, so an attribute without a version is sent, not lost.
-local function push_changed(out, ka, kv)
-  local names = redis.call('HKEYS', ka)
-  local vers = redis.call('HGETALL', kv)
+local function push_changed(out)
+  local names = redis.call('HKEYS', k.a)
+  local vers = redis.call('HGETALL', k.v)
+  local apart = outboard_set(k)
   local ver, present, want = {}, {}, {}
   for i = 1, #vers, 2 do ver[vers[i]] = tonumber(vers[i + 1]) or 0 end
   for _, name in ipairs(names) do
@@ -59,22 +62,29 @@ local function push_changed(out, ka, kv)
   -- HMGET in chunks, so a long list stays within Lua's stack.
   for i = 1, #want, 1000 do
     local last = math.min(i + 999, #want)
-    local values = redis.call('HMGET', ka, unpack(want, i, last))
+    local values = redis.call('HMGET', k.a, unpack(want, i, last))
     for j = i, last do
-      out[#out + 1] = want[j]
-      out[#out + 1] = values[j - i + 1]
-      out[#out + 1] = ver[want[j]] or 0
+      local name, v = want[j], ver[want[j]] or 0
+      -- A value kept apart that the copy has at an older version: its patches since,
+      -- if the log reaches back that far (an array in place of the value).
+      local chain = nil
+      if apart[name] and known.attrs[name] and v ~= 0 then
+        chain = log_chain(k, name, known.attrs[name], v)
+      end
+      out[#out + 1] = name
+      out[#out + 1] = chain or stored_value(k, apart, name, values[j - i + 1])
+      out[#out + 1] = v
     end
   end
   return out
 end
 local function granted(hk, ht)
-  save_live(KEYS[1], KEYS[2], KEYS[3], m, false)
+  save_live(k, m, false)
   local out = { 'G', hk, ht, m.f, m.v, m.i, m.x, math.max(0, now - m.c) }
   -- A copy that claims a version above the session's is of something else: all of it.
-  if known == nil or known.v > m.v then return push_attrs(out, KEYS[2], KEYS[3]) end
+  if known == nil or known.v > m.v then return push_attrs(out, k) end
   out[1] = 'P'
-  return push_changed(out, KEYS[2], KEYS[3])
+  return push_changed(out)
 end
 if m.o == owner then
   m.u = now + lease
@@ -106,7 +116,7 @@ else
   -- Free but reserved for the head waiter: nudge it again, the first hint may be lost.
   hk, ht, untl = 'G', m.q[1][1], m.q[1][2]
 end
-save_live(KEYS[1], KEYS[2], KEYS[3], m, false)
+save_live(k, m, false)
 local retry = untl - now
 if retry < 0 then retry = 0 end
 local holder_live = 0

@@ -1,4 +1,4 @@
--- KEYS: m a v f.  ARGV: idle ms (0 none), absolute ms (0 none), owner ('' no tenure),
+-- KEYS: m.  ARGV: idle ms (0 none), absolute ms (0 none), owner ('' no tenure),
 -- lease ms, live 0|1 (the owner keeps a liveness key), count, (name, value) per
 -- attribute.
 -- Reply: {'E'} | {'C', fence (0 none)}
@@ -9,11 +9,12 @@ local lease = num(ARGV[4], 'lease')
 local live = num(ARGV[5], 'liveness flag')
 local n = num(ARGV[6], 'attribute count')
 if owner == nil or #ARGV ~= 6 + 2 * n then error('tenure: bad create') end
+local k = session_keys(KEYS[1])
 local now, now_us = clock()
-if read_meta(KEYS[1], now) ~= nil then return { 'E' } end
+if read_meta(k.m, now) ~= nil then return { 'E' } end
 -- Leftovers of an earlier session with this id (expired, or their TTL not yet run out).
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-local lf = tonumber(redis.call('GET', KEYS[4]) or '0') or 0
+delete_session(k)
+local lf = tonumber(redis.call('GET', k.f) or '0') or 0
 local m = { v = 1, c = now, i = idle, x = absolute, la = now, lf = lf, o = '', q = {} }
 local fence = 0
 if owner ~= '' then
@@ -29,8 +30,8 @@ if n > 0 then
     vers[#vers + 1] = ARGV[7 + 2 * k]
     vers[#vers + 1] = '1'
   end
-  chunked('HSET', KEYS[2], sets, 2000)
-  chunked('HSET', KEYS[3], vers, 2000)
+  write_values(k, sets, {})
+  chunked('HSET', k.v, vers, 2000)
 end
-save_live(KEYS[1], KEYS[2], KEYS[3], m, true)
+save_live(k, m, true)
 return { 'C', fence }

@@ -1,13 +1,14 @@
--- KEYS: m a v f.  ARGV: fence linger ms.
+-- KEYS: m.  ARGV: fence linger ms.
 -- Reply: {0} | {1, waiting owners...}
 local linger = num(ARGV[1], 'linger')
 if #ARGV ~= 1 then error('tenure: bad delete') end
+local k = session_keys(KEYS[1])
 local now = clock()
-local m = read_meta(KEYS[1], now)
+local m = read_meta(k.m, now)
 if m == nil then return { 0 } end
 tidy(m, now)
 local out = { 1 }
 for _, w in ipairs(m.q) do out[#out + 1] = w[1] end
-if linger > 0 then redis.call('SET', KEYS[4], fmt(m.lf), 'PX', fmt(linger)) end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+if linger > 0 then redis.call('SET', k.f, fmt(m.lf), 'PX', fmt(linger)) end
+delete_session(k)
 return out

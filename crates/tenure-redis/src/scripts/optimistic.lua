@@ -1,12 +1,13 @@
--- KEYS: m a v.  ARGV: replace all 0|1, new timeouts (3, see read_timeouts), ops with
+-- KEYS: m.  ARGV: replace all 0|1, new timeouts (3, see read_timeouts), ops with
 -- expectations (see read_ops).
 -- Reply: {'N'} | {'L'} | {'X', conflicting names...} | {'C', version} |
 -- {'P', names of attributes whose patch does not apply...} (nothing applied)
+local k = session_keys(KEYS[1])
 local replace_all = flag(ARGV[1], 'replace all')
 local timeouts = read_timeouts(2)
 local order, final, expects, patches = read_ops(5, true)
 local now = clock()
-local m = read_meta(KEYS[1], now)
+local m = read_meta(k.m, now)
 if m == nil then return { 'N' } end
 tidy(m, now)
 if m.o ~= '' then return { 'L' } end
@@ -15,7 +16,7 @@ for _, e in ipairs(expects) do
   local name, kind, want = e[1], e[2], e[3]
   local bad = false
   if kind ~= 'any' then
-    local current = redis.call('HGET', KEYS[3], name)
+    local current = redis.call('HGET', k.v, name)
     if kind == 'absent' then
       bad = current ~= false
     else
@@ -29,13 +30,13 @@ if #conflicts > 0 then
   for _, name in ipairs(conflicts) do out[#out + 1] = name end
   return out
 end
-local refused = resolve_patches(KEYS[2], KEYS[3], final, patches)
+local refused = resolve_patches(k, final, patches)
 if #refused > 0 then
   local out = { 'P' }
   for _, name in ipairs(refused) do out[#out + 1] = name end
   return out
 end
-local fresh = apply_ops(KEYS[2], KEYS[3], m, replace_all, order, final)
+local fresh = apply_ops(k, m, replace_all, order, final)
 m.la = now
-save_committed(KEYS[1], KEYS[2], KEYS[3], m, timeouts, fresh)
+save_committed(k, m, timeouts, fresh)
 return { 'C', m.v }

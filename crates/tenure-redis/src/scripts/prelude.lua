@@ -1,6 +1,7 @@
 -- Shared by every Tenure script (prepended by the Rust side).
 --
--- A session is four keys with one hash tag, so they live in one cluster slot:
+-- A session is a few keys with one hash tag, so they live in one cluster slot. Scripts
+-- are given the meta key only (session_keys, in values.lua, derives the others):
 --   m  meta hash, one field b: the meta packed (struct, see META_FORMAT): v version,
 --      c created ms, i idle ms (0 none), x absolute ms (0 none), la last access ms,
 --      lf last fence granted, f lock fence, u lock lease end ms (both 0 unlocked),
@@ -12,6 +13,7 @@
 --      since ms], ...] or ''). Written by earlier versions as one hash field each
 --      (read_legacy), which the first save replaces.
 --   a  attribute values hash;  v  attribute versions hash
+--   o  the index of each value kept apart, by name;  b:<name>  its chunks (values.lua)
 --   f  the last fence, kept for a while after delete or rotation
 -- Times are the server's (TIME). Every script checks its input and the stored state
 -- before its first write: a Lua error does not roll back what was already written.
@@ -39,6 +41,12 @@ local function num(s, what)
   if n == nil or n ~= n or n < 0 or n % 1 ~= 0 then
     error('tenure: bad ' .. what)
   end
+  return n
+end
+
+-- A number unpacked from a packed argument: whole and not negative, else an error.
+local function whole(n, what)
+  if n ~= n or n < 0 or n % 1 ~= 0 then error('tenure: bad ' .. what) end
   return n
 end
 
@@ -203,18 +211,21 @@ local function plan_ttl(m, fresh)
   return ttl
 end
 
-local function set_ttl(km, ka, kv, ttl)
+local function set_ttl(k, ttl)
   if ttl == nil then return end
-  redis.call('PEXPIRE', km, fmt(ttl))
-  redis.call('PEXPIRE', ka, fmt(ttl))
-  redis.call('PEXPIRE', kv, fmt(ttl))
+  local t = fmt(ttl)
+  redis.call('PEXPIRE', k.m, t)
+  redis.call('PEXPIRE', k.a, t)
+  redis.call('PEXPIRE', k.v, t)
+  for _, name in ipairs(outboard_names(k)) do redis.call('PEXPIRE', value_key(k, name), t) end
+  redis.call('PEXPIRE', k.o, t)
 end
 
 -- Saves the meta of a session that stays, with its TTLs kept (see plan_ttl).
-local function save_live(km, ka, kv, m, fresh)
+local function save_live(k, m, fresh)
   local ttl = plan_ttl(m, fresh)
-  save_meta(km, m)
-  set_ttl(km, ka, kv, ttl)
+  save_meta(k.m, m)
+  set_ttl(k, ttl)
 end
 
 -- Reads a commit's new timeouts from ARGV[at .. at + 2]: replace 0|1, idle ms, absolute
@@ -229,30 +240,32 @@ local function read_timeouts(at)
 end
 
 -- Ends a commit that applied: saves the meta and sets the TTLs (`fresh`: the commit
--- may have created the attribute keys). With new timeouts (`t` from read_timeouts)
+-- may have created a key). With new timeouts (`t` from read_timeouts)
 -- the keys lose a TTL the session no longer has (PERSIST), and a session already past
 -- its new deadline (an absolute timeout shorter than its age) is deleted now, as I5
 -- has it gone for every later call.
-local function save_committed(km, ka, kv, m, t, fresh)
+local function save_committed(k, m, t, fresh)
   if t ~= nil then
     m.i, m.x = t[1], t[2]
     local at = expires_at(m)
     if at ~= nil and at <= script_now then
-      redis.call('DEL', km, ka, kv)
+      delete_session(k)
       return
     end
     if at == nil then
       m.kt = 0
-      save_meta(km, m)
-      redis.call('PERSIST', km)
-      redis.call('PERSIST', ka)
-      redis.call('PERSIST', kv)
+      save_meta(k.m, m)
+      redis.call('PERSIST', k.m)
+      redis.call('PERSIST', k.a)
+      redis.call('PERSIST', k.v)
+      for _, name in ipairs(outboard_names(k)) do redis.call('PERSIST', value_key(k, name)) end
+      redis.call('PERSIST', k.o)
       return
     end
     -- New timeouts: the TTLs set anew.
     fresh = true
   end
-  save_live(km, ka, kv, m, fresh)
+  save_live(k, m, fresh)
 end
 
 -- A fence above every fence this id was granted, and at least the server's clock in
@@ -291,53 +304,86 @@ local function read_ops(at, with_expect)
   return order, final, expects, patches
 end
 
--- The bytes patch `p` makes of `base`, the attribute's value at `version`, or false
--- if it does not apply: another base version or length, or malformed. The format is
--- tenure_core::patch's: format 1, base version (two u32), base length, result length
--- and splice count, then per splice offset, bytes removed, n and n bytes inserted;
--- all big-endian, splices in order. Checks everything as it goes and builds the
--- result only as a Lua string, so a bad patch writes nothing.
-local function apply_patch(p, version, base)
+-- The splices of patch `p` against the attribute's value at `version`, `base_len`
+-- bytes long, as {offset, removed, first byte in p, n} each, and the result's length;
+-- or nil if the patch does not apply: another base version or length, or malformed.
+-- The format is tenure_core::patch's: format 1, base version (two u32), base length,
+-- result length and splice count, then per splice offset, bytes removed, n and n bytes
+-- inserted; all big-endian, splices in order. Reads only the patch, so checking one
+-- costs nothing per byte of the value.
+local function read_patch(p, version, base_len)
   local size = #p
-  if size < 21 or string.byte(p, 1) ~= 1 then return false end
-  local hi, lo, base_len, result_len, count = struct.unpack('>I4I4I4I4I4', p, 2)
-  if hi * 4294967296 + lo ~= version or base_len ~= #base then return false end
-  if count > (size - 21) / 12 then return false end
-  local parts, pos, cursor, total = {}, 22, 0, 0
+  if size < 21 or string.byte(p, 1) ~= 1 then return nil end
+  local hi, lo, blen, result_len, count = struct.unpack('>I4I4I4I4I4', p, 2)
+  if hi * 4294967296 + lo ~= version or blen ~= base_len then return nil end
+  if count > (size - 21) / 12 then return nil end
+  local splices, pos, cursor, total = {}, 22, 0, 0
   for _ = 1, count do
-    if pos + 11 > size then return false end
+    if pos + 11 > size then return nil end
     local off, del, n = struct.unpack('>I4I4I4', p, pos)
     pos = pos + 12
-    if off < cursor or off + del > base_len or pos + n - 1 > size then return false end
-    parts[#parts + 1] = string.sub(base, cursor + 1, off)
-    parts[#parts + 1] = string.sub(p, pos, pos + n - 1)
+    if off < cursor or off + del > base_len or pos + n - 1 > size then return nil end
+    splices[#splices + 1] = { off, del, pos, n }
     total = total + (off - cursor) + n
-    if total > result_len then return false end
+    if total > result_len then return nil end
     pos = pos + n
     cursor = off + del
   end
-  if pos ~= size + 1 or total + base_len - cursor ~= result_len then return false end
+  if pos ~= size + 1 or total + base_len - cursor ~= result_len then return nil end
+  return splices, result_len
+end
+
+-- The bytes the splices of `p` (from read_patch) make of `base`.
+local function build_patched(p, splices, base)
+  local parts, cursor = {}, 0
+  for _, sp in ipairs(splices) do
+    parts[#parts + 1] = string.sub(base, cursor + 1, sp[1])
+    parts[#parts + 1] = string.sub(p, sp[3], sp[3] + sp[4] - 1)
+    cursor = sp[1] + sp[2]
+  end
   parts[#parts + 1] = string.sub(base, cursor + 1)
   return table.concat(parts)
 end
 
--- Applies every patch op (from read_ops) to its attribute as stored, and replaces a
--- name's final change by the value its patch makes where that patch is the name's
--- last op. Answers the names whose patch does not apply, each once; then nothing may
--- be written (the caller returns them).
-local function resolve_patches(ka, kv, final, patches)
-  local refused, named = {}, {}
+-- Checks every patch op (from read_ops) against its attribute as stored, and replaces
+-- a name's final change where that patch is the name's last op: for a value kept apart
+-- by {'g', the chunk writes (plan_chunks)}, else by {'s', the patched value}. Answers
+-- the names whose patch does not apply, each once; then nothing may be written (the
+-- caller returns them).
+local function resolve_patches(k, final, patches)
+  local refused, named, apart = {}, {}, nil
   for _, p in ipairs(patches) do
     local name, patch, change = p[1], p[2], p[3]
-    local value = redis.call('HGET', ka, name)
-    local version = redis.call('HGET', kv, name)
-    local out = false
-    if value and version then out = apply_patch(patch, tonumber(version), value) end
-    if not out then
+    local version = redis.call('HGET', k.v, name)
+    local last = final[name] == change
+    local ok = false
+    if version then
+      version = tonumber(version)
+      if apart == nil then apart = outboard_set(k) end
+      if apart[name] then
+        local ix = index_of(k, name)
+        local splices, result_len = read_patch(patch, version, ix.total)
+        if splices then
+          ok = true
+          if last then
+            local plan = plan_chunks(k, name, ix, patch, splices, result_len)
+            if plan.whole then final[name] = { 's', plan.whole } else final[name] = { 'g', plan } end
+          end
+        end
+      else
+        local value = redis.call('HGET', k.a, name)
+        if value then
+          local splices = read_patch(patch, version, #value)
+          if splices then
+            ok = true
+            if last then final[name] = { 's', build_patched(patch, splices, value) } end
+          end
+        end
+      end
+    end
+    if not ok then
       if not named[name] then refused[#refused + 1] = name end
       named[name] = true
-    elseif final[name] == change then
-      final[name] = { 's', out }
     end
   end
   return refused
@@ -354,48 +400,88 @@ local function chunked(cmd, key, items, step)
   return sum
 end
 
+-- Writes attribute values given as (name, value) pairs, each large one apart (see
+-- values.lua), where `apart` (outboard_set) names those kept apart before. Answers
+-- whether a key may have been created (every field it set was new, or a value was
+-- first put apart), and so lacks a TTL.
+local function write_values(k, pairs, apart)
+  local inline, fresh = {}, false
+  for i = 1, #pairs, 2 do
+    local name, value = pairs[i], pairs[i + 1]
+    if #value >= OUTBOARD then
+      if write_large(k, name, value, apart[name]) then fresh = true end
+      apart[name] = true
+      value = ''
+    elseif apart[name] then
+      redis.call('DEL', value_key(k, name))
+      redis.call('HDEL', k.o, name)
+      apart[name] = nil
+    end
+    inline[#inline + 1] = name
+    inline[#inline + 1] = value
+  end
+  if #inline > 0 and chunked('HSET', k.a, inline, 2000) == #inline / 2 then fresh = true end
+  return fresh
+end
+
 -- Applies ops as one new session version (none: the version stays). Answers whether
--- an attribute key may have been created here (every field it set was new), and so
--- lacks a TTL.
-local function apply_ops(ka, kv, m, replace_all, order, final)
+-- a key may have been created here, and so lacks a TTL.
+local function apply_ops(k, m, replace_all, order, final)
   if #order == 0 and not replace_all then return false end
   m.v = m.v + 1
-  if replace_all then redis.call('DEL', ka, kv) end
+  if replace_all then delete_session(k, true) end
+  local apart = {}
+  if not replace_all then apart = outboard_set(k) end
   local sets, vers, dels = {}, {}, {}
   for _, name in ipairs(order) do
     local change = final[name]
     if change[1] == 's' then
       sets[#sets + 1] = name
       sets[#sets + 1] = change[2]
-      vers[#vers + 1] = name
-      vers[#vers + 1] = fmt(m.v)
+    elseif change[1] == 'g' then
+      apply_chunks(k, name, change[2], m.v)
     else
       dels[#dels + 1] = name
     end
+    if change[1] ~= 'r' then
+      vers[#vers + 1] = name
+      vers[#vers + 1] = fmt(m.v)
+    end
   end
-  local fresh = false
-  if #sets > 0 then
-    local new_a = chunked('HSET', ka, sets, 2000)
-    local new_v = chunked('HSET', kv, vers, 2000)
-    fresh = new_a == #sets / 2 or new_v == #vers / 2
-  end
+  local fresh = write_values(k, sets, apart)
+  if #vers > 0 and chunked('HSET', k.v, vers, 2000) == #vers / 2 then fresh = true end
   if #dels > 0 and not replace_all then
-    chunked('HDEL', ka, dels, 2000)
-    chunked('HDEL', kv, dels, 2000)
+    chunked('HDEL', k.a, dels, 2000)
+    chunked('HDEL', k.v, dels, 2000)
+    for _, name in ipairs(dels) do
+      if apart[name] then
+        redis.call('DEL', value_key(k, name))
+        redis.call('HDEL', k.o, name)
+      end
+    end
   end
   return fresh
 end
 
+-- The value of attribute `name` as the values hash holds `field`: itself, or the
+-- value kept apart.
+local function stored_value(k, apart, name, field)
+  if not apart[name] then return field end
+  return read_large(k, name)
+end
+
 -- Appends the attributes as (name, value, version) triples to `out`.
-local function push_attrs(out, ka, kv)
-  local values = redis.call('HGETALL', ka)
-  local vers = redis.call('HGETALL', kv)
+local function push_attrs(out, k)
+  local values = redis.call('HGETALL', k.a)
+  local vers = redis.call('HGETALL', k.v)
+  local apart = outboard_set(k)
   local ver = {}
   for i = 1, #vers, 2 do ver[vers[i]] = vers[i + 1] end
   for i = 1, #values, 2 do
-    out[#out + 1] = values[i]
-    out[#out + 1] = values[i + 1]
-    out[#out + 1] = tonumber(ver[values[i]] or '0')
+    local name = values[i]
+    out[#out + 1] = name
+    out[#out + 1] = stored_value(k, apart, name, values[i + 1])
+    out[#out + 1] = tonumber(ver[name] or '0')
   end
   return out
 end

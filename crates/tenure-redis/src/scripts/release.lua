@@ -1,16 +1,17 @@
--- KEYS: (m a v) per session.  ARGV: owner, then (fence, commit id) per session.
+-- KEYS: m per session.  ARGV: owner, then (fence, commit id) per session.
 -- Reply, per session in order: 'S' | 'A', version | 'C', hint kind, hint to, version
 -- | 'X' (its stored state does not parse). Each session is what commit.lua does with
 -- no ops and release set; one that fails does not fail the others.
 local owner = ARGV[1]
-local n = #KEYS / 3
-if owner == nil or owner == '' or n % 1 ~= 0 or #ARGV ~= 1 + 2 * n then
+local n = #KEYS
+if owner == nil or owner == '' or #ARGV ~= 1 + 2 * n then
   error('tenure: bad release')
 end
-local fences, ids = {}, {}
+local fences, ids, ks = {}, {}, {}
 for j = 1, n do
   fences[j] = num(ARGV[2 * j], 'fence')
   ids[j] = num(ARGV[1 + 2 * j], 'commit id')
+  ks[j] = session_keys(KEYS[j])
 end
 local now = clock()
 local out = {}
@@ -18,9 +19,9 @@ local function push(...)
   for _, v in ipairs({ ... }) do out[#out + 1] = v end
 end
 for j = 1, n do
-  local km, ka, kv = KEYS[3 * j - 2], KEYS[3 * j - 1], KEYS[3 * j]
+  local k = ks[j]
   local fence, id = fences[j], ids[j]
-  local parsed, m = pcall(read_meta, km, now)
+  local parsed, m = pcall(read_meta, k.m, now)
   if not parsed then
     push('X')
   elseif m == nil then
@@ -40,7 +41,7 @@ for j = 1, n do
       local hk, ht = '', ''
       m.o, m.f, m.u = '', nil, nil
       if #m.q > 0 then hk, ht = 'G', m.q[1][1] end
-      save_committed(km, ka, kv, m, nil, false)
+      save_committed(k, m, nil, false)
       push('C', hk, ht, m.v)
     end
   end

@@ -1,4 +1,4 @@
--- Last step of rotate_id, on the old id. KEYS: m a v f.
+-- Last step of rotate_id, on the old id. KEYS: m.
 -- ARGV: lock owner, lock fence, finish 1 (delete the old id) | 0 (abort: unlock it if
 -- the rotation locked it), fence linger ms, rotation owner.
 -- Reply: {0} (the lock was lost meanwhile: nothing changed) | {1, owners to hint...}
@@ -8,20 +8,21 @@ local finish = flag(ARGV[3], 'finish')
 local linger = num(ARGV[4], 'linger')
 local rot = ARGV[5]
 if owner == nil or rot == nil or #ARGV ~= 5 then error('tenure: bad rotate') end
+local k = session_keys(KEYS[1])
 local now = clock()
-local m = read_meta(KEYS[1], now)
+local m = read_meta(k.m, now)
 if m == nil then return { 0 } end
 tidy(m, now)
 if m.o ~= owner or m.f ~= fence then return { 0 } end
 local out = { 1 }
 if finish then
   for _, w in ipairs(m.q) do out[#out + 1] = w[1] end
-  if linger > 0 then redis.call('SET', KEYS[4], fmt(m.lf), 'PX', fmt(linger)) end
-  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+  if linger > 0 then redis.call('SET', k.f, fmt(m.lf), 'PX', fmt(linger)) end
+  delete_session(k)
 elseif m.o == rot then
   -- Unlocked again: the head waiter (told to retry after the rotation lease) may go.
   m.o, m.f, m.u = '', nil, nil
-  save_meta(KEYS[1], m)
+  save_meta(k.m, m)
   if #m.q > 0 then out[#out + 1] = m.q[1][1] end
 end
 return out

@@ -1,4 +1,4 @@
--- Second step of rotate_id, on the new id. KEYS: m a v f.
+-- Second step of rotate_id, on the new id. KEYS: m.
 -- ARGV: owner ('' to leave it unlocked), lease left ms, version, idle, absolute, age ms,
 -- live 0|1 (the owner keeps a liveness key), count, (name, value, version) per
 -- attribute.
@@ -17,10 +17,11 @@ for k = 0, n - 1 do
   vers[#vers + 1] = ARGV[9 + 3 * k]
   vers[#vers + 1] = fmt(num(ARGV[11 + 3 * k], 'attribute version'))
 end
+local k = session_keys(KEYS[1])
 local now, now_us = clock()
-if read_meta(KEYS[1], now) ~= nil then return { 'E' } end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-local lf = tonumber(redis.call('GET', KEYS[4]) or '0') or 0
+if read_meta(k.m, now) ~= nil then return { 'E' } end
+delete_session(k)
+local lf = tonumber(redis.call('GET', k.f) or '0') or 0
 local m = { v = version, c = now - age, i = idle, x = absolute, la = now, lf = lf, o = '', q = {} }
 local fence = 0
 if owner ~= '' then
@@ -34,8 +35,8 @@ if n > 0 then
     sets[#sets + 1] = ARGV[9 + 3 * k]
     sets[#sets + 1] = ARGV[10 + 3 * k]
   end
-  chunked('HSET', KEYS[2], sets, 2000)
-  chunked('HSET', KEYS[3], vers, 2000)
+  write_values(k, sets, {})
+  chunked('HSET', k.v, vers, 2000)
 end
-save_live(KEYS[1], KEYS[2], KEYS[3], m, true)
+save_live(k, m, true)
 return { 'R', fence }

@@ -123,6 +123,7 @@ fn grant_reply(
         Some((sent, removed)) => AcquireReply::Partial(PartialGrant {
             grant: grant(sent),
             removed,
+            patched: Vec::new(),
         }),
         None => AcquireReply::Granted(grant(entry.snapshot.clone())),
     }

@@ -23,6 +23,7 @@ mod commit_ids;
 mod expiry;
 mod fenced;
 mod hints;
+mod large_values;
 mod lifecycle;
 mod liveness;
 mod locate;
@@ -45,6 +46,7 @@ pub use commit_ids::*;
 pub use expiry::*;
 pub use fenced::*;
 pub use hints::*;
+pub use large_values::*;
 pub use lifecycle::*;
 pub use liveness::*;
 pub use locate::*;
@@ -229,6 +231,8 @@ macro_rules! __tenure_test_cases {
             refused_patch_applies_nothing,
             arbitrary_patch_bytes_never_write,
             every_patch_must_apply_even_when_overridden,
+            large_value_patches_apply_exactly,
+            large_values_move_rotate_and_go,
         ] [
             hints_delivered,
         ] $($args)*}

@@ -49,7 +49,9 @@ async fn take_with(
         AcquireReply::Partial(partial) => {
             let sent = partial.grant.snapshot.clone();
             let removed = partial.removed.clone();
-            let grant = partial.merge(copy.clone());
+            let grant = partial.merge(copy.clone()).unwrap_or_else(|e| {
+                panic!("{ctx}: the partial grant must merge with the copy: {e}")
+            });
             (grant.fence, grant.snapshot, Some((sent, removed)))
         }
         other => panic!("{ctx}: acquire_since of a free session must grant it, got {other:?}"),
