@@ -65,7 +65,7 @@ fn push_ops(args: &mut Vec<Value>, delta: &Delta, with_expect: bool) {
                 args.push(text("r"));
                 args.push(text(""));
             }
-            // The script applies it to the stored bytes (apply_patch in the prelude).
+            // The script applies it to the stored bytes (resolve_patches in the prelude).
             Change::Patch { patch, .. } => {
                 args.push(text("p"));
                 args.push(Value::Bytes(patch.as_bytes().clone()));

@@ -258,9 +258,11 @@ fn a_large_value_lives_in_a_key_of_its_own_and_comes_back_when_small() {
 
         // Timeouts removed: no TTL on any key, the value's included.
         s.set(&value).await;
-        let mut delta = Delta::default();
-        delta.expiry = Some(Expiry::default());
-        s.commit(delta).await;
+        s.commit(Delta {
+            expiry: Some(Expiry::default()),
+            ..Delta::default()
+        })
+        .await;
         for suffix in ["b:cart", "o", "m", "a", "v"] {
             assert_eq!(s.pttl(suffix).await, -1, "{suffix}: no timeouts, no TTL");
         }
