@@ -1,7 +1,10 @@
 //! Structural comparison: the patch that turns one MessagePack value into another,
 //! found by comparing the two values' structure rather than only their bytes.
 //!
-//! The comparison walks both encodings at once, top down:
+//! First it compares the bytes from both ends: a change in one place whose new bytes
+//! are at most [`ONE_SPLICE_MAX`] long (a scalar changed, an item replaced) is that one
+//! splice, whatever the codec. Otherwise the comparison walks both encodings at once,
+//! top down:
 //!
 //! - byte-equal sub-values are unchanged, and cost nothing more;
 //! - maps are compared by key (the key's encoded bytes): a removed pair is cut out, an
@@ -18,9 +21,9 @@
 //!
 //! The work is bounded by a [`Budget`]: past its depth a sub-value is replaced whole,
 //! past its item count the comparison gives up. [`diff`] answers `None` (write the
-//! whole value) whenever the patch would not be smaller than the value (a value of
-//! another codec does not parse as MessagePack containers, so it is replaced whole,
-//! and that is never smaller), would have more than [`MAX_SPLICES`] splices, or the
+//! whole value) whenever the patch would not be smaller than the value (beyond one
+//! small splice, a value of another codec does not parse as MessagePack containers,
+//! so it is replaced whole, and that is never smaller), would have more than [`MAX_SPLICES`] splices, or the
 //! budget ran out. Of the old encoding only what comes before the last difference is
 //! read, of the new one only what lies between the first and the last, and neither is
 //! checked to be well formed: instead, `diff` applies the patch it found to the old
@@ -82,11 +85,33 @@ impl Default for Budget {
     }
 }
 
+/// A change in one place whose new bytes are at most this long is sent as the one
+/// splice around it, found by comparing the bytes from both ends, without walking
+/// the structure: for a scalar changed or an item replaced inside a large value the
+/// walk finds no smaller patch, and it reads the value's structure up to the change
+/// (about 27 µs for workload (f)'s 50 KB cart, against about 2 µs for the two byte
+/// comparisons).
+pub const ONE_SPLICE_MAX: usize = 128;
+
 /// The patch that turns `old` (the attribute's bytes at `base_version`) into `new`,
 /// if one smaller than `new` exists within `budget`; `None`: write `new` whole.
 pub fn diff(base_version: u64, old: &[u8], new: &[u8], budget: &Budget) -> Option<Patch> {
-    if old == new {
+    let prefix = walk::common_prefix(old, new);
+    if prefix == old.len() && prefix == new.len() {
         return None;
+    }
+    let suffix = walk::common_suffix(&old[prefix..], &new[prefix..]);
+    let inserted = &new[prefix..new.len() - suffix];
+    if inserted.len() <= ONE_SPLICE_MAX {
+        // Right by construction: the bytes before and after are the same in both.
+        let one = Splice {
+            offset: prefix,
+            removed: old.len() - prefix - suffix,
+            inserted,
+        };
+        let size = HEADER_LEN + SPLICE_HEADER_LEN + inserted.len();
+        return (size < new.len())
+            .then(|| Patch::encode(base_version, old.len(), new.len(), &[one]));
     }
     let mut cx = Cx {
         old,

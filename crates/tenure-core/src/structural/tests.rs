@@ -115,6 +115,28 @@ fn maps_by_key_keep_the_new_order() {
 }
 
 #[test]
+fn one_small_change_is_one_splice_whatever_the_codec() {
+    let json_old = br#"{"a":[1,2,3],"b":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}"#;
+    let json_new = br#"{"a":[1,2,44],"b":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}"#;
+    let p = diff(7, json_old, json_new, &Budget::default()).unwrap();
+    assert_eq!(p.apply(7, json_old).unwrap().as_ref(), &json_new[..]);
+    // The header, one splice header and the two bytes that differ.
+    assert_eq!(p.len(), HEADER_LEN + SPLICE_HEADER_LEN + 2);
+    // No budget is spent on it: it does not walk.
+    let none = Budget {
+        max_items: 0,
+        max_depth: 0,
+    };
+    let mut c = cart(500);
+    let old = enc(&c);
+    c.items[400].quantity = 9;
+    let new = enc(&c);
+    let p = diff(1, &old, &new, &none).unwrap();
+    assert_eq!(p.apply(1, &old).unwrap().as_ref(), &new[..]);
+    assert!(p.len() < 40, "{} bytes", p.len());
+}
+
+#[test]
 fn type_changes_and_scalars_are_replaced() {
     let old = enc(&(1u8, "text", vec![1u8, 2, 3]));
     let new = enc(&(1u8, 3.5f64, vec![1u8, 2, 3]));
@@ -129,12 +151,21 @@ fn type_changes_and_scalars_are_replaced() {
 
 #[test]
 fn not_messagepack_or_out_of_budget_means_whole() {
-    let json_old = br#"{"a":[1,2,3],"b":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}"#;
-    let json_new = br#"{"a":[1,2,4],"b":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}"#;
-    assert!(diff(1, json_old, json_new, &Budget::default()).is_none());
+    // Two changes further apart than one small splice: the structure is walked.
+    let filler = "x".repeat(2 * ONE_SPLICE_MAX);
+    let json_old = format!(r#"{{"a":[1,2,3],"b":"{filler}","c":1}}"#);
+    let json_new = format!(r#"{{"a":[1,2,4],"b":"{filler}","c":2}}"#);
+    assert!(diff(
+        1,
+        json_old.as_bytes(),
+        json_new.as_bytes(),
+        &Budget::default()
+    )
+    .is_none());
     let mut c = cart(500);
     let old = enc(&c);
     // Reaching item 400 reads the 400 before it in the old value: 2,000 items.
+    c.items[100].quantity = 9;
     c.items[400].quantity = 9;
     let new = enc(&c);
     let tight = Budget {

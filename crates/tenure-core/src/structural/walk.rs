@@ -61,7 +61,7 @@ pub(super) fn header(buf: &[u8], pos: usize) -> Option<(Kind, usize)> {
 const CHUNK: usize = 64;
 
 /// How many first bytes `a` and `b` share.
-fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+pub(super) fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     let n = a.len().min(b.len());
     let mut i = 0;
     while i + CHUNK <= n && a[i..i + CHUNK] == b[i..i + CHUNK] {
@@ -75,7 +75,7 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
 }
 
 /// How many last bytes `a` and `b` share.
-fn common_suffix(a: &[u8], b: &[u8]) -> usize {
+pub(super) fn common_suffix(a: &[u8], b: &[u8]) -> usize {
     let n = a.len().min(b.len());
     let (ea, eb) = (a.len(), b.len());
     let mut i = 0;

@@ -186,7 +186,7 @@ end
 
 -- The writes that apply splices (from read_patch, whose bytes are in `p`) to the value
 -- of `name`, kept apart with index `ix`: {set = (id, chunk) pairs, del = ids, index =
--- the new index packed}, written by apply_chunks. Reads only the chunks the splices
+-- the new index, patch, total = the new length}, written by apply_chunks. Reads only the chunks the splices
 -- touch (all of them when the chunks are cut anew). Or, when the result is under
 -- INLINE_BELOW, {whole = the patched value}, to be written to the values hash.
 local function plan_chunks(k, name, ix, p, splices, result_len)
