@@ -157,7 +157,7 @@ impl RedisStore {
     }
 
     pub(crate) fn keys(&self, sid: &SessionId) -> SessionKeys {
-        SessionKeys::new(&self.inner.config.prefix, sid)
+        SessionKeys::new(&self.inner.config.prefix, sid, self.inner.clustered)
     }
 
     /// Sends a hint a script asked for, without waiting: hints are best effort.

@@ -3,21 +3,33 @@
 
 use tenure_core::{OwnerId, SessionId};
 
-/// The keys of one session. Scripts are given the meta key only and derive the
-/// others from it (`session_keys` in the prelude): `:a` values, `:v` versions, `:o`
-/// the names of values kept in keys of their own, `:b:<name>` such a value, `:f` the
-/// lingering fence.
+/// The keys of one session: `:m` meta, `:a` values, `:v` versions, `:o` the index of
+/// each value kept apart, `:b:<name>` its chunks, `:f` the lingering fence. On one
+/// server a script is given the meta key only and derives the others
+/// (`session_keys` in `values.lua`); on a cluster it is given the five fixed keys, so
+/// that Redis checks they are all on the node before the script runs and answers
+/// `TRYAGAIN` while a slot migration has moved some of them.
 #[derive(Debug, Clone)]
 pub(crate) struct SessionKeys {
     /// Meta hash: version, timestamps, expiry, lock and queue.
     pub(crate) meta: String,
+    /// Values, versions, index and fence keys, on a cluster.
+    declared: Option<[String; 4]>,
 }
 
 impl SessionKeys {
-    pub(crate) fn new(prefix: &str, sid: &SessionId) -> Self {
+    pub(crate) fn new(prefix: &str, sid: &SessionId, clustered: bool) -> Self {
+        let base = format!("{prefix}:{{{}}}:", sid.as_str());
+        let declared = clustered.then(|| ["a", "v", "o", "f"].map(|s| format!("{base}{s}")));
         Self {
-            meta: format!("{prefix}:{{{}}}:m", sid.as_str()),
+            meta: format!("{base}m"),
+            declared,
         }
+    }
+
+    /// The keys a script is given for this session, in the order it reads them.
+    pub(crate) fn script_keys(&self) -> impl Iterator<Item = String> + '_ {
+        std::iter::once(self.meta.clone()).chain(self.declared.iter().flatten().cloned())
     }
 }
 
@@ -71,7 +83,7 @@ mod tests {
     #[test]
     fn keys_share_the_session_hash_tag() {
         let sid = SessionId::generate().unwrap();
-        let keys = SessionKeys::new("app", &sid);
+        let keys = SessionKeys::new("app", &sid, true);
         let slot = |k: &str| fred::util::redis_keyslot(k.as_bytes());
         let s = slot(&keys.meta);
         // The keys the scripts derive from the meta key.
@@ -79,6 +91,12 @@ mod tests {
         for suffix in ["a", "v", "o", "f", "b:cart", "b:}:m"] {
             assert_eq!(slot(&format!("{base}{suffix}")), s, "{suffix}");
         }
+        assert!(keys.script_keys().all(|k| slot(&k) == s));
+        assert_eq!(keys.script_keys().count(), 5);
+        assert_eq!(
+            SessionKeys::new("app", &sid, false).script_keys().count(),
+            1
+        );
         assert_eq!(meta_key_session("app", &keys.meta), Some(sid.clone()));
         assert_eq!(meta_key_session("other", &keys.meta), None);
     }

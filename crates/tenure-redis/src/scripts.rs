@@ -24,26 +24,27 @@ pub(crate) trait KeySet {
     fn into_keys(self) -> Vec<String>;
 }
 
-/// `KEYS` = the meta key of one session (the scripts derive its other keys).
+/// `KEYS` = the meta key of one session (the scripts derive its other keys), or on a
+/// cluster its five fixed keys ([`SessionKeys`]).
 #[derive(Debug)]
 pub(crate) struct DataKeys(Vec<String>);
 
 impl DataKeys {
     pub(crate) fn of(keys: &SessionKeys) -> Self {
-        Self(vec![keys.meta.clone()])
+        Self(keys.script_keys().collect())
     }
 }
 
 impl KeySet for DataKeys {
-    const LAYOUT: &'static str = "m";
+    const LAYOUT: &'static str = "m, or on a cluster m a v o f";
 
     fn into_keys(self) -> Vec<String> {
         self.0
     }
 }
 
-/// `KEYS` = the meta key of each session in a renewal or release batch, all in one
-/// cluster slot.
+/// `KEYS` = the keys of each session in a renewal or release batch as [`DataKeys`]
+/// has them, all in one cluster slot.
 #[derive(Debug)]
 pub(crate) struct BatchKeys(Vec<String>);
 
@@ -53,12 +54,12 @@ impl BatchKeys {
     }
 
     pub(crate) fn push(&mut self, keys: &SessionKeys) {
-        self.0.push(keys.meta.clone());
+        self.0.extend(keys.script_keys());
     }
 }
 
 impl KeySet for BatchKeys {
-    const LAYOUT: &'static str = "m per session";
+    const LAYOUT: &'static str = "per session m, or on a cluster m a v o f";
 
     fn into_keys(self) -> Vec<String> {
         self.0

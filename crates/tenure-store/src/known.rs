@@ -108,6 +108,10 @@ pub enum MergeError {
     /// The grant patches an attribute the copy does not have.
     #[error("the grant patches an attribute the copy does not have")]
     Missing,
+    /// The grant's patches of one attribute do not go up in version, each against a
+    /// version above the one before and below the attribute's current one.
+    #[error("the grant's patches do not link up")]
+    Chain,
     /// A patch does not apply to the copy's value.
     #[error("a patch of the grant does not apply to the copy: {0}")]
     Patch(#[from] PatchError),
@@ -177,10 +181,14 @@ impl PartialGrant {
                 value = patch.apply(version, &value)?;
                 // The next patch names the version this one made (the store links
                 // them); the last one made the current version.
-                version = match p.patches.get(i + 1) {
-                    Some(next) => next.base_version().ok_or(MergeError::Missing)?,
+                let next = match p.patches.get(i + 1) {
+                    Some(next) => next.base_version().ok_or(MergeError::Chain)?,
                     None => p.version,
                 };
+                if next <= version {
+                    return Err(MergeError::Chain);
+                }
+                version = next;
             }
             *entry = AttrEntry {
                 value,

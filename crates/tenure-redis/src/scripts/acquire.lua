@@ -1,4 +1,4 @@
--- KEYS: m.  ARGV: owner, lease ms, wait ms, live 0|1 (the caller keeps a liveness
+-- KEYS: m, or on a cluster m a v o f.  ARGV: owner, lease ms, wait ms, live 0|1 (the caller keeps a liveness
 -- key), dead (an owner whose liveness key the caller found gone, or ''), known: the
 -- session version of the caller's copy ('' none: acquire, not acquire_since), n, then
 -- n (attribute name, version) pairs of the copy.
@@ -28,7 +28,7 @@ if ARGV[6] ~= '' then
 elseif nk ~= 0 then
   error('tenure: bad acquire')
 end
-local k = session_keys(KEYS[1])
+local k = session_keys(1, #KEYS)
 local now, now_us = clock()
 local m = read_meta(k.m, now)
 if m == nil then return { 'N' } end
@@ -79,12 +79,17 @@ local function push_changed(out)
   return out
 end
 local function granted(hk, ht)
-  save_live(k, m, false)
   local out = { 'G', hk, ht, m.f, m.v, m.i, m.x, math.max(0, now - m.c) }
   -- A copy that claims a version above the session's is of something else: all of it.
-  if known == nil or known.v > m.v then return push_attrs(out, k) end
-  out[1] = 'P'
-  return push_changed(out)
+  -- Read before the first write (the lock saved), so a read that fails changes nothing.
+  if known == nil or known.v > m.v then
+    push_attrs(out, k)
+  else
+    out[1] = 'P'
+    push_changed(out)
+  end
+  save_live(k, m, false)
+  return out
 end
 if m.o == owner then
   m.u = now + lease

@@ -1,9 +1,9 @@
--- KEYS: m.  ARGV: head (packed: fence, commit id, flags 1 release 2 replace all 4 new
+-- KEYS: m, or on a cluster m a v o f.  ARGV: head (packed: fence, commit id, flags 1 release 2 replace all 4 new
 -- timeouts, with 4 idle and absolute ms; then the owner; see args::commit_head), ops
 -- (see read_ops).
 -- Reply: {'S'} | {'C', version} | {'C', hint kind, hint to, version} | {'A', version} |
 -- {'P', names of attributes whose patch does not apply...} (nothing applied)
-local k = session_keys(KEYS[1])
+local k = session_keys(1, #KEYS)
 local head = ARGV[1]
 if type(head) ~= 'string' or #head < 17 then error('tenure: bad commit head') end
 local fence, id, flags, pos = struct.unpack('<ddB', head)
@@ -30,7 +30,7 @@ if m.cf == fence and m.cs == id then return { 'A', m.cv } end
 if m.cf == fence and m.cs > id then return { 'S' } end
 tidy(m, now)
 if m.o == '' or m.o ~= owner or m.f ~= fence then return { 'S' } end
-local refused = resolve_patches(k, final, patches)
+local refused = resolve_patches(k, final, patches, replace_all)
 if #refused > 0 then
   local out = { 'P' }
   for _, name in ipairs(refused) do out[#out + 1] = name end

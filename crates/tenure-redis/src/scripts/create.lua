@@ -1,4 +1,4 @@
--- KEYS: m.  ARGV: idle ms (0 none), absolute ms (0 none), owner ('' no tenure),
+-- KEYS: m, or on a cluster m a v o f.  ARGV: idle ms (0 none), absolute ms (0 none), owner ('' no tenure),
 -- lease ms, live 0|1 (the owner keeps a liveness key), count, (name, value) per
 -- attribute.
 -- Reply: {'E'} | {'C', fence (0 none)}
@@ -9,7 +9,7 @@ local lease = num(ARGV[4], 'lease')
 local live = num(ARGV[5], 'liveness flag')
 local n = num(ARGV[6], 'attribute count')
 if owner == nil or #ARGV ~= 6 + 2 * n then error('tenure: bad create') end
-local k = session_keys(KEYS[1])
+local k = session_keys(1, #KEYS)
 local now, now_us = clock()
 if read_meta(k.m, now) ~= nil then return { 'E' } end
 -- Leftovers of an earlier session with this id (expired, or their TTL not yet run out).

@@ -1,8 +1,8 @@
--- KEYS: m.  ARGV: fence linger ms.
+-- KEYS: m, or on a cluster m a v o f.  ARGV: fence linger ms.
 -- Reply: {0} | {1, waiting owners...}
 local linger = num(ARGV[1], 'linger')
 if #ARGV ~= 1 then error('tenure: bad delete') end
-local k = session_keys(KEYS[1])
+local k = session_keys(1, #KEYS)
 local now = clock()
 local m = read_meta(k.m, now)
 if m == nil then return { 0 } end

@@ -1,8 +1,8 @@
--- Reads a session for an operator, changing nothing. KEYS: m.
+-- Reads a session for an operator, changing nothing. KEYS: m, or on a cluster m a v o f.
 -- Reply: {'N'} | {'I', now ms, version, created, idle, absolute, last access, last
 --         fence, lock owner, lock fence, lease end, queue JSON, attrs...}
 if #ARGV ~= 0 then error('tenure: bad inspect') end
-local k = session_keys(KEYS[1])
+local k = session_keys(1, #KEYS)
 local now = clock()
 local m = read_meta(k.m, now)
 if m == nil then return { 'N' } end

@@ -1,8 +1,8 @@
--- KEYS: m.  ARGV: replace all 0|1, new timeouts (3, see read_timeouts), ops with
+-- KEYS: m, or on a cluster m a v o f.  ARGV: replace all 0|1, new timeouts (3, see read_timeouts), ops with
 -- expectations (see read_ops).
 -- Reply: {'N'} | {'L'} | {'X', conflicting names...} | {'C', version} |
 -- {'P', names of attributes whose patch does not apply...} (nothing applied)
-local k = session_keys(KEYS[1])
+local k = session_keys(1, #KEYS)
 local replace_all = flag(ARGV[1], 'replace all')
 local timeouts = read_timeouts(2)
 local order, final, expects, patches = read_ops(5, true)
@@ -30,7 +30,7 @@ if #conflicts > 0 then
   for _, name in ipairs(conflicts) do out[#out + 1] = name end
   return out
 end
-local refused = resolve_patches(k, final, patches)
+local refused = resolve_patches(k, final, patches, replace_all)
 if #refused > 0 then
   local out = { 'P' }
   for _, name in ipairs(refused) do out[#out + 1] = name end

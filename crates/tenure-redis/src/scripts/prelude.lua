@@ -350,7 +350,7 @@ end
 -- by {'g', the chunk writes (plan_chunks)}, else by {'s', the patched value}. Answers
 -- the names whose patch does not apply, each once; then nothing may be written (the
 -- caller returns them).
-local function resolve_patches(k, final, patches)
+local function resolve_patches(k, final, patches, replace_all)
   local refused, named, apart = {}, {}, nil
   for _, p in ipairs(patches) do
     local name, patch, change = p[1], p[2], p[3]
@@ -365,7 +365,10 @@ local function resolve_patches(k, final, patches)
         local splices, result_len = read_patch(patch, version, ix.total)
         if splices then
           ok = true
-          if last then
+          if last and replace_all then
+            -- The commit deletes every chunk before it writes: the value whole.
+            final[name] = { 's', build_patched(patch, splices, read_large(k, name)) }
+          elseif last then
             local plan = plan_chunks(k, name, ix, patch, splices, result_len)
             if plan.whole then final[name] = { 's', plan.whole } else final[name] = { 'g', plan } end
           end
@@ -401,14 +404,15 @@ local function chunked(cmd, key, items, step)
 end
 
 -- Writes attribute values given as (name, value) pairs, each large one apart (see
--- values.lua), where `apart` (outboard_set) names those kept apart before. Answers
+-- values.lua; not on a cluster), where `apart` (outboard_set) names those kept apart
+-- before. Answers
 -- whether a key may have been created (every field it set was new, or a value was
 -- first put apart), and so lacks a TTL.
 local function write_values(k, pairs, apart)
   local inline, fresh = {}, false
   for i = 1, #pairs, 2 do
     local name, value = pairs[i], pairs[i + 1]
-    if #value >= OUTBOARD then
+    if #value >= OUTBOARD and k.may_put_apart then
       if write_large(k, name, value, apart[name]) then fresh = true end
       apart[name] = true
       value = ''

@@ -1,17 +1,18 @@
--- KEYS: m per session.  ARGV: owner, then (fence, commit id) per session.
+-- KEYS: per session m, or on a cluster m a v o f.  ARGV: owner, then (fence, commit id) per session.
 -- Reply, per session in order: 'S' | 'A', version | 'C', hint kind, hint to, version
 -- | 'X' (its stored state does not parse). Each session is what commit.lua does with
 -- no ops and release set; one that fails does not fail the others.
 local owner = ARGV[1]
-local n = #KEYS
-if owner == nil or owner == '' or #ARGV ~= 1 + 2 * n then
+local n = (#ARGV - 1) / 2
+if owner == nil or owner == '' or n < 1 or n % 1 ~= 0 or #KEYS % n ~= 0 then
   error('tenure: bad release')
 end
+local per = #KEYS / n
 local fences, ids, ks = {}, {}, {}
 for j = 1, n do
   fences[j] = num(ARGV[2 * j], 'fence')
   ids[j] = num(ARGV[1 + 2 * j], 'commit id')
-  ks[j] = session_keys(KEYS[j])
+  ks[j] = session_keys(1 + (j - 1) * per, per)
 end
 local now = clock()
 local out = {}

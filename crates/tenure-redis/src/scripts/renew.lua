@@ -1,16 +1,17 @@
--- KEYS: m per session.  ARGV: owner, lease ms, then (fence, touch 0|1) per session.
+-- KEYS: per session m, or on a cluster m a v o f.  ARGV: owner, lease ms, then (fence, touch 0|1) per session.
 -- Reply: one integer per session: 0 lost, 1 renewed, 2 renewed and recalled.
 local owner = ARGV[1]
 local lease = num(ARGV[2], 'lease')
-local n = #KEYS
-if owner == nil or owner == '' or #ARGV ~= 2 + 2 * n then
+local n = (#ARGV - 2) / 2
+if owner == nil or owner == '' or n < 1 or n % 1 ~= 0 or #KEYS % n ~= 0 then
   error('tenure: bad renew')
 end
+local per = #KEYS / n
 local fences, touches, ks = {}, {}, {}
 for j = 1, n do
   fences[j] = num(ARGV[1 + 2 * j], 'fence')
   touches[j] = flag(ARGV[2 + 2 * j], 'touch')
-  ks[j] = session_keys(KEYS[j])
+  ks[j] = session_keys(1 + (j - 1) * per, per)
 end
 local now = clock()
 local out = {}

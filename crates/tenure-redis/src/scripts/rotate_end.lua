@@ -1,4 +1,4 @@
--- Last step of rotate_id, on the old id. KEYS: m.
+-- Last step of rotate_id, on the old id. KEYS: m, or on a cluster m a v o f.
 -- ARGV: lock owner, lock fence, finish 1 (delete the old id) | 0 (abort: unlock it if
 -- the rotation locked it), fence linger ms, rotation owner.
 -- Reply: {0} (the lock was lost meanwhile: nothing changed) | {1, owners to hint...}
@@ -8,7 +8,7 @@ local finish = flag(ARGV[3], 'finish')
 local linger = num(ARGV[4], 'linger')
 local rot = ARGV[5]
 if owner == nil or rot == nil or #ARGV ~= 5 then error('tenure: bad rotate') end
-local k = session_keys(KEYS[1])
+local k = session_keys(1, #KEYS)
 local now = clock()
 local m = read_meta(k.m, now)
 if m == nil then return { 0 } end

@@ -1,4 +1,4 @@
--- Second step of rotate_id, on the new id. KEYS: m.
+-- Second step of rotate_id, on the new id. KEYS: m, or on a cluster m a v o f.
 -- ARGV: owner ('' to leave it unlocked), lease left ms, version, idle, absolute, age ms,
 -- live 0|1 (the owner keeps a liveness key), count, (name, value, version) per
 -- attribute.
@@ -17,7 +17,7 @@ for k = 0, n - 1 do
   vers[#vers + 1] = ARGV[9 + 3 * k]
   vers[#vers + 1] = fmt(num(ARGV[11 + 3 * k], 'attribute version'))
 end
-local k = session_keys(KEYS[1])
+local k = session_keys(1, #KEYS)
 local now, now_us = clock()
 if read_meta(k.m, now) ~= nil then return { 'E' } end
 delete_session(k)

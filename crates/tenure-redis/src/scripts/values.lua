@@ -1,10 +1,16 @@
 -- Shared by every Tenure script, before prelude.lua: where a session's keys and its
 -- attribute values are, and patches applied to large values in place.
 --
--- Scripts are given the meta key of a session only ('P:{S}:m'); session_keys derives
--- the others, so a call names one key per session (about 45 bytes less on the wire
--- for each key left out). They share its hash tag, so its slot: Redis lets a script
--- touch keys it was not given when they are in the slot it runs in.
+-- On one server a script is given the meta key of a session only ('P:{S}:m');
+-- session_keys derives the others, so a call names one key per session (about 45
+-- bytes less on the wire for each key left out). They share its hash tag, so its slot:
+-- Redis lets a script touch keys it was not given when they are in the slot it runs
+-- in. On a cluster it is given the five fixed keys (meta, values, versions, index,
+-- fence): Redis checks declared keys are all on the node before the script runs, and
+-- answers TRYAGAIN while a slot migration has moved only some of them, where a script
+-- touching undeclared keys could run on half a session. A value's chunk key cannot be
+-- declared (its name is known only from the index), so on a cluster values are not
+-- put apart (write_values).
 --
 -- A value of at least OUTBOARD bytes is kept apart, in chunks: the hash 'P:{S}:b:<name>'
 -- holds the chunks by id, the field <name> of 'P:{S}:o' their order and lengths (the
@@ -29,12 +35,25 @@ local CHUNK = 4096
 -- value near the line does not move at every write).
 local INLINE_BELOW = 4096
 
-local function session_keys(km)
+-- The keys of the session whose keys start at KEYS[at]: `per` of them, 1 (the meta key)
+-- or 5 (meta, values, versions, index, fence, each checked against the derived name).
+local function session_keys(at, per)
+  local km = KEYS[at]
   if type(km) ~= 'string' or string.sub(km, -2) ~= ':m' then error('tenure: bad key') end
   local base = string.sub(km, 1, -2)
-  return {
+  local k = {
     m = km, a = base .. 'a', v = base .. 'v', f = base .. 'f', o = base .. 'o', b = base .. 'b:',
+    may_put_apart = per == 1,
   }
+  if per == 5 then
+    if KEYS[at + 1] ~= k.a or KEYS[at + 2] ~= k.v or KEYS[at + 3] ~= k.o
+      or KEYS[at + 4] ~= k.f then
+      error('tenure: bad keys')
+    end
+  elseif per ~= 1 then
+    error('tenure: bad keys')
+  end
+  return k
 end
 
 -- The hash holding the chunks of the value of `name`.
@@ -146,6 +165,8 @@ end
 -- was created.
 local function write_large(k, name, value, was)
   local old = nil
+  -- A chunk hash that is gone (evicted) is made anew here, without a TTL.
+  local created = not was or redis.call('EXISTS', value_key(k, name)) == 0
   if was then old = index_of(k, name) end
   local ix = { next = 1, lf = 1, ln = 1, lb = 0, ids = {}, lens = {} }
   if old then ix.next, ix.lf, ix.ln = old.next, old.ln, old.ln end
@@ -159,7 +180,7 @@ local function write_large(k, name, value, was)
   end
   ix.next, ix.ids, ix.lens = id + 1, { id }, { #value }
   redis.call('HSET', k.o, name, pack_index(ix))
-  return not was
+  return created
 end
 
 -- The bytes `s` cut into pieces of about CHUNK bytes, evenly (none if empty).

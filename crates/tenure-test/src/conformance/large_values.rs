@@ -1,14 +1,15 @@
 //! Cases about large attribute values (tens of KB, as a cart of many items is): a
-//! store may keep them apart from the small ones (Redis keeps each in a key of its
-//! own and applies a patch that keeps lengths in place), and whatever it does, patches,
-//! removal, rotation, deletion and takeover treat them exactly as small ones.
+//! store may keep them apart from the small ones (Redis keeps each in chunks and
+//! rewrites only the chunks a patch touches), and whatever it does, patches, removal,
+//! rotation, deletion and takeover treat them exactly as small ones.
 
 use std::sync::Arc;
 
 use tenure_core::patch::{Patch, Splice};
-use tenure_core::{Bytes, Change, Delta, Expect, SessionId};
+use tenure_core::{Bytes, Delta, Expect, SessionId};
 use tenure_store::{AcquireReply, CommitReply, Known, OptimisticReply, RotateReply, Store};
 
+use super::patches::{patched, set};
 use super::util::*;
 
 /// A value of `len` bytes that is not text and differs from `seed`'s.
@@ -50,27 +51,6 @@ impl Edit {
             .collect();
         (Patch::encode(version, old.len(), new.len(), &splices), new)
     }
-}
-
-/// A patch as sent, without its whole value, so a store that used the value instead
-/// of the patch would be caught.
-fn patched(name: &str, patch: Patch, expect: Expect) -> Delta {
-    let mut delta = Delta::default();
-    delta.push(
-        name,
-        Change::Patch {
-            patch,
-            value: Bytes::new(),
-        },
-        expect,
-    );
-    delta
-}
-
-fn set(name: &str, value: &[u8]) -> Delta {
-    let mut delta = Delta::default();
-    delta.set(name, Bytes::copy_from_slice(value));
-    delta
 }
 
 async fn stored(store: &dyn Store, sid: &SessionId, name: &str) -> Option<(Vec<u8>, u64)> {
@@ -267,4 +247,51 @@ pub async fn large_values_move_rotate_and_go(store: Arc<dyn Store>) {
         "large values: a deleted session's value must not come back, got {:?}",
         empty.attrs.keys().collect::<Vec<_>>()
     );
+}
+
+/// A commit that replaces every attribute and patches a large one: the patch applies
+/// to the value as stored before the commit, and what the commit leaves is exactly its
+/// own attributes, the patched one included.
+pub async fn large_value_patch_under_replace_all(store: Arc<dyn Store>) {
+    let s = &*store;
+    let sid = sid();
+    create(s, &sid, &[("gone", "1")]).await;
+    let a = owner("a");
+    let fence = granted(s, &sid, &a, LONG, "acquire").await.fence;
+    let cart = large(40_000, 5);
+    let version = committed(s, &sid, &a, fence, set("cart", &cart), false, "set").await;
+    // Two edits in one patch: the first lasting patch cuts the chunks on Redis.
+    let edit = Edit::new(
+        "replace all",
+        vec![(3, 2, vec![1, 2]), (39_000, 0, vec![7; 9])],
+    );
+    let (patch, new) = edit.patch(version, &cart);
+    let mut delta = patched("cart", patch, Expect::Any);
+    delta.replace_all = true;
+    delta.set("w", Bytes::from_static(b"kept"));
+    let v = committed(s, &sid, &a, fence, delta, false, "replace all with a patch").await;
+    let snap = loaded(s, &sid, "after").await;
+    assert_eq!(
+        snap.attrs.keys().collect::<Vec<_>>(),
+        vec!["cart", "w"],
+        "large values: replace all leaves exactly the commit's attributes"
+    );
+    assert_eq!(
+        stored(s, &sid, "cart").await,
+        Some((new.clone(), v)),
+        "large values: the patch applied under replace all"
+    );
+    // And the value takes a further patch as stored.
+    let (patch, newer) = Edit::new("after", vec![(20_000, 1, vec![0])]).patch(v, &new);
+    let v2 = committed(
+        s,
+        &sid,
+        &a,
+        fence,
+        patched("cart", patch, Expect::Any),
+        false,
+        "again",
+    )
+    .await;
+    assert_eq!(stored(s, &sid, "cart").await, Some((newer, v2)));
 }

@@ -233,6 +233,7 @@ macro_rules! __tenure_test_cases {
             every_patch_must_apply_even_when_overridden,
             large_value_patches_apply_exactly,
             large_values_move_rotate_and_go,
+            large_value_patch_under_replace_all,
         ] [
             hints_delivered,
         ] $($args)*}

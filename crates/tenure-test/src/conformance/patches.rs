@@ -45,14 +45,14 @@ fn patch_between(version: u64, old: &[u8], new: &[u8]) -> Patch {
 
 /// A patch as sent: the whole value left empty, so a store that used it instead of
 /// the patch would be caught.
-fn patched(name: &str, patch: Patch, expect: Expect) -> Delta {
+pub(super) fn patched(name: &str, patch: Patch, expect: Expect) -> Delta {
     let mut delta = Delta::default();
     let value = Bytes::new();
     delta.push(name, Change::Patch { patch, value }, expect);
     delta
 }
 
-fn set(name: &str, value: &[u8]) -> Delta {
+pub(super) fn set(name: &str, value: &[u8]) -> Delta {
     let mut delta = Delta::default();
     delta.set(name, Bytes::copy_from_slice(value));
     delta
