@@ -154,6 +154,22 @@ impl<C: Codec> Session<C> {
         self.with(async |s| s.expiry_now().await).await
     }
 
+    /// Names the principal (the user) this session belongs to, with this request's
+    /// other changes: call it at login, after [`rotate_id`](Self::rotate_id).
+    pub async fn set_principal(&self, principal: &str) -> Result<(), SessionError> {
+        self.with(async |s| s.set_principal(principal).await).await
+    }
+
+    /// Takes the principal away; the session stays, as nobody's.
+    pub async fn clear_principal(&self) -> Result<(), SessionError> {
+        self.with(async |s| s.clear_principal().await).await
+    }
+
+    /// The session's principal, if it has one.
+    pub async fn principal(&self) -> Result<Option<String>, SessionError> {
+        self.with(async |s| s.principal_now().await).await
+    }
+
     /// Removes every attribute; the session and its id stay.
     pub async fn clear(&self) -> Result<(), SessionError> {
         self.with(async |s| s.clear().await).await

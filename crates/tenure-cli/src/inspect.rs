@@ -3,7 +3,8 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use tenure_core::{Codec, MessagePack, SessionId};
+use tenure_core::principal::principal_of;
+use tenure_core::{Codec, MessagePack, SessionId, PRINCIPAL_ATTR};
 use tenure_store::{Inspect, SessionInfo, StoreError};
 
 /// What to do.
@@ -89,8 +90,22 @@ pub fn render(info: &SessionInfo) -> String {
             );
         }
     }
-    let _ = writeln!(out, "attributes ({}):", info.attrs.len());
-    for attr in &info.attrs {
+    let principal = info.attrs.iter().find(|a| a.name == PRINCIPAL_ATTR);
+    let _ = writeln!(
+        out,
+        "principal {}",
+        principal.map_or("none".into(), |a| match principal_of(&a.value) {
+            Some(p) => p.to_string(),
+            None => format!("(not a principal, {} B)", a.value.len()),
+        })
+    );
+    let shown_attrs: Vec<_> = info
+        .attrs
+        .iter()
+        .filter(|a| a.name != PRINCIPAL_ATTR)
+        .collect();
+    let _ = writeln!(out, "attributes ({}):", shown_attrs.len());
+    for attr in shown_attrs {
         let shown = match MessagePack.decode::<serde_json::Value>(&attr.value) {
             Ok(v) => {
                 let mut text = v.to_string();
@@ -109,11 +124,56 @@ pub fn render(info: &SessionInfo) -> String {
         let _ = writeln!(
             out,
             "  {:<20} v{:<6} {:>8} B  {}",
-            attr.name,
+            attr.name.escape_debug().to_string(),
             attr.version,
             attr.value.len(),
             shown
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tenure_core::Bytes;
+    use tenure_store::{AttrInfo, Fence};
+
+    fn info(attrs: Vec<AttrInfo>) -> SessionInfo {
+        SessionInfo {
+            id: SessionId::generate().expect("an id"),
+            version: 2,
+            age: Duration::from_secs(3),
+            idle_for: Duration::from_secs(1),
+            idle_timeout: None,
+            absolute_timeout: None,
+            last_fence: Fence(1),
+            lock: None,
+            queue: Vec::new(),
+            attrs,
+        }
+    }
+
+    fn attr(name: &str, value: &[u8]) -> AttrInfo {
+        AttrInfo {
+            name: name.to_string(),
+            version: 1,
+            value: Bytes::copy_from_slice(value),
+        }
+    }
+
+    #[test]
+    fn the_principal_is_shown_as_text_and_not_as_an_attribute() {
+        let counter = MessagePack.encode(&7u32).unwrap();
+        let shown = render(&info(vec![
+            attr(PRINCIPAL_ATTR, b"user-42"),
+            attr("counter", &counter),
+        ]));
+        assert!(shown.contains("principal user-42\n"), "{shown}");
+        assert!(shown.contains("attributes (1):"), "{shown}");
+        assert!(!shown.contains('\u{0}'), "{shown}");
+
+        let shown = render(&info(vec![attr("counter", &counter)]));
+        assert!(shown.contains("principal none\n"), "{shown}");
+    }
 }

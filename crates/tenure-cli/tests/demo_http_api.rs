@@ -192,6 +192,7 @@ async fn the_demo_api_works_through_the_router() {
     let session: serde_json::Value =
         serde_json::from_str(&tab.send(Method::GET, "/session", None, "").await.body).unwrap();
     assert_eq!(session["user"], "ada");
+    assert_eq!(session["principal"], "ada", "login sets the principal");
     assert_eq!(session["counter"], 6);
     assert_eq!(session["cart"], serde_json::json!(["apple", "pear"]));
     assert!(

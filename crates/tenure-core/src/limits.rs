@@ -40,6 +40,14 @@ pub enum LimitError {
         /// Limit.
         max: usize,
     },
+    /// A principal is empty, too long, or holds a control character.
+    #[error("principal of {len} bytes is empty, longer than {max}, or holds a control character")]
+    Principal {
+        /// Length of the rejected principal.
+        len: usize,
+        /// Longest principal allowed.
+        max: usize,
+    },
 }
 
 /// Attribute and session bounds.

@@ -307,6 +307,7 @@ async fn show_session(
         "counter": counter,
         "cart": session.get(&CART).await?.unwrap_or_default(),
         "user": session.get(&USER).await?,
+        "principal": session.principal().await?,
     })))
 }
 
@@ -321,6 +322,8 @@ async fn login(State(state): State<AppState>, session: Session, req: Request) ->
         // A new id on privilege change: an id planted before login is worthless after.
         session.rotate_id().await?;
         session.insert(&USER, user.clone()).await?;
+        // Who the session belongs to, for the store's index of a user's sessions.
+        session.set_principal(&user).await?;
         Ok::<_, SessionFailure>(())
     }
     .await;

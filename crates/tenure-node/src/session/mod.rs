@@ -6,12 +6,14 @@
 //! | [`backing`] | what backs the request by consistency mode, behind one interface |
 //! | [`held`] | the exclusive mode: admitted to a held session, attribute locks |
 //! | [`loaded`] | the optimistic and last-writer-wins modes: a per-request load and commit |
+//! | [`principal`] | who the session belongs to: [`Session::set_principal`] |
 //! | [`slots`] | values taken with `get_mut`, each behind a lock of its own |
 
 mod access;
 mod backing;
 mod held;
 mod loaded;
+mod principal;
 mod slots;
 
 use std::collections::{BTreeMap, BTreeSet};
