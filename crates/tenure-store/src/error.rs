@@ -16,6 +16,10 @@ pub enum StoreError {
     /// data, unknown reply); retrying will not help.
     #[error("store protocol violation: {0}")]
     Protocol(String),
+    /// The backend does not do this (a store without a principal index, for
+    /// [`Store::sessions_of`](crate::Store::sessions_of)); retrying will not help.
+    #[error("not supported by this store: {0}")]
+    Unsupported(&'static str),
     /// A backend error, kept as the source.
     #[error("store backend error")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -7,11 +7,12 @@
 //!
 //! | item | what it is |
 //! |---|---|
-//! | [`Store`] | the protocol: `acquire` (and `acquire_since`, for a caller that still has a copy), `renew`, `commit`, `load`, `commit_optimistic`, `create`, `delete`, `rotate_id`, `hints`, `keep_alive`, `locate`, `advertise` |
+//! | [`Store`] | the protocol: `acquire` (and `acquire_since`, for a caller that still has a copy), `renew`, `commit`, `load`, `commit_optimistic`, `create`, `delete`, `rotate_id`, `hints`, `keep_alive`, `locate`, `advertise`, `sessions_of` |
 //! | [`MemoryStore`] | the embedded store: the default for one machine, tests and the demo |
 //! | [`Fence`] | the token that orders tenures of one session |
 //! | [`Hint`] | a pushed notice (recall, grant) that may be lost |
 //! | [`Known`], [`PartialGrant`] | conditional takeover: what a caller still has, and a grant of only the rest |
+//! | [`PrincipalSession`] | one live session of a principal, as `Store::sessions_of` lists it |
 //! | [`Inspect`] | what operators see of a store (`tenure inspect`): [`SessionInfo`], [`LockInfo`], [`AttrInfo`] |
 #![doc(test(attr(deny(warnings))))]
 
@@ -19,6 +20,7 @@ mod error;
 mod inspect;
 mod known;
 mod memory;
+mod principals;
 mod protocol;
 mod replies;
 mod shared;
@@ -27,5 +29,6 @@ pub use error::StoreError;
 pub use inspect::{AttrInfo, Inspect, LockInfo, SessionInfo};
 pub use known::{Known, MergeError, PartialGrant, PatchedAttr};
 pub use memory::MemoryStore;
+pub use principals::{PrincipalSession, PRUNE_PER_CALL};
 pub use protocol::*;
 pub use tenure_core;

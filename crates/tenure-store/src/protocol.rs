@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 
 use crate::known::{Known, PartialGrant};
+use crate::principals::PrincipalSession;
 pub use crate::replies::{CommitReply, CreateReply, OptimisticReply, RotateReply};
 use crate::StoreError;
 
@@ -383,6 +384,32 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         new: &SessionId,
         holder: Option<(&OwnerId, Fence)>,
     ) -> Result<RotateReply, StoreError>;
+
+    /// The live sessions whose principal is `principal` (the attribute
+    /// [`PRINCIPAL_ATTR`](tenure_core::PRINCIPAL_ATTR) holding exactly its UTF-8 text),
+    /// in no particular order, each with the stored bytes of the attribute `label`
+    /// where the caller names one and the session has it.
+    ///
+    /// The list is exactly the sessions that are live and have that principal when
+    /// the store handles the call: a backend's index may hold entries of sessions
+    /// that are gone (deleted, rotated away, expired, given another principal), and
+    /// checks each entry against its session before it lists it, and removes the
+    /// entries it finds gone. Entries a backend knows to be gone without reading
+    /// their sessions (Redis: their sessions' keys have passed their TTL) it removes
+    /// at most [`PRUNE_PER_CALL`](crate::PRUNE_PER_CALL) of per call, so the work of
+    /// one call stays bounded and the index does not outgrow the live sessions for
+    /// long. Only reads sessions: it does not count as an access, lock or hint.
+    ///
+    /// The default answers [`StoreError::Unsupported`], for a backend without an
+    /// index; a wrapper should pass it on to its inner store.
+    async fn sessions_of(
+        &self,
+        principal: &str,
+        label: Option<&str>,
+    ) -> Result<Vec<PrincipalSession>, StoreError> {
+        let _ = (principal, label);
+        Err(StoreError::Unsupported("listing the sessions of a principal"))
+    }
 
     /// Who holds `sid` now, and the address its holder advertised. Only reads: it
     /// never queues the caller, never sets `recall`, never hints and does not count as

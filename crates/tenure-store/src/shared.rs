@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 
 use crate::known::Known;
+use crate::principals::PrincipalSession;
 use crate::protocol::*;
 use crate::StoreError;
 
@@ -101,6 +102,14 @@ impl<S: Store + ?Sized> Store for Arc<S> {
 
     async fn locate(&self, sid: &SessionId) -> Result<Location, StoreError> {
         (**self).locate(sid).await
+    }
+
+    async fn sessions_of(
+        &self,
+        principal: &str,
+        label: Option<&str>,
+    ) -> Result<Vec<PrincipalSession>, StoreError> {
+        (**self).sessions_of(principal, label).await
     }
 
     async fn advertise(&self, owner: &OwnerId, address: &str) -> Result<Liveness, StoreError> {

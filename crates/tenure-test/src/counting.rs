@@ -59,6 +59,8 @@ pub struct CallCounts {
     /// `advertise` calls: once per node incarnation, so not part of
     /// [`total`](Self::total).
     pub advertise: u64,
+    /// `sessions_of` calls (listing a principal's sessions).
+    pub sessions_of: u64,
 }
 
 impl CallCounts {
@@ -76,6 +78,7 @@ impl CallCounts {
             + self.rotate_id
             + self.hints
             + self.locate
+            + self.sessions_of
     }
 }
 
@@ -101,6 +104,7 @@ impl Sub for CallCounts {
             keep_alive: self.keep_alive.saturating_sub(rhs.keep_alive),
             locate: self.locate.saturating_sub(rhs.locate),
             advertise: self.advertise.saturating_sub(rhs.advertise),
+            sessions_of: self.sessions_of.saturating_sub(rhs.sessions_of),
         }
     }
 }
@@ -149,6 +153,7 @@ struct Counters {
     keep_alive: AtomicU64,
     locate: AtomicU64,
     advertise: AtomicU64,
+    sessions_of: AtomicU64,
     payloads: Mutex<VecDeque<CommitPayload>>,
     grants: Mutex<VecDeque<GrantPayload>>,
 }
@@ -169,6 +174,7 @@ impl Counters {
             Method::KeepAlive => &self.keep_alive,
             Method::Locate => &self.locate,
             Method::Advertise => &self.advertise,
+            Method::SessionsOf => &self.sessions_of,
         }
     }
 
@@ -361,6 +367,7 @@ impl<S: Store + ?Sized> CountingStore<S> {
             keep_alive: get(&c.keep_alive),
             locate: get(&c.locate),
             advertise: get(&c.advertise),
+            sessions_of: get(&c.sessions_of),
         }
     }
 

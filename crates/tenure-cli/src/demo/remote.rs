@@ -14,7 +14,7 @@ use std::time::Duration;
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 use tenure_store::{
     AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, HintReceiver, Known, Liveness,
-    Location, OptimisticReply, RenewOutcome, Renewal, RotateReply, Store, StoreError,
+    Location, OptimisticReply, PrincipalSession, RenewOutcome, Renewal, RotateReply, Store, StoreError,
 };
 
 /// A store whose every call suspends its caller once before the inner store acts.
@@ -207,6 +207,20 @@ impl<S: Store> Store for Remote<S> {
         Self: 't,
     {
         remote(self.0.advertise(owner, address))
+    }
+
+    fn sessions_of<'a, 'b, 'c, 't>(
+        &'a self,
+        principal: &'b str,
+        label: Option<&'c str>,
+    ) -> Call<'t, Vec<PrincipalSession>>
+    where
+        'a: 't,
+        'b: 't,
+        'c: 't,
+        Self: 't,
+    {
+        remote(self.0.sessions_of(principal, label))
     }
 }
 

@@ -4,6 +4,7 @@
 //! so tests with a paused clock control leases and expiry exactly. Expired sessions
 //! are removed lazily when touched, and in bulk by [`MemoryStore::purge_expired`].
 
+mod index;
 mod state;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -15,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::known::{Known, PartialGrant};
+use crate::principals::PrincipalSession;
 use crate::protocol::*;
 use crate::StoreError;
 use state::{deadline, Entry, Lock, State};
@@ -78,6 +80,12 @@ impl MemoryStore {
             .iter()
             .map(|(id, e)| (id.clone(), e.snapshot.clone()))
             .collect()
+    }
+
+    /// How many entries the principal index holds (issue 15), over all principals:
+    /// for tests of its pruning.
+    pub fn principal_entries(&self) -> usize {
+        self.lock().principals.len()
     }
 
     /// True if the store holds no live session.
@@ -283,6 +291,7 @@ impl Store for MemoryStore {
             Err(refused) => return Ok(CommitReply::PatchRefused(refused)),
         };
         debug_assert!(!delta.has_patches());
+        let before = index::principal(&entry.snapshot);
         let version = apply(entry, &delta, now);
         entry.last_commit = Some((fence, id, version));
         if release {
@@ -291,6 +300,7 @@ impl Store for MemoryStore {
                 hints.send(&head.owner, Hint::Grant(sid.clone()));
             }
         }
+        guard.reindex(sid, before);
         guard.drop_if_expired(sid, now);
         Ok(CommitReply::Committed { version })
     }
@@ -326,7 +336,9 @@ impl Store for MemoryStore {
             Ok(resolved) => resolved,
             Err(refused) => return Ok(OptimisticReply::PatchRefused(refused)),
         };
+        let before = index::principal(&entry.snapshot);
         let version = apply(entry, &delta, now);
+        state.reindex(sid, before);
         state.drop_if_expired(sid, now);
         Ok(OptimisticReply::Committed { version })
     }
@@ -355,7 +367,7 @@ impl Store for MemoryStore {
             });
             fence
         });
-        state.sessions.insert(sid.clone(), entry);
+        state.insert(sid.clone(), entry);
         Ok(CreateReply::Created { fence })
     }
 
@@ -366,7 +378,7 @@ impl Store for MemoryStore {
         if state.live(sid, now).0.is_none() {
             return Ok(false);
         }
-        if let Some(entry) = state.sessions.remove(sid) {
+        if let Some(entry) = state.remove(sid) {
             state.wake_waiters(sid, &entry);
         }
         Ok(true)
@@ -395,7 +407,7 @@ impl Store for MemoryStore {
         if old == new || state.live(new, now).0.is_some() {
             return Ok(RotateReply::Exists);
         }
-        let Some(mut entry) = state.sessions.remove(old) else {
+        let Some(mut entry) = state.remove(old) else {
             return Ok(RotateReply::NotFound);
         };
         state.wake_waiters(old, &entry);
@@ -409,7 +421,7 @@ impl Store for MemoryStore {
             }
             _ => None,
         };
-        state.sessions.insert(new.clone(), entry);
+        state.insert(new.clone(), entry);
         Ok(RotateReply::Rotated { fence })
     }
 
@@ -451,6 +463,29 @@ impl Store for MemoryStore {
         }
         state.addresses.insert(owner.clone(), address.to_string());
         Ok(Liveness::Alive)
+    }
+
+    async fn sessions_of(
+        &self,
+        principal: &str,
+        label: Option<&str>,
+    ) -> Result<Vec<PrincipalSession>, StoreError> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let mut out = Vec::new();
+        // `live` removes an expired session, and so its entry. Every entry names a
+        // session in the map with this principal (index.rs), so no other check is due.
+        for sid in state.principals.ids(principal) {
+            if let Some(entry) = state.live(&sid, now).0 {
+                out.push(PrincipalSession {
+                    id: sid,
+                    age: entry.age(now),
+                    idle_for: now.saturating_duration_since(entry.last_access),
+                    label: label.and_then(|l| entry.snapshot.value(l).cloned()),
+                });
+            }
+        }
+        Ok(out)
     }
 
     async fn hints(&self, owner: &OwnerId) -> Result<HintReceiver, StoreError> {

@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 
 use tokio::time::Instant;
 
+use super::index::{principal, PrincipalIndex};
 use crate::protocol::{CommitId, Expiry, Fence, Hint};
 
 #[derive(Debug, Default)]
@@ -23,6 +24,8 @@ pub(super) struct State {
     /// What live owners advertised (`Store::advertise`); an entry goes when its
     /// owner is found dead.
     pub(super) addresses: HashMap<OwnerId, String>,
+    /// Principal → sessions (issue 15), changed with the sessions it names.
+    pub(super) principals: PrincipalIndex,
 }
 
 #[derive(Debug)]
@@ -72,7 +75,7 @@ impl State {
         now: Instant,
     ) -> (Option<&mut Entry>, &mut u64, &Hints) {
         if self.sessions.get(sid).is_some_and(|e| e.expired(now)) {
-            if let Some(entry) = self.sessions.remove(sid) {
+            if let Some(entry) = self.remove(sid) {
                 self.wake_waiters(sid, &entry);
             }
         }
@@ -97,11 +100,38 @@ impl State {
             .map(|(k, _)| k.clone())
             .collect();
         for sid in &expired {
-            if let Some(entry) = self.sessions.remove(sid) {
+            if let Some(entry) = self.remove(sid) {
                 self.wake_waiters(sid, &entry);
             }
         }
         expired.len()
+    }
+
+    /// Puts a session in the map, and in its principal's index.
+    /// Callers insert only where no live session is: an expired one still in the
+    /// map is replaced, and leaves the index first.
+    pub(super) fn insert(&mut self, sid: SessionId, entry: Entry) {
+        self.remove(&sid);
+        if let Some(p) = principal(&entry.snapshot) {
+            self.principals.add(p, &sid);
+        }
+        self.sessions.insert(sid, entry);
+    }
+
+    /// Takes a session out of the map and its principal's index.
+    pub(super) fn remove(&mut self, sid: &SessionId) -> Option<Entry> {
+        let entry = self.sessions.remove(sid)?;
+        if let Some(p) = principal(&entry.snapshot) {
+            self.principals.remove(&p, sid);
+        }
+        Some(entry)
+    }
+
+    /// Brings the index up to date after a write to `sid` that found the principal
+    /// `before`.
+    pub(super) fn reindex(&mut self, sid: &SessionId, before: Option<String>) {
+        let after = self.sessions.get(sid).and_then(|e| principal(&e.snapshot));
+        self.principals.change(sid, before, after);
     }
 
     /// Tells the waiters of a session that went away to look again (they will find it gone).

@@ -30,6 +30,7 @@ mod locate;
 mod locking;
 mod optimistic;
 mod patches;
+mod principals;
 mod release_many;
 mod takeover;
 mod timeouts;
@@ -53,6 +54,7 @@ pub use locate::*;
 pub use locking::*;
 pub use optimistic::*;
 pub use patches::*;
+pub use principals::*;
 pub use release_many::*;
 pub use takeover::*;
 pub use timeouts::*;
@@ -234,6 +236,8 @@ macro_rules! __tenure_test_cases {
             large_value_patches_apply_exactly,
             large_values_move_rotate_and_go,
             large_value_patch_under_replace_all,
+            principal_index_follows_lifecycle,
+            principal_index_skips_expired,
         ] [
             hints_delivered,
         ] $($args)*}

@@ -44,6 +44,8 @@ pub enum Method {
     Locate,
     /// [`Store::advertise`].
     Advertise,
+    /// [`Store::sessions_of`].
+    SessionsOf,
 }
 
 impl Method {
@@ -63,6 +65,7 @@ impl Method {
             Method::KeepAlive => "keep_alive",
             Method::Locate => "locate",
             Method::Advertise => "advertise",
+            Method::SessionsOf => "sessions_of",
         }
     }
 }
@@ -144,6 +147,11 @@ pub enum Call<'a> {
         owner: &'a OwnerId,
         address: &'a str,
     },
+    /// [`Store::sessions_of`].
+    SessionsOf {
+        principal: &'a str,
+        label: Option<&'a str>,
+    },
 }
 
 impl Call<'_> {
@@ -163,6 +171,7 @@ impl Call<'_> {
             Call::KeepAlive { .. } => Method::KeepAlive,
             Call::Locate { .. } => Method::Locate,
             Call::Advertise { .. } => Method::Advertise,
+            Call::SessionsOf { .. } => Method::SessionsOf,
         }
     }
 }

@@ -55,7 +55,7 @@ use async_trait::async_trait;
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 use tenure_store::{
     AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, HintReceiver, Known, Liveness,
-    Location, OptimisticReply, Release, RenewOutcome, Renewal, RotateReply, Store, StoreError,
+    Location, OptimisticReply, PrincipalSession, Release, RenewOutcome, Renewal, RotateReply, Store, StoreError,
 };
 
 pub use call::{Call, Method};
@@ -284,6 +284,17 @@ pub trait Forward: Send + Sync + fmt::Debug + 'static {
         let reply = self.inner().advertise(owner, address).await;
         self.after(Method::Advertise, reply).await
     }
+
+    /// [`Store::sessions_of`].
+    async fn sessions_of(
+        &self,
+        principal: &str,
+        label: Option<&str>,
+    ) -> Result<Vec<PrincipalSession>, StoreError> {
+        self.before(&Call::SessionsOf { principal, label }).await?;
+        let reply = self.inner().sessions_of(principal, label).await;
+        self.after(Method::SessionsOf, reply).await
+    }
 }
 
 /// A [`Forward`] wrapper as a [`Store`]: each method calls the wrapper's hook.
@@ -404,5 +415,13 @@ impl<W: Forward> Store for Forwarding<W> {
 
     async fn advertise(&self, owner: &OwnerId, address: &str) -> Result<Liveness, StoreError> {
         self.0.advertise(owner, address).await
+    }
+
+    async fn sessions_of(
+        &self,
+        principal: &str,
+        label: Option<&str>,
+    ) -> Result<Vec<PrincipalSession>, StoreError> {
+        self.0.sessions_of(principal, label).await
     }
 }
