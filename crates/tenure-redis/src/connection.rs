@@ -156,6 +156,11 @@ impl RedisStore {
         &self.inner.scripts
     }
 
+    /// The configured key prefix.
+    pub(crate) fn prefix(&self) -> &str {
+        &self.inner.config.prefix
+    }
+
     pub(crate) fn keys(&self, sid: &SessionId) -> SessionKeys {
         SessionKeys::new(&self.inner.config.prefix, sid, self.inner.clustered)
     }

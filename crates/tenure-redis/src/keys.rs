@@ -33,6 +33,19 @@ impl SessionKeys {
     }
 }
 
+/// The principal index of `principal` (`index.lua`): the principal's bytes in hex,
+/// so that any text makes a key that keeps its hash tag and cannot reach another
+/// principal's.
+pub(crate) fn principal_index(prefix: &str, principal: &str) -> String {
+    use std::fmt::Write;
+    let mut key = format!("{prefix}:p:{{");
+    for b in principal.bytes() {
+        let _ = write!(key, "{b:02x}");
+    }
+    key.push('}');
+    key
+}
+
 /// The pub/sub channel that carries hints for `owner`.
 pub(crate) fn hint_channel(prefix: &str, owner: &OwnerId) -> String {
     format!("{prefix}:hints:{{{}}}", owner.as_str())
@@ -99,6 +112,12 @@ mod tests {
         );
         assert_eq!(meta_key_session("app", &keys.meta), Some(sid.clone()));
         assert_eq!(meta_key_session("other", &keys.meta), None);
+    }
+
+    #[test]
+    fn principal_indexes_are_hex() {
+        assert_eq!(principal_index("app", "u{1}"), "app:p:{757b317d}");
+        assert_eq!(principal_index("app", "ü"), "app:p:{c3bc}");
     }
 
     #[test]

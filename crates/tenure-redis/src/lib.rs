@@ -30,6 +30,7 @@ mod hints;
 mod inspect;
 mod keys;
 mod liveness;
+mod principals;
 mod release;
 mod renew;
 mod reply;

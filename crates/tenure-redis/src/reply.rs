@@ -59,6 +59,14 @@ impl Reply {
         }
     }
 
+    /// A string, or nothing where the script answered `false` (nil).
+    pub(crate) fn optional_bytes(&mut self, what: &str) -> Result<Option<Bytes>, StoreError> {
+        match self.next(what)? {
+            Value::Null => Ok(None),
+            value => self.string(value, what).map(Some),
+        }
+    }
+
     pub(crate) fn text(&mut self, what: &str) -> Result<String, StoreError> {
         let raw = self.bytes(what)?;
         String::from_utf8(raw.to_vec()).map_err(|_| bad(self.script, &format!("{what}: not UTF-8")))

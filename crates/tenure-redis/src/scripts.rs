@@ -66,6 +66,18 @@ impl KeySet for BatchKeys {
     }
 }
 
+/// `KEYS` = one principal's index key ([`principal_index`](crate::keys::principal_index)).
+#[derive(Debug)]
+pub(crate) struct IndexKeys(pub(crate) String);
+
+impl KeySet for IndexKeys {
+    const LAYOUT: &'static str = "i";
+
+    fn into_keys(self) -> Vec<String> {
+        vec![self.0]
+    }
+}
+
 /// One script, bound to the key set it takes.
 #[derive(Debug)]
 pub(crate) struct Lua<K> {
@@ -128,6 +140,8 @@ macro_rules! script {
             Script::from_lua(concat!(
                 include_str!("scripts/values.lua"),
                 "\n",
+                include_str!("scripts/index.lua"),
+                "\n",
                 include_str!("scripts/prelude.lua"),
                 "\n",
                 include_str!(concat!("scripts/", $name, ".lua"))
@@ -153,6 +167,7 @@ pub(crate) struct Scripts {
     pub(crate) rotate_end: Lua<DataKeys>,
     pub(crate) inspect: Lua<DataKeys>,
     pub(crate) locate: Lua<DataKeys>,
+    pub(crate) sessions_of: Lua<IndexKeys>,
 }
 
 impl Scripts {
@@ -171,6 +186,7 @@ impl Scripts {
             rotate_end: script!("rotate_end"),
             inspect: script!("inspect"),
             locate: script!("locate"),
+            sessions_of: script!("sessions_of"),
         }
     }
 
@@ -191,6 +207,7 @@ impl Scripts {
             self.rotate_end.declared(),
             self.inspect.declared(),
             self.locate.declared(),
+            self.sessions_of.declared(),
         ]
     }
 }
@@ -205,7 +222,7 @@ mod tests {
     #[test]
     fn each_script_takes_the_keys_its_header_names() {
         let declared = Scripts::new().declared();
-        assert_eq!(declared.len(), 13);
+        assert_eq!(declared.len(), 14);
         for (name, source, layout) in declared {
             let header = source.split_once("KEYS: ").map(|(_, rest)| rest);
             let keys = header.and_then(|rest| rest.split_once('.')).map(|(k, _)| k);

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 use tenure_store::{
     AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, Hint, HintReceiver, Known,
-    Liveness, Location, OptimisticReply, Release, RenewOutcome, Renewal, RotateReply, Store,
-    StoreError,
+    Liveness, Location, OptimisticReply, PrincipalSession, Release, RenewOutcome, Renewal,
+    RotateReply, Store, StoreError,
 };
 
 use crate::args;
@@ -18,7 +18,7 @@ use crate::connection::RedisStore;
 use crate::liveness;
 use crate::reply::bad;
 use crate::scripts::DataKeys;
-use crate::{release, renew, rotate};
+use crate::{principals, release, renew, rotate};
 
 #[async_trait]
 impl Store for RedisStore {
@@ -210,6 +210,14 @@ impl Store for RedisStore {
             }
             other => Err(bad("locate", &format!("unknown status {other:?}"))),
         }
+    }
+
+    async fn sessions_of(
+        &self,
+        principal: &str,
+        label: Option<&str>,
+    ) -> Result<Vec<PrincipalSession>, StoreError> {
+        principals::sessions_of(self, principal, label).await
     }
 
     async fn advertise(&self, owner: &OwnerId, address: &str) -> Result<Liveness, StoreError> {

@@ -408,7 +408,9 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         label: Option<&str>,
     ) -> Result<Vec<PrincipalSession>, StoreError> {
         let _ = (principal, label);
-        Err(StoreError::Unsupported("listing the sessions of a principal"))
+        Err(StoreError::Unsupported(
+            "listing the sessions of a principal",
+        ))
     }
 
     /// Who holds `sid` now, and the address its holder advertised. Only reads: it

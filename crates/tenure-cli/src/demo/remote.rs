@@ -14,7 +14,8 @@ use std::time::Duration;
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 use tenure_store::{
     AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, HintReceiver, Known, Liveness,
-    Location, OptimisticReply, PrincipalSession, RenewOutcome, Renewal, RotateReply, Store, StoreError,
+    Location, OptimisticReply, PrincipalSession, RenewOutcome, Renewal, RotateReply, Store,
+    StoreError,
 };
 
 /// A store whose every call suspends its caller once before the inner store acts.

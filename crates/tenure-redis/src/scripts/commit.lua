@@ -36,6 +36,9 @@ if #refused > 0 then
   for _, name in ipairs(refused) do out[#out + 1] = name end
   return out
 end
+-- The principal before, where this commit may change it (index.lua).
+local touched = k.one_server and (replace_all or final[PRINCIPAL] ~= nil)
+local before = touched and principal_of(k)
 local fresh = apply_ops(k, m, replace_all, order, final)
 m.la = now
 m.cf, m.cs, m.cv = fence, id, m.v
@@ -45,5 +48,6 @@ if release then
   if #m.q > 0 then hk, ht = 'G', m.q[1][1] end
 end
 save_committed(k, m, timeouts, fresh)
+if touched then reindex(k, m, before or nil, now) end
 if hk == '' then return { 'C', m.v } end
 return { 'C', hk, ht, m.v }

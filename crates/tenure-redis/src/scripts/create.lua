@@ -34,4 +34,7 @@ if n > 0 then
   chunked('HSET', k.v, vers, 2000)
 end
 save_live(k, m, true)
+-- save_live scored the index entry where the keys got a TTL; a session without
+-- timeouts gets it here (index.lua).
+if n > 0 and expires_at(m) == nil then reindex(k, m, nil, now) end
 return { 'C', fence }

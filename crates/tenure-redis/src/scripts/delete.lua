@@ -10,5 +10,7 @@ tidy(m, now)
 local out = { 1 }
 for _, w in ipairs(m.q) do out[#out + 1] = w[1] end
 if linger > 0 then redis.call('SET', k.f, fmt(m.lf), 'PX', fmt(linger)) end
+local p = k.one_server and principal_of(k)
+if p then index_remove(k, p, now) end
 delete_session(k)
 return out

@@ -36,7 +36,11 @@ if #refused > 0 then
   for _, name in ipairs(refused) do out[#out + 1] = name end
   return out
 end
+-- The principal before, where this commit may change it (index.lua).
+local touched = k.one_server and (replace_all or final[PRINCIPAL] ~= nil)
+local before = touched and principal_of(k)
 local fresh = apply_ops(k, m, replace_all, order, final)
 m.la = now
 save_committed(k, m, timeouts, fresh)
+if touched then reindex(k, m, before or nil, now) end
 return { 'C', m.v }

@@ -226,6 +226,11 @@ local function save_live(k, m, fresh)
   local ttl = plan_ttl(m, fresh)
   save_meta(k.m, m)
   set_ttl(k, ttl)
+  -- The index entry's score follows the keys' deadline (index.lua).
+  if ttl ~= nil and k.one_server then
+    local p = principal_of(k)
+    if p ~= nil then index_put(k, p, m.kt, script_now) end
+  end
 end
 
 -- Reads a commit's new timeouts from ARGV[at .. at + 2]: replace 0|1, idle ms, absolute
@@ -249,7 +254,10 @@ local function save_committed(k, m, t, fresh)
     m.i, m.x = t[1], t[2]
     local at = expires_at(m)
     if at ~= nil and at <= script_now then
+      local p = k.one_server and principal_of(k)
+      if p then index_remove(k, p, script_now) end
       delete_session(k)
+      m.gone = true
       return
     end
     if at == nil then
@@ -260,6 +268,8 @@ local function save_committed(k, m, t, fresh)
       redis.call('PERSIST', k.v)
       for _, name in ipairs(outboard_names(k)) do redis.call('PERSIST', value_key(k, name)) end
       redis.call('PERSIST', k.o)
+      local p = k.one_server and principal_of(k)
+      if p then index_put(k, p, 0, script_now) end
       return
     end
     -- New timeouts: the TTLs set anew.

@@ -18,6 +18,8 @@ local out = { 1 }
 if finish then
   for _, w in ipairs(m.q) do out[#out + 1] = w[1] end
   if linger > 0 then redis.call('SET', k.f, fmt(m.lf), 'PX', fmt(linger)) end
+  local p = k.one_server and principal_of(k)
+  if p then index_remove(k, p, now) end
   delete_session(k)
 elseif m.o == rot then
   -- Unlocked again: the head waiter (told to retry after the rotation lease) may go.

@@ -37,14 +37,18 @@ local INLINE_BELOW = 4096
 
 -- The keys of the session whose keys start at KEYS[at]: `per` of them, 1 (the meta key)
 -- or 5 (meta, values, versions, index, fence, each checked against the derived name).
-local function session_keys(at, per)
-  local km = KEYS[at]
+local function keys_from_meta(km, per)
   if type(km) ~= 'string' or string.sub(km, -2) ~= ':m' then error('tenure: bad key') end
   local base = string.sub(km, 1, -2)
-  local k = {
+  return {
     m = km, a = base .. 'a', v = base .. 'v', f = base .. 'f', o = base .. 'o', b = base .. 'b:',
-    may_put_apart = per == 1,
+    may_put_apart = per == 1, one_server = per == 1,
   }
+end
+
+local function session_keys(at, per)
+  local km = KEYS[at]
+  local k = keys_from_meta(km, per)
   if per == 5 then
     if KEYS[at + 1] ~= k.a or KEYS[at + 2] ~= k.v or KEYS[at + 3] ~= k.o
       or KEYS[at + 4] ~= k.f then

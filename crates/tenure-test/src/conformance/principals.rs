@@ -86,12 +86,23 @@ pub async fn principal_index_follows_lifecycle(store: Arc<dyn Store>) {
     delta.set(LABEL, Bytes::from_static(b"phone"));
     committed(s, &s2, &a, f2, delta, false, "set principal").await;
     let got = listed(s, &p).await.unwrap_or_default();
-    assert_eq!(got.len(), 2, "a fenced commit that sets the principal indexes it");
+    assert_eq!(
+        got.len(),
+        2,
+        "a fenced commit that sets the principal indexes it"
+    );
     let entry = &got[&s2];
-    assert_eq!(entry.label.as_deref(), Some(&b"phone"[..]), "the label attribute's bytes");
+    assert_eq!(
+        entry.label.as_deref(),
+        Some(&b"phone"[..]),
+        "the label attribute's bytes"
+    );
     assert_eq!(got[&s1].label, None, "no label where the session has none");
     let bound = started.elapsed() + TOL;
-    assert!(entry.age <= bound && entry.idle_for <= bound, "age and idle time by the store's clock: {entry:?}");
+    assert!(
+        entry.age <= bound && entry.idle_for <= bound,
+        "age and idle time by the store's clock: {entry:?}"
+    );
 
     // Given it by an optimistic commit.
     let s3 = sid();
@@ -104,7 +115,10 @@ pub async fn principal_index_follows_lifecycle(store: Arc<dyn Store>) {
 
     // Rotated, unlocked and held: the new ids are listed, the old ones not.
     let s1b = sid();
-    assert!(matches!(ok(s.rotate_id(&s1, &s1b, None).await, "rotate_id"), RotateReply::Rotated { .. }));
+    assert!(matches!(
+        ok(s.rotate_id(&s1, &s1b, None).await, "rotate_id"),
+        RotateReply::Rotated { .. }
+    ));
     let s2b = sid();
     let f2b = match ok(s.rotate_id(&s2, &s2b, Some((&a, f2))).await, "rotate_id") {
         RotateReply::Rotated { fence: Some(f) } => f,
@@ -173,11 +187,17 @@ pub async fn principal_index_skips_expired(store: Arc<dyn Store>) {
     let gone = sid();
     let sent = Instant::now();
     ok(s.create(&gone, first, short, None).await, "create");
-    let poll = Poll::new(idle + SLACK, "a session listed under its principal to expire");
+    let poll = Poll::new(
+        idle + SLACK,
+        "a session listed under its principal to expire",
+    );
     loop {
         let asked = Instant::now();
         let got = listed(s, &p).await.unwrap_or_default();
-        assert!(got.contains_key(&keep), "a live session left out of the list");
+        assert!(
+            got.contains_key(&keep),
+            "a live session left out of the list"
+        );
         if !got.contains_key(&gone) {
             not_before(sent, Instant::now(), idle, "sessions_of: expiry");
             break;

@@ -55,7 +55,8 @@ use async_trait::async_trait;
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 use tenure_store::{
     AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, HintReceiver, Known, Liveness,
-    Location, OptimisticReply, PrincipalSession, Release, RenewOutcome, Renewal, RotateReply, Store, StoreError,
+    Location, OptimisticReply, PrincipalSession, Release, RenewOutcome, Renewal, RotateReply,
+    Store, StoreError,
 };
 
 pub use call::{Call, Method};

@@ -1,0 +1,58 @@
+//! `Store::sessions_of` on Redis: one script over the principal's index
+//! (`scripts/index.lua` describes the index, `scripts/sessions_of.lua` the listing).
+//!
+//! On a Redis Cluster the index would live in another slot than the sessions it
+//! names, where no script can change both in one step; the store keeps no index there
+//! and answers [`StoreError::Unsupported`].
+
+use std::time::Duration;
+
+use fred::types::Value;
+use tenure_core::SessionId;
+use tenure_store::{PrincipalSession, StoreError, PRUNE_PER_CALL};
+
+use crate::connection::RedisStore;
+use crate::keys::principal_index;
+use crate::reply::bad;
+use crate::scripts::IndexKeys;
+
+pub(crate) async fn sessions_of(
+    store: &RedisStore,
+    principal: &str,
+    label: Option<&str>,
+) -> Result<Vec<PrincipalSession>, StoreError> {
+    if store.is_clustered() {
+        return Err(StoreError::Unsupported(
+            "the principal index on a Redis Cluster",
+        ));
+    }
+    let key = principal_index(store.prefix(), principal);
+    let args = vec![
+        Value::from(store.prefix()),
+        Value::from(principal),
+        Value::from(label.unwrap_or("")),
+        Value::from(PRUNE_PER_CALL as i64),
+    ];
+    let mut reply = store
+        .scripts()
+        .sessions_of
+        .run(store.client(), IndexKeys(key), args)
+        .await?;
+    let now = reply.int("now")?;
+    let mut out = Vec::with_capacity(reply.remaining() / 4);
+    while !reply.is_empty() {
+        let id = reply.text("session id")?;
+        let id = SessionId::parse(&id)
+            .map_err(|e| bad("sessions_of", &format!("bad session id: {e}")))?;
+        let created = reply.int("created")?;
+        let last_access = reply.int("last access")?;
+        let value = reply.optional_bytes("label")?;
+        out.push(PrincipalSession {
+            id,
+            age: Duration::from_millis(now.saturating_sub(created)),
+            idle_for: Duration::from_millis(now.saturating_sub(last_access)),
+            label: value.filter(|_| label.is_some()),
+        });
+    }
+    Ok(out)
+}
