@@ -1,10 +1,13 @@
 //! Protocol values as the functions' parameters: durations in milliseconds, counters
 //! as `bigint`, a delta as parallel arrays.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use tenure_core::{Change, Delta, Expect};
 use tenure_store::StoreError;
+
+use crate::names::to_pg;
 
 /// The longest duration sent, 100 years: longer means "never" to every timeout, and
 /// keeps `now() + d` far inside PostgreSQL's timestamp range.
@@ -26,7 +29,7 @@ pub(crate) fn counter(what: &str, value: u64) -> Result<i64, StoreError> {
 /// A delta's operations and settings as the commit functions take them.
 #[derive(Debug)]
 pub(crate) struct DeltaArgs<'a> {
-    pub(crate) names: Vec<&'a str>,
+    pub(crate) names: Vec<Cow<'a, str>>,
     /// `None` removes the attribute.
     pub(crate) values: Vec<Option<&'a [u8]>>,
     /// 0 any, 1 absent, 2 at the version in `expect_versions`.
@@ -41,8 +44,7 @@ pub(crate) struct DeltaArgs<'a> {
 }
 
 impl<'a> DeltaArgs<'a> {
-    /// The arrays for `delta`. A name PostgreSQL's `text` cannot hold (a NUL byte) is
-    /// an error before anything is sent.
+    /// The arrays for `delta`, names as stored ([`names`](crate::names)).
     pub(crate) fn of(delta: &'a Delta) -> Result<Self, StoreError> {
         let n = delta.ops.len();
         let mut args = DeltaArgs {
@@ -57,7 +59,7 @@ impl<'a> DeltaArgs<'a> {
             absolute_ms: delta.expiry.and_then(|e| e.absolute).map(ms),
         };
         for op in &delta.ops {
-            args.names.push(name(&op.name)?);
+            args.names.push(to_pg(&op.name));
             args.values.push(match &op.change {
                 Change::Set(value) => Some(value.as_ref()),
                 Change::Remove => None,
@@ -77,16 +79,6 @@ impl<'a> DeltaArgs<'a> {
         }
         Ok(args)
     }
-}
-
-/// An attribute name, checked for what `text` cannot hold.
-pub(crate) fn name(name: &str) -> Result<&str, StoreError> {
-    if name.contains('\0') {
-        return Err(StoreError::Protocol(
-            "an attribute name holds a NUL byte, which PostgreSQL text cannot store".into(),
-        ));
-    }
-    Ok(name)
 }
 
 #[cfg(test)]
@@ -114,10 +106,7 @@ mod tests {
     fn what_postgres_cannot_hold_is_refused_or_capped() {
         let mut delta = Delta::default();
         delta.set("a\0b", Bytes::new());
-        assert!(matches!(
-            DeltaArgs::of(&delta),
-            Err(StoreError::Protocol(_))
-        ));
+        assert_eq!(DeltaArgs::of(&delta).unwrap().names, ["a\u{FFFE}0b"]);
         assert!(counter("fence", u64::MAX).is_err());
         assert_eq!(counter("fence", 5).unwrap(), 5);
         assert_eq!(ms(Duration::MAX), MAX_MS as i64);

@@ -9,6 +9,7 @@ use tenure_store::{AttrInfo, Fence, Inspect, LockInfo, SessionInfo, Store, Store
 use tokio_postgres::IsolationLevel;
 
 use crate::error::{pool_error, shape, store_error};
+use crate::names::from_pg;
 use crate::reply::{col, millis, unsigned};
 use crate::PostgresStore;
 
@@ -123,7 +124,7 @@ impl Inspect for PostgresStore {
             .map(|row| {
                 let value: Vec<u8> = col(row, WHAT, "value")?;
                 Ok(AttrInfo {
-                    name: col(row, WHAT, "name")?,
+                    name: from_pg(col(row, WHAT, "name")?),
                     version: unsigned(WHAT, col(row, WHAT, "version")?)?,
                     value: Bytes::from(value),
                 })

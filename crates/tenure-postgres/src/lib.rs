@@ -33,6 +33,8 @@ mod config;
 mod error;
 mod hints;
 mod inspect;
+mod names;
+mod principals;
 mod protocol;
 mod reply;
 mod schema;

@@ -6,13 +6,14 @@ use async_trait::async_trait;
 use tenure_core::{Bytes, Conflict, Delta, OwnerId, PatchRefused, SessionId, Snapshot};
 use tenure_store::{
     AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, Grant, HintReceiver, Known,
-    Liveness, Location, OptimisticReply, PartialGrant, Release, RenewOutcome, Renewal, RotateReply,
-    Store, StoreError, MAX_ADDRESS,
+    Liveness, Location, OptimisticReply, PartialGrant, PrincipalSession, Release, RenewOutcome,
+    Renewal, RotateReply, Store, StoreError, MAX_ADDRESS,
 };
 
-use crate::args::{counter, ms, name, DeltaArgs};
+use crate::args::{counter, ms, DeltaArgs};
+use crate::names::{all_from_pg, to_pg};
 use crate::reply::{col, expiry, millis, snapshot, unknown, unsigned};
-use crate::PostgresStore;
+use crate::{principals, PostgresStore};
 
 impl PostgresStore {
     /// `acquire`, and with `known` `acquire_since`: one function, one decoder.
@@ -27,12 +28,12 @@ impl PostgresStore {
         const WHAT: &str = "acquire";
         let (lease_ms, wait_ms) = (ms(lease), ms(wait));
         let known_version = known.map(|k| i64::try_from(k.version).unwrap_or(i64::MAX));
-        let (names, versions): (Vec<&str>, Vec<i64>) = known
+        let (names, versions): (Vec<_>, Vec<i64>) = known
             .map(|k| {
                 k.attrs
                     .iter()
                     // A version no bigint holds is one the store never gave: 0 never matches.
-                    .map(|(n, v)| (n.as_str(), i64::try_from(*v).unwrap_or(0)))
+                    .map(|(n, v)| (to_pg(n), i64::try_from(*v).unwrap_or(0)))
                     .unzip()
             })
             .unwrap_or_default();
@@ -78,7 +79,7 @@ impl PostgresStore {
                 let removed: Option<Vec<String>> = col(&row, WHAT, "removed")?;
                 Ok(AcquireReply::Partial(PartialGrant {
                     grant,
-                    removed: removed.unwrap_or_default(),
+                    removed: all_from_pg(removed),
                     patched: Vec::new(),
                 }))
             }
@@ -119,6 +120,14 @@ fn sessions_and_fences<'a>(
 
 #[async_trait]
 impl Store for PostgresStore {
+    async fn sessions_of(
+        &self,
+        principal: &str,
+        label: Option<&str>,
+    ) -> Result<Vec<PrincipalSession>, StoreError> {
+        principals::sessions_of(self, principal, label).await
+    }
+
     async fn acquire(
         &self,
         sid: &SessionId,
@@ -217,7 +226,7 @@ impl Store for PostgresStore {
             if kind == 3 {
                 let attrs: Option<Vec<String>> = col(&row, WHAT, "refused")?;
                 return Ok(CommitReply::PatchRefused(PatchRefused {
-                    attrs: attrs.unwrap_or_default(),
+                    attrs: all_from_pg(attrs),
                 }));
             }
             (kind, version)
@@ -307,14 +316,14 @@ impl Store for PostgresStore {
             2 => {
                 let attrs: Option<Vec<String>> = col(&row, WHAT, "conflicts")?;
                 Ok(OptimisticReply::Conflict(Conflict {
-                    attrs: attrs.unwrap_or_default(),
+                    attrs: all_from_pg(attrs),
                 }))
             }
             3 => Ok(OptimisticReply::Locked),
             4 => {
                 let attrs: Option<Vec<String>> = col(&row, WHAT, "conflicts")?;
                 Ok(OptimisticReply::PatchRefused(PatchRefused {
-                    attrs: attrs.unwrap_or_default(),
+                    attrs: all_from_pg(attrs),
                 }))
             }
             other => Err(unknown(WHAT, other)),
@@ -329,10 +338,7 @@ impl Store for PostgresStore {
         tenure: Option<(&OwnerId, Duration)>,
     ) -> Result<CreateReply, StoreError> {
         const WHAT: &str = "create";
-        let names = attrs
-            .iter()
-            .map(|(n, _)| name(n))
-            .collect::<Result<Vec<&str>, _>>()?;
+        let names: Vec<_> = attrs.iter().map(|(n, _)| to_pg(n)).collect();
         let values: Vec<&[u8]> = attrs.iter().map(|(_, v)| v.as_ref()).collect();
         let owner = tenure.map(|(o, _)| o.as_str());
         let lease = tenure.map(|(_, l)| ms(l));

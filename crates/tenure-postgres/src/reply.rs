@@ -8,6 +8,7 @@ use tenure_store::StoreError;
 use tokio_postgres::Row;
 
 use crate::error::shape;
+use crate::names::from_pg;
 
 /// Column `name` of `row`, of type `T`.
 pub(crate) fn col<'a, T: tokio_postgres::types::FromSql<'a>>(
@@ -56,7 +57,7 @@ pub(crate) fn snapshot(row: &Row, what: &str, version: i64) -> Result<Snapshot, 
             value: Bytes::from(value),
             version: unsigned(what, v)?,
         };
-        attrs.insert(name, entry);
+        attrs.insert(from_pg(name), entry);
     }
     Ok(Snapshot {
         version: unsigned(what, version)?,

@@ -19,10 +19,20 @@ const FUNCTIONS: &str = include_str!("sql/functions.sql");
 /// The SQL that brings `schema` up to date.
 pub(crate) fn migration(schema: &str) -> String {
     let mut sql = String::with_capacity(TABLES.len() + FUNCTIONS.len() + 128);
-    sql.push_str(&TABLES.replace("__S__", schema));
+    sql.push_str(
+        &TABLES
+            .replace("__S__", schema)
+            .replace("__PRINCIPAL__", &principal_literal()),
+    );
     sql.push('\n');
     sql.push_str(&FUNCTIONS.replace("__S__", schema));
     sql
+}
+
+/// The stored name of the principal attribute as an SQL literal.
+pub(crate) fn principal_literal() -> String {
+    // A constant of Tenure's own, printable ASCII after its NUL: never refused.
+    crate::names::sql_literal(tenure_core::PRINCIPAL_ATTR).unwrap_or_else(|| "NULL".into())
 }
 
 /// Applies the migration for `schema` on `client`, unless the schema already holds
@@ -73,6 +83,8 @@ mod tests {
     fn the_placeholder_is_replaced_everywhere() {
         let sql = migration("shop");
         assert!(!sql.contains("__S__"));
+        assert!(!sql.contains("__PRINCIPAL__"));
+        assert!(sql.contains("WHERE name = E'\\uFFFE0tenure.principal'"));
         assert!(sql.contains("CREATE SCHEMA IF NOT EXISTS shop;"));
         assert!(sql.contains("FUNCTION shop.acquire("));
     }

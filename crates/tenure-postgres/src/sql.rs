@@ -17,6 +17,8 @@ pub(crate) struct Sql {
     pub(crate) advertise: String,
     pub(crate) channel: String,
     pub(crate) sweep: String,
+    /// `Store::sessions_of`: a plain read over the principal index.
+    pub(crate) sessions_of: String,
 }
 
 impl Sql {
@@ -42,6 +44,18 @@ impl Sql {
             advertise: call("advertise", 2),
             channel: call("channel", 1),
             sweep: call("sweep", 1),
+            sessions_of: format!(
+                "SELECT s.id, \
+                   (extract(epoch FROM clock_timestamp() - s.created) * 1000)::bigint AS age_ms, \
+                   (extract(epoch FROM clock_timestamp() - s.last_access) * 1000)::bigint AS idle_ms, \
+                   l.value AS label \
+                 FROM {schema}.attributes p \
+                 JOIN {schema}.sessions s ON s.id = p.session \
+                 LEFT JOIN {schema}.attributes l ON l.session = p.session AND l.name = $2 \
+                 WHERE p.name = {principal} AND p.value = $1 \
+                   AND (s.expires_at IS NULL OR s.expires_at > clock_timestamp())",
+                principal = crate::schema::principal_literal(),
+            ),
         }
     }
 }

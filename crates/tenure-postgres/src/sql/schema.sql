@@ -54,6 +54,15 @@ CREATE TABLE IF NOT EXISTS __S__.attributes (
     PRIMARY KEY (session, name)
 );
 
+-- The principal index (issue 15): a session's principal is its attribute
+-- PRINCIPAL_ATTR (__PRINCIPAL__, the name as stored: see names.rs), whose value is
+-- the principal's text. The attribute row is written, changed, moved by a rotation
+-- (ON UPDATE CASCADE) and deleted with its session (ON DELETE CASCADE) in the same
+-- transaction as the session, so this index is exact: it holds an expired session's
+-- entry only until the sweep removes the session, and a listing filters on expiry.
+CREATE INDEX IF NOT EXISTS attributes_principal
+    ON __S__.attributes (value) WHERE name = __PRINCIPAL__;
+
 -- The FIFO queue of owners waiting for a session, each with a deadline after which
 -- it counts as dead.
 CREATE TABLE IF NOT EXISTS __S__.waiters (
