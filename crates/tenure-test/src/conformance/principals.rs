@@ -156,11 +156,13 @@ pub async fn principal_index_follows_lifecycle(store: Arc<dyn Store>) {
     committed(s, &s5, &a, f5, with_principal(&p), false, "set principal").await;
     assert_listed(s, &p, &[&s1b, &s5], "another session").await;
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let mut end = Delta::default();
-    end.expiry = Some(Expiry {
-        idle: None,
-        absolute: Some(Duration::from_millis(1)),
-    });
+    let end = Delta {
+        expiry: Some(Expiry {
+            idle: None,
+            absolute: Some(Duration::from_millis(1)),
+        }),
+        ..Delta::default()
+    };
     match commit(s, &s5, &a, f5, end, false).await {
         CommitReply::Committed { .. } => {}
         other => panic!("a commit ending the session answers Committed: {other:?}"),
