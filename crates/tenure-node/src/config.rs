@@ -85,6 +85,10 @@ pub struct NodeConfig {
     /// node instead of moving the session, and other nodes learn this address from
     /// the store. Default none: sessions move to the node that gets the request.
     pub advertise: Option<String>,
+    /// The attribute [`Node::sessions_of`](crate::Node::sessions_of) reports as each
+    /// session's label (a device name the application stored as a `String`, say).
+    /// Default none.
+    pub device_label: Option<String>,
     /// Most copies of given-back sessions kept, so that taking one back costs only the
     /// attributes changed since (conditional takeover): the least recently used go
     /// first. 0 keeps none (every takeover then carries the whole session). Default
@@ -127,6 +131,7 @@ impl Default for NodeConfig {
             },
             limits: Limits::default(),
             advertise: None,
+            device_label: None,
             move_after: MOVE_AFTER,
             remembered_copies: REMEMBERED_COPIES,
             remembered_bytes: REMEMBERED_BYTES,
@@ -220,6 +225,13 @@ impl NodeConfig {
     /// Where this node takes forwarded requests ([`advertise`](Self::advertise)).
     pub fn with_advertise(mut self, address: impl Into<String>) -> Self {
         self.advertise = Some(address.into());
+        self
+    }
+
+    /// The attribute [`Node::sessions_of`](crate::Node::sessions_of) reports as each
+    /// session's label ([`device_label`](Self::device_label)).
+    pub fn with_device_label(mut self, attr: impl Into<String>) -> Self {
+        self.device_label = Some(attr.into());
         self
     }
 

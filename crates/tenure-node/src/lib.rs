@@ -33,6 +33,7 @@ mod expiry;
 mod inner;
 mod locks;
 mod node;
+mod principals;
 mod route;
 mod session;
 mod stats;
@@ -42,6 +43,7 @@ pub use config::{NodeConfig, MAX_TIMING, MOVE_AFTER, REMEMBERED_BYTES, REMEMBERE
 pub use error::{ConfigError, SessionError};
 pub use expiry::SessionExpiry;
 pub use node::{Node, StartError};
+pub use principals::SessionOf;
 pub use route::{Forward, Route};
 pub use session::{AttrGuard, EndReport, Session};
 pub use stats::NodeStats;

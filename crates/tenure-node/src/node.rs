@@ -34,7 +34,7 @@ use crate::{ConfigError, NodeConfig, Session, SessionError};
 /// ```
 #[derive(Debug)]
 pub struct Node<C: Codec = MessagePack> {
-    inner: Arc<NodeInner<C>>,
+    pub(crate) inner: Arc<NodeInner<C>>,
 }
 
 impl<C: Codec> Clone for Node<C> {
