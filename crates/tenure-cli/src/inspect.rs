@@ -1,11 +1,12 @@
-//! `tenure inspect`: list, show and delete sessions in a Redis or PostgreSQL store.
+//! `tenure inspect`: list, show and delete sessions in a Redis or PostgreSQL store,
+//! and list a principal's sessions.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use tenure_core::principal::principal_of;
 use tenure_core::{Codec, MessagePack, SessionId, PRINCIPAL_ATTR};
-use tenure_store::{Inspect, SessionInfo, StoreError};
+use tenure_store::{Inspect, PrincipalSession, SessionInfo, Store, StoreError};
 
 /// What to do.
 #[derive(Debug, Clone)]
@@ -16,11 +17,27 @@ pub enum Action {
     Show(SessionId),
     /// Delete one session.
     Delete(SessionId),
+    /// List the live sessions of a principal, with the label attribute if named.
+    SessionsOf {
+        /// The principal.
+        principal: String,
+        /// The attribute to show as each session's label.
+        label: Option<String>,
+    },
 }
 
-/// Runs `action`, answering the text to print.
-pub async fn run(inspector: &dyn Inspect, action: &Action) -> Result<String, StoreError> {
+/// Runs `action` on the store (`inspector` is its operator view), answering the
+/// text to print.
+pub async fn run(
+    inspector: &dyn Inspect,
+    store: &dyn Store,
+    action: &Action,
+) -> Result<String, StoreError> {
     match action {
+        Action::SessionsOf { principal, label } => {
+            let listed = store.sessions_of(principal, label.as_deref()).await?;
+            Ok(render_sessions_of(principal, &listed))
+        }
         Action::List(limit) => {
             let ids = inspector.list(*limit).await?;
             let mut out = String::new();
@@ -40,6 +57,40 @@ pub async fn run(inspector: &dyn Inspect, action: &Action) -> Result<String, Sto
             format!("no session {sid}\n")
         }),
     }
+}
+
+/// A principal's sessions as text, one per line, label values decoded as
+/// MessagePack where they decode.
+pub fn render_sessions_of(principal: &str, listed: &[PrincipalSession]) -> String {
+    let mut out = String::new();
+    for s in listed {
+        let label = s
+            .label
+            .as_ref()
+            .map(|b| match MessagePack.decode::<serde_json::Value>(b) {
+                Ok(serde_json::Value::String(text)) => text.escape_debug().to_string(),
+                Ok(v) => v.to_string(),
+                Err(_) => format!("({} B, not MessagePack)", b.len()),
+            });
+        let _ = write!(
+            out,
+            "{}  created {} ago, idle {}",
+            s.id,
+            secs(s.age),
+            secs(s.idle_for)
+        );
+        if let Some(label) = label {
+            let _ = write!(out, ", label {label}");
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "{} live session(s) of {}",
+        listed.len(),
+        principal.escape_debug()
+    );
+    out
 }
 
 fn secs(d: Duration) -> String {
@@ -95,7 +146,7 @@ pub fn render(info: &SessionInfo) -> String {
         out,
         "principal {}",
         principal.map_or("none".into(), |a| match principal_of(&a.value) {
-            Some(p) => p.to_string(),
+            Some(p) => p.escape_debug().to_string(),
             None => format!("(not a principal, {} B)", a.value.len()),
         })
     );

@@ -187,6 +187,15 @@ enum InspectAction {
         /// The session id.
         id: String,
     },
+    /// List the live sessions of a user (the principal a login set), from the store's
+    /// index.
+    SessionsOf {
+        /// The principal (the demo's user name).
+        user: String,
+        /// The attribute to show as each session's label (the demo's is `device`).
+        #[arg(long)]
+        label: Option<String>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -391,6 +400,12 @@ async fn inspect_store(args: InspectArgs) -> ExitCode {
         InspectAction::List { limit } => Ok(Action::List(*limit)),
         InspectAction::Show { id: text } => id(text).map(Action::Show),
         InspectAction::Delete { id: text } => id(text).map(Action::Delete),
+        InspectAction::SessionsOf { user, label } => tenure_core::principal::check_principal(user)
+            .map(|()| Action::SessionsOf {
+                principal: user.clone(),
+                label: label.clone(),
+            })
+            .map_err(|e| format!("`{}` is not a principal: {e}", user.escape_debug())),
     };
     let action = match action {
         Ok(a) => a,
@@ -403,7 +418,7 @@ async fn inspect_store(args: InspectArgs) -> ExitCode {
     let Some(inspector) = backend.inspector() else {
         return ExitCode::FAILURE;
     };
-    let result = inspect::run(inspector.as_ref(), &action).await;
+    let result = inspect::run(inspector.as_ref(), &*backend.shared(), &action).await;
     backend.quit().await;
     match result {
         Ok(text) => {

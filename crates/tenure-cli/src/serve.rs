@@ -84,6 +84,7 @@ impl NodeSetup {
         config.label = self.name.clone();
         config.consistency = self.mode;
         config.write_policy = self.policy;
+        config.device_label = Some(crate::demo::devices::DEVICE.name().into());
         if let Some(lease) = self.lease {
             config.lease = lease;
             config.renew_interval = lease / 6;

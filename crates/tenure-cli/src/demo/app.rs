@@ -13,6 +13,7 @@ use tenure_axum::{CookieConfig, CookieConfigError, Session, SessionFailure, Sess
 use tenure_core::{Consistency, Key};
 use tenure_node::{Node, NodeStats};
 
+use super::devices::{self, DEVICE, MAX_DEVICE};
 use super::page::{self, back_home, refused, wants_html, Page};
 
 /// The attributes the demo keeps.
@@ -67,7 +68,8 @@ impl Peers {
 }
 
 #[derive(Clone)]
-struct AppState {
+pub(super) struct AppState {
+    pub(super) node: Node,
     name: String,
     mode: Consistency,
     peers: Peers,
@@ -114,6 +116,7 @@ fn build(
     let header = HeaderValue::from_str(name).unwrap_or(HeaderValue::from_static("node"));
     let mode = node.config().consistency;
     let stats_node = node.clone();
+    let stats_node_for_state = node.clone();
     let mut sessions = SessionLayer::new(node).with_cookies(cookies)?;
     if let Some((cookie, value)) = route {
         sessions = sessions.with_route_cookie(cookie, value).check()?;
@@ -125,6 +128,8 @@ fn build(
         .route("/session", get(show_session))
         .route("/login", post(login))
         .route("/logout", post(logout))
+        .route("/devices", get(devices::devices))
+        .route("/logout-everywhere", post(devices::logout_everywhere))
         .layer(sessions)
         // The node's counters, one `name value` per line; outside the session layer,
         // so reading them neither touches nor forwards a session.
@@ -154,6 +159,7 @@ fn build(
             }
         }))
         .with_state(AppState {
+            node: stats_node_for_state,
             name: name.to_string(),
             mode,
             peers,
@@ -224,6 +230,9 @@ struct ItemForm {
 #[derive(Deserialize)]
 struct UserForm {
     user: String,
+    /// A name for the device, shown by `GET /devices` (else the `User-Agent`).
+    #[serde(default)]
+    device: Option<String>,
 }
 
 /// Reads a form or JSON body, by content type.
@@ -313,15 +322,28 @@ async fn show_session(
 
 async fn login(State(state): State<AppState>, session: Session, req: Request) -> Response {
     let html = wants_html(req.headers());
-    let user = match form_or_json::<UserForm>(req).await {
-        Ok(f) if valid_text(&f.user) => f.user,
+    let agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let (user, device) = match form_or_json::<UserForm>(req).await {
+        Ok(f) if valid_text(&f.user) => (f.user, f.device.or(agent)),
         Ok(_) => return bad_request(html, &state, "user must be 1 to 100 printable characters"),
         Err(rejection) => return rejection,
     };
+    // A label, not an input anything depends on: cut to size, controls dropped.
+    let device: String = device
+        .unwrap_or_else(|| "unknown".into())
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_DEVICE)
+        .collect();
     let result = async {
         // A new id on privilege change: an id planted before login is worthless after.
         session.rotate_id().await?;
         session.insert(&USER, user.clone()).await?;
+        session.insert(&DEVICE, device).await?;
         // Who the session belongs to, for the store's index of a user's sessions.
         session.set_principal(&user).await?;
         Ok::<_, SessionFailure>(())

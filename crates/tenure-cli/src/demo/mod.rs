@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod compare;
+pub mod devices;
 pub mod front;
 pub mod page;
 pub mod remote;
@@ -143,6 +144,7 @@ impl Demo {
             config.label = name.clone();
             config.consistency = setup.mode;
             config.write_policy = setup.policy;
+            config.device_label = Some(devices::DEVICE.name().into());
             // Bound first: the node advertises where the others forward requests to it.
             let listener = bind(0).await?;
             let addr = listener.local_addr()?;

@@ -83,7 +83,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}\
 ol{margin:0;padding-left:1.4rem}.muted{color:#6b7385}.error{color:#b42318;font-weight:600}\
 code{background:#eef0f4;padding:0 .3rem;border-radius:3px}";
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -168,7 +168,8 @@ impl Page<'_> {
              <section><h2>Login</h2>\
              <form method=post action=/login><input name=user placeholder=user required maxlength=100>\
              <button>Log in</button></form>\
-             <form method=post action=/logout><button class=quiet>Log out</button></form></section>\
+             <form method=post action=/logout><button class=quiet>Log out</button></form>\
+             <p><a href=/devices>Your devices</a></p></section>\
              <section><h2>Your last form posts</h2>{history}</section>\
              <section><h2>Nodes</h2>{stats}\
              <p class=muted>A handoff is a session given up by one node because another \

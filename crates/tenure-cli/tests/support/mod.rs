@@ -173,9 +173,23 @@ impl Browser {
         addr: SocketAddr,
         path: &str,
     ) -> (StatusCode, String) {
+        self.send_json(method, addr, path, None).await
+    }
+
+    /// [`send`](Self::send) with a JSON body, if given.
+    pub async fn send_json(
+        &mut self,
+        method: &str,
+        addr: SocketAddr,
+        path: &str,
+        json: Option<&str>,
+    ) -> (StatusCode, String) {
         let mut req = Request::builder()
             .method(method)
             .uri(format!("http://{addr}{path}"));
+        if json.is_some() {
+            req = req.header("content-type", "application/json");
+        }
         let pairs: Vec<&String> = self.cookie.iter().chain(&self.others).collect();
         if !pairs.is_empty() {
             let joined: Vec<&str> = pairs.iter().map(|p| p.as_str()).collect();
@@ -183,7 +197,10 @@ impl Browser {
         }
         let res = self
             .client
-            .request(req.body(Full::new(Bytes::new())).unwrap())
+            .request(
+                req.body(Full::new(Bytes::from(json.unwrap_or("").to_string())))
+                    .unwrap(),
+            )
             .await
             .expect("request");
         let session_cookie = plain_http_cookies().cookie_name();
