@@ -1,6 +1,7 @@
 //! `tenure inspect` against a live node on Redis, and on a private PostgreSQL: lists
 //! the session, shows its attributes (decoded), holder, fence and queue, deletes it;
-//! bad input fails clearly.
+//! lists a user's sessions (`sessions-of`) with their device label; bad input fails
+//! clearly.
 
 mod support;
 
@@ -67,7 +68,39 @@ async fn lists_shows_and_deletes(url: &str, prefix: &str) {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a session id"));
 
+    // A login sets the principal: `sessions-of` lists the session with its device.
+    let mut user = Browser::new();
+    let login = r#"{"user":"ada","device":"phone"}"#;
+    let (status, _) = user
+        .send_json("POST", node.addr, "/login", Some(login))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let user_sid = user
+        .cookie
+        .clone()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_string();
+    let of = stdout(&inspect(
+        &url,
+        &prefix,
+        &["sessions-of", "ada", "--label", "device"],
+    ));
+    assert!(of.contains(&user_sid), "{of}");
+    assert!(of.contains("label phone"), "{of}");
+    assert!(of.contains("1 live session(s) of ada"), "{of}");
+    let shown = stdout(&inspect(&url, &prefix, &["show", &user_sid]));
+    assert!(shown.contains("principal ada"), "{shown}");
+    let none = stdout(&inspect(&url, &prefix, &["sessions-of", "bob"]));
+    assert!(none.contains("0 live session(s) of bob"), "{none}");
+    let bad = inspect(&url, &prefix, &["sessions-of", ""]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a principal"));
+
     node.stop().await;
+    stdout(&inspect(&url, &prefix, &["delete", &user_sid]));
     let deleted = stdout(&inspect(&url, &prefix, &["delete", &sid]));
     assert!(deleted.contains("deleted"), "{deleted}");
     let gone = stdout(&inspect(&url, &prefix, &["show", &sid]));
