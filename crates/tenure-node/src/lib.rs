@@ -29,6 +29,7 @@
 
 mod config;
 mod error;
+mod events;
 mod expiry;
 mod inner;
 mod locks;
@@ -41,6 +42,7 @@ mod tenure;
 
 pub use config::{NodeConfig, MAX_TIMING, MOVE_AFTER, REMEMBERED_BYTES, REMEMBERED_COPIES};
 pub use error::{ConfigError, SessionError};
+pub use events::{EventError, EventStream, EVENT_POLL};
 pub use expiry::SessionExpiry;
 pub use node::{Node, StartError};
 pub use principals::SessionOf;

@@ -12,11 +12,13 @@
 //! | [`Fence`] | the token that orders tenures of one session |
 //! | [`Hint`] | a pushed notice (recall, grant) that may be lost |
 //! | [`Known`], [`PartialGrant`] | conditional takeover: what a caller still has, and a grant of only the rest |
+//! | [`SessionEvent`], [`EventId`], [`EventBatch`] | session events from a store's log (`Store::events`) |
 //! | [`PrincipalSession`] | one live session of a principal, as `Store::sessions_of` lists it |
 //! | [`Inspect`] | what operators see of a store (`tenure inspect`): [`SessionInfo`], [`LockInfo`], [`AttrInfo`] |
 #![doc(test(attr(deny(warnings))))]
 
 mod error;
+pub mod events;
 mod inspect;
 mod known;
 mod memory;
@@ -26,6 +28,7 @@ mod replies;
 mod shared;
 
 pub use error::StoreError;
+pub use events::{EventBatch, EventId, EventKind, SessionEvent};
 pub use inspect::{AttrInfo, Inspect, LockInfo, SessionInfo};
 pub use known::{Known, MergeError, PartialGrant, PatchedAttr};
 pub use memory::MemoryStore;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 
+use crate::events::{EventBatch, EventId};
 use crate::known::{Known, PartialGrant};
 use crate::principals::PrincipalSession;
 pub use crate::replies::{CommitReply, CreateReply, OptimisticReply, RotateReply};
@@ -411,6 +412,19 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         Err(StoreError::Unsupported(
             "listing the sessions of a principal",
         ))
+    }
+
+    /// The events of the store's log after `after` (`None`: from the oldest it
+    /// holds), at most `max`, oldest first: see [`events`](crate::events) for what a
+    /// log promises. A session that expires gets its `Expired` event also when no call
+    /// touches it: a backend finds expired sessions on its own (a sweep), or when this
+    /// is called. Reading is not an access.
+    ///
+    /// The default answers [`StoreError::Unsupported`], for a backend without a log; a
+    /// wrapper should pass it on to its inner store.
+    async fn events(&self, after: Option<EventId>, max: usize) -> Result<EventBatch, StoreError> {
+        let _ = (after, max);
+        Err(StoreError::Unsupported("session events"))
     }
 
     /// Who holds `sid` now, and the address its holder advertised. Only reads: it

@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 
+use crate::events::{EventBatch, EventId};
 use crate::known::Known;
 use crate::principals::PrincipalSession;
 use crate::protocol::*;
@@ -110,6 +111,10 @@ impl<S: Store + ?Sized> Store for Arc<S> {
         label: Option<&str>,
     ) -> Result<Vec<PrincipalSession>, StoreError> {
         (**self).sessions_of(principal, label).await
+    }
+
+    async fn events(&self, after: Option<EventId>, max: usize) -> Result<EventBatch, StoreError> {
+        (**self).events(after, max).await
     }
 
     async fn advertise(&self, owner: &OwnerId, address: &str) -> Result<Liveness, StoreError> {

@@ -61,6 +61,8 @@ pub struct CallCounts {
     pub advertise: u64,
     /// `sessions_of` calls (listing a principal's sessions).
     pub sessions_of: u64,
+    /// `events` calls (reading the event log).
+    pub events: u64,
 }
 
 impl CallCounts {
@@ -79,6 +81,7 @@ impl CallCounts {
             + self.hints
             + self.locate
             + self.sessions_of
+            + self.events
     }
 }
 
@@ -105,6 +108,7 @@ impl Sub for CallCounts {
             locate: self.locate.saturating_sub(rhs.locate),
             advertise: self.advertise.saturating_sub(rhs.advertise),
             sessions_of: self.sessions_of.saturating_sub(rhs.sessions_of),
+            events: self.events.saturating_sub(rhs.events),
         }
     }
 }
@@ -154,6 +158,7 @@ struct Counters {
     locate: AtomicU64,
     advertise: AtomicU64,
     sessions_of: AtomicU64,
+    events: AtomicU64,
     payloads: Mutex<VecDeque<CommitPayload>>,
     grants: Mutex<VecDeque<GrantPayload>>,
 }
@@ -175,6 +180,7 @@ impl Counters {
             Method::Locate => &self.locate,
             Method::Advertise => &self.advertise,
             Method::SessionsOf => &self.sessions_of,
+            Method::Events => &self.events,
         }
     }
 
@@ -368,6 +374,7 @@ impl<S: Store + ?Sized> CountingStore<S> {
             locate: get(&c.locate),
             advertise: get(&c.advertise),
             sessions_of: get(&c.sessions_of),
+            events: get(&c.events),
         }
     }
 

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 use tenure_store::{
-    AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, HintReceiver, Known, Liveness,
-    Location, OptimisticReply, PrincipalSession, RenewOutcome, Renewal, RotateReply, Store,
-    StoreError,
+    AcquireReply, CommitId, CommitReply, CreateReply, EventBatch, EventId, Expiry, Fence,
+    HintReceiver, Known, Liveness, Location, OptimisticReply, PrincipalSession, RenewOutcome,
+    Renewal, RotateReply, Store, StoreError,
 };
 
 /// A store whose every call suspends its caller once before the inner store acts.
@@ -222,6 +222,14 @@ impl<S: Store> Store for Remote<S> {
         Self: 't,
     {
         remote(self.0.sessions_of(principal, label))
+    }
+
+    fn events<'a, 't>(&'a self, after: Option<EventId>, max: usize) -> Call<'t, EventBatch>
+    where
+        'a: 't,
+        Self: 't,
+    {
+        remote(self.0.events(after, max))
     }
 }
 

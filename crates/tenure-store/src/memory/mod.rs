@@ -4,7 +4,9 @@
 //! so tests with a paused clock control leases and expiry exactly. Expired sessions
 //! are removed lazily when touched, and in bulk by [`MemoryStore::purge_expired`].
 
+mod acquire;
 mod index;
+mod log;
 mod state;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -15,7 +17,8 @@ use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::known::{Known, PartialGrant};
+use crate::events::{EventBatch, EventId, EventKind};
+use crate::known::Known;
 use crate::principals::PrincipalSession;
 use crate::protocol::*;
 use crate::StoreError;
@@ -109,95 +112,6 @@ fn apply(entry: &mut Entry, delta: &Delta, now: Instant) -> u64 {
     }
     entry.last_access = now;
     version
-}
-
-/// The answer for a grant of `fence` on `entry`: whole, or with `known`, only what
-/// the caller's copy lacks (the contract of `Store::acquire_since`).
-fn grant_reply(
-    entry: &Entry,
-    fence: Fence,
-    lease: Duration,
-    now: Instant,
-    known: Option<&Known>,
-) -> AcquireReply {
-    let grant = |snapshot| Grant {
-        fence,
-        lease,
-        snapshot,
-        expiry: entry.expiry(),
-        age: entry.age(now),
-    };
-    match known.and_then(|k| k.changes(&entry.snapshot)) {
-        Some((sent, removed)) => AcquireReply::Partial(PartialGrant {
-            grant: grant(sent),
-            removed,
-            patched: Vec::new(),
-        }),
-        None => AcquireReply::Granted(grant(entry.snapshot.clone())),
-    }
-}
-
-impl MemoryStore {
-    /// `acquire`, and with `known` `acquire_since`: one body, so the two cannot
-    /// differ in anything but the grant's data.
-    fn acquire_with(
-        &self,
-        sid: &SessionId,
-        owner: &OwnerId,
-        lease: Duration,
-        wait: Duration,
-        known: Option<&Known>,
-    ) -> Result<AcquireReply, StoreError> {
-        let now = Instant::now();
-        let mut guard = self.lock();
-        let holder_dead = guard.holder_dead(sid, owner, now);
-        let (entry, next_fence, hints) = guard.live(sid, now);
-        let Some(entry) = entry else {
-            return Ok(AcquireReply::NotFound);
-        };
-        entry.last_access = now;
-        entry.tidy(now);
-        if holder_dead {
-            // I15: a dead owner's lock is void for everyone else.
-            entry.lock = None;
-        }
-        if let Some(lock) = entry.lock.as_mut().filter(|l| &l.owner == owner) {
-            lock.deadline = deadline(now, lease);
-            let fence = lock.fence;
-            return Ok(grant_reply(entry, fence, lease, now, known));
-        }
-        let at_head = entry.queue.front().is_none_or(|w| &w.owner == owner);
-        if entry.lock.is_none() && at_head {
-            if !entry.queue.is_empty() {
-                entry.queue.pop_front();
-            }
-            *next_fence += 1;
-            let fence = Fence(*next_fence);
-            entry.lock = Some(Lock {
-                owner: owner.clone(),
-                fence,
-                deadline: deadline(now, lease),
-            });
-            if !entry.queue.is_empty() {
-                hints.send(owner, Hint::Recall(sid.clone()));
-            }
-            return Ok(grant_reply(entry, fence, lease, now, known));
-        }
-        let position = entry.enqueue(owner, deadline(now, wait));
-        let (to, hint, until) = match &entry.lock {
-            Some(lock) => (lock.owner.clone(), Hint::Recall(sid.clone()), lock.deadline),
-            // Free but reserved for the head waiter: nudge it again, the first hint may be lost.
-            None => {
-                let head = &entry.queue[0];
-                (head.owner.clone(), Hint::Grant(sid.clone()), head.deadline)
-            }
-        };
-        hints.send(&to, hint);
-        Ok(AcquireReply::Queued {
-            position,
-            retry_after: until.saturating_duration_since(now),
-        })
-    }
 }
 
 #[async_trait]
@@ -368,6 +282,16 @@ impl Store for MemoryStore {
             fence
         });
         state.insert(sid.clone(), entry);
+        state.events.push(sid, EventKind::Created);
+        let principal = state
+            .sessions
+            .get(sid)
+            .and_then(|e| index::principal(&e.snapshot));
+        if let Some(principal) = principal {
+            state
+                .events
+                .push(sid, EventKind::PrincipalSet { principal });
+        }
         Ok(CreateReply::Created { fence })
     }
 
@@ -379,6 +303,7 @@ impl Store for MemoryStore {
             return Ok(false);
         }
         if let Some(entry) = state.remove(sid) {
+            state.events.push(sid, EventKind::Deleted);
             state.wake_waiters(sid, &entry);
         }
         Ok(true)
@@ -422,6 +347,9 @@ impl Store for MemoryStore {
             _ => None,
         };
         state.insert(new.clone(), entry);
+        state
+            .events
+            .push(old, EventKind::Rotated { to: new.clone() });
         Ok(RotateReply::Rotated { fence })
     }
 
@@ -486,6 +414,14 @@ impl Store for MemoryStore {
             }
         }
         Ok(out)
+    }
+
+    async fn events(&self, after: Option<EventId>, max: usize) -> Result<EventBatch, StoreError> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        // Sessions that expired untouched get their events before the read.
+        state.purge_expired(now);
+        Ok(state.events.read(after, max))
     }
 
     async fn hints(&self, owner: &OwnerId) -> Result<HintReceiver, StoreError> {

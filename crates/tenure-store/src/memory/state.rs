@@ -9,6 +9,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::index::{principal, PrincipalIndex};
+use super::log::EventLog;
+use crate::events::EventKind;
 use crate::protocol::{CommitId, Expiry, Fence, Hint};
 
 #[derive(Debug, Default)]
@@ -26,6 +28,8 @@ pub(super) struct State {
     pub(super) addresses: HashMap<OwnerId, String>,
     /// Principal → sessions (issue 15), changed with the sessions it names.
     pub(super) principals: PrincipalIndex,
+    /// The event log (issue 15), appended with the changes it reports.
+    pub(super) events: EventLog,
 }
 
 #[derive(Debug)]
@@ -75,9 +79,7 @@ impl State {
         now: Instant,
     ) -> (Option<&mut Entry>, &mut u64, &Hints) {
         if self.sessions.get(sid).is_some_and(|e| e.expired(now)) {
-            if let Some(entry) = self.remove(sid) {
-                self.wake_waiters(sid, &entry);
-            }
+            self.expire(sid);
         }
         (
             self.sessions.get_mut(sid),
@@ -100,11 +102,17 @@ impl State {
             .map(|(k, _)| k.clone())
             .collect();
         for sid in &expired {
-            if let Some(entry) = self.remove(sid) {
-                self.wake_waiters(sid, &entry);
-            }
+            self.expire(sid);
         }
         expired.len()
+    }
+
+    /// Removes a session that expired, with its event; its waiters are told.
+    fn expire(&mut self, sid: &SessionId) {
+        if let Some(entry) = self.remove(sid) {
+            self.events.push(sid, EventKind::Expired);
+            self.wake_waiters(sid, &entry);
+        }
     }
 
     /// Puts a session in the map, and in its principal's index.
@@ -131,6 +139,15 @@ impl State {
     /// `before`.
     pub(super) fn reindex(&mut self, sid: &SessionId, before: Option<String>) {
         let after = self.sessions.get(sid).and_then(|e| principal(&e.snapshot));
+        if before != after {
+            let kind = match &after {
+                Some(p) => EventKind::PrincipalSet {
+                    principal: p.clone(),
+                },
+                None => EventKind::PrincipalCleared,
+            };
+            self.events.push(sid, kind);
+        }
         self.principals.change(sid, before, after);
     }
 

@@ -20,6 +20,7 @@
 //! - a single case, e.g. `fifo_grant_order(Arc::new(store)).await`.
 
 mod commit_ids;
+mod events;
 mod expiry;
 mod fenced;
 mod hints;
@@ -44,6 +45,7 @@ use std::time::Duration;
 use tenure_store::Store;
 
 pub use commit_ids::*;
+pub use events::*;
 pub use expiry::*;
 pub use fenced::*;
 pub use hints::*;
@@ -238,6 +240,7 @@ macro_rules! __tenure_test_cases {
             large_value_patch_under_replace_all,
             principal_index_follows_lifecycle,
             principal_index_skips_expired,
+            events_follow_the_lifecycle,
         ] [
             hints_delivered,
         ] $($args)*}

@@ -7,7 +7,7 @@ use std::fmt;
 use std::time::Duration;
 
 use tenure_core::{Bytes, Delta, OwnerId, SessionId};
-use tenure_store::{CommitId, Expiry, Fence, Known, Release, Renewal};
+use tenure_store::{CommitId, EventId, Expiry, Fence, Known, Release, Renewal};
 
 #[cfg(doc)]
 use super::Forward;
@@ -46,6 +46,8 @@ pub enum Method {
     Advertise,
     /// [`Store::sessions_of`].
     SessionsOf,
+    /// [`Store::events`].
+    Events,
 }
 
 impl Method {
@@ -66,6 +68,7 @@ impl Method {
             Method::Locate => "locate",
             Method::Advertise => "advertise",
             Method::SessionsOf => "sessions_of",
+            Method::Events => "events",
         }
     }
 }
@@ -152,6 +155,8 @@ pub enum Call<'a> {
         principal: &'a str,
         label: Option<&'a str>,
     },
+    /// [`Store::events`].
+    Events { after: Option<EventId>, max: usize },
 }
 
 impl Call<'_> {
@@ -172,6 +177,7 @@ impl Call<'_> {
             Call::Locate { .. } => Method::Locate,
             Call::Advertise { .. } => Method::Advertise,
             Call::SessionsOf { .. } => Method::SessionsOf,
+            Call::Events { .. } => Method::Events,
         }
     }
 }

@@ -54,9 +54,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 use tenure_store::{
-    AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, HintReceiver, Known, Liveness,
-    Location, OptimisticReply, PrincipalSession, Release, RenewOutcome, Renewal, RotateReply,
-    Store, StoreError,
+    AcquireReply, CommitId, CommitReply, CreateReply, EventBatch, EventId, Expiry, Fence,
+    HintReceiver, Known, Liveness, Location, OptimisticReply, PrincipalSession, Release,
+    RenewOutcome, Renewal, RotateReply, Store, StoreError,
 };
 
 pub use call::{Call, Method};
@@ -296,6 +296,13 @@ pub trait Forward: Send + Sync + fmt::Debug + 'static {
         let reply = self.inner().sessions_of(principal, label).await;
         self.after(Method::SessionsOf, reply).await
     }
+
+    /// [`Store::events`].
+    async fn events(&self, after: Option<EventId>, max: usize) -> Result<EventBatch, StoreError> {
+        self.before(&Call::Events { after, max }).await?;
+        let reply = self.inner().events(after, max).await;
+        self.after(Method::Events, reply).await
+    }
 }
 
 /// A [`Forward`] wrapper as a [`Store`]: each method calls the wrapper's hook.
@@ -424,5 +431,9 @@ impl<W: Forward> Store for Forwarding<W> {
         label: Option<&str>,
     ) -> Result<Vec<PrincipalSession>, StoreError> {
         self.0.sessions_of(principal, label).await
+    }
+
+    async fn events(&self, after: Option<EventId>, max: usize) -> Result<EventBatch, StoreError> {
+        self.0.events(after, max).await
     }
 }
