@@ -8,6 +8,8 @@ use tenure_core::principal::principal_of;
 use tenure_core::{Codec, MessagePack, SessionId, PRINCIPAL_ATTR};
 use tenure_store::{Inspect, PrincipalSession, SessionInfo, Store, StoreError};
 
+use crate::stores::{Backend, StoreUrl};
+
 /// What to do.
 #[derive(Debug, Clone)]
 pub enum Action {
@@ -24,6 +26,23 @@ pub enum Action {
         /// The attribute to show as each session's label.
         label: Option<String>,
     },
+}
+
+/// Opens the store at `url` (under `prefix`), runs `action` on it and closes it,
+/// answering the text to print. The embedded store cannot be inspected from outside
+/// its process.
+pub async fn at_store(
+    url: &StoreUrl,
+    prefix: &str,
+    action: &Action,
+) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    let backend = Backend::open(url, prefix).await?;
+    let Some(inspector) = backend.inspector() else {
+        return Err("tenure inspect needs --store redis://host:port or postgres://... (the memory store lives inside its own process)".into());
+    };
+    let result = run(inspector.as_ref(), &*backend.shared(), action).await;
+    backend.quit().await;
+    Ok(result?)
 }
 
 /// Runs `action` on the store (`inspector` is its operator view), answering the

@@ -12,10 +12,12 @@
 //!
 //! `tenure serve` runs one node as its own process and `tenure route` the front
 //! router, so several processes can share sessions through Redis. `tenure inspect`
-//! lists, shows and deletes sessions in Redis.
+//! lists, shows and deletes sessions in Redis or PostgreSQL, and lists a user's
+//! sessions; `tenure events` prints the store's session events.
 
 pub mod demo;
 pub mod errors;
+pub mod events;
 pub mod inspect;
 pub mod serve;
 pub mod stores;
