@@ -31,6 +31,7 @@
 mod args;
 mod config;
 mod error;
+mod events;
 mod hints;
 mod inspect;
 mod names;
@@ -44,6 +45,7 @@ mod sweep;
 
 pub use config::PostgresConfig;
 pub use error::ConnectError;
+pub use events::PG_EVENT_LOG;
 pub use store::PostgresStore;
 
 /// The PostgreSQL client and pool this crate is built on.

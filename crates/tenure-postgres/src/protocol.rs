@@ -5,15 +5,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tenure_core::{Bytes, Conflict, Delta, OwnerId, PatchRefused, SessionId, Snapshot};
 use tenure_store::{
-    AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, Grant, HintReceiver, Known,
-    Liveness, Location, OptimisticReply, PartialGrant, PrincipalSession, Release, RenewOutcome,
-    Renewal, RotateReply, Store, StoreError, MAX_ADDRESS,
+    AcquireReply, CommitId, CommitReply, CreateReply, EventBatch, EventId, Expiry, Fence, Grant,
+    HintReceiver, Known, Liveness, Location, OptimisticReply, PartialGrant, PrincipalSession,
+    Release, RenewOutcome, Renewal, RotateReply, Store, StoreError, MAX_ADDRESS,
 };
 
 use crate::args::{counter, ms, DeltaArgs};
 use crate::names::{all_from_pg, to_pg};
 use crate::reply::{col, expiry, millis, snapshot, unknown, unsigned};
-use crate::{principals, PostgresStore};
+use crate::{events, principals, PostgresStore};
 
 impl PostgresStore {
     /// `acquire`, and with `known` `acquire_since`: one function, one decoder.
@@ -126,6 +126,10 @@ impl Store for PostgresStore {
         label: Option<&str>,
     ) -> Result<Vec<PrincipalSession>, StoreError> {
         principals::sessions_of(self, principal, label).await
+    }
+
+    async fn events(&self, after: Option<EventId>, max: usize) -> Result<EventBatch, StoreError> {
+        events::read(self, after, max).await
     }
 
     async fn acquire(

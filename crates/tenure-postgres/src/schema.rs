@@ -15,10 +15,11 @@ use crate::ConnectError;
 
 const TABLES: &str = include_str!("sql/schema.sql");
 const FUNCTIONS: &str = include_str!("sql/functions.sql");
+const EVENTS: &str = include_str!("sql/events.sql");
 
 /// The SQL that brings `schema` up to date.
 pub(crate) fn migration(schema: &str) -> String {
-    let mut sql = String::with_capacity(TABLES.len() + FUNCTIONS.len() + 128);
+    let mut sql = String::with_capacity(TABLES.len() + FUNCTIONS.len() + EVENTS.len() + 128);
     sql.push_str(
         &TABLES
             .replace("__S__", schema)
@@ -26,6 +27,12 @@ pub(crate) fn migration(schema: &str) -> String {
     );
     sql.push('\n');
     sql.push_str(&FUNCTIONS.replace("__S__", schema));
+    sql.push('\n');
+    sql.push_str(
+        &EVENTS
+            .replace("__S__", schema)
+            .replace("__PRINCIPAL__", &principal_literal()),
+    );
     sql
 }
 

@@ -19,6 +19,8 @@ pub(crate) struct Sql {
     pub(crate) sweep: String,
     /// `Store::sessions_of`: a plain read over the principal index.
     pub(crate) sessions_of: String,
+    /// `Store::events`.
+    pub(crate) read_events: String,
 }
 
 impl Sql {
@@ -44,6 +46,7 @@ impl Sql {
             advertise: call("advertise", 2),
             channel: call("channel", 1),
             sweep: call("sweep", 1),
+            read_events: call("read_events", 2),
             sessions_of: format!(
                 "SELECT s.id, \
                    (extract(epoch FROM clock_timestamp() - s.created) * 1000)::bigint AS age_ms, \

@@ -86,7 +86,10 @@ BEGIN
         RETURN p_version;
     END IF;
     IF p_replace_all THEN
-        DELETE FROM __S__.attributes a WHERE a.session = p_sid;
+        -- What the list names is written below: a row it keeps is updated in place,
+        -- not deleted and inserted again (which would report a principal event).
+        DELETE FROM __S__.attributes a
+            WHERE a.session = p_sid AND a.name <> ALL (coalesce(p_names, '{}'));
     END IF;
     FOR i IN 1 .. n LOOP
         IF p_vals[i] IS NULL THEN
@@ -785,4 +788,6 @@ BEGIN
     DELETE FROM __S__.owners WHERE ctid = ANY (ARRAY(
         SELECT ctid FROM __S__.owners WHERE alive_until <= v_now - interval '1 day'
         LIMIT p_limit));
+    -- The event log keeps its newest 100,000 (events.sql).
+    PERFORM __S__.trim_events(100000, p_limit);
 END $$;
