@@ -212,8 +212,9 @@ pub(crate) fn create(
     args
 }
 
-pub(crate) fn delete(fence_linger: Duration) -> Vec<Value> {
-    vec![ms(fence_linger)]
+/// `report`: write a `deleted` event (not when a failed rotation takes its copy back).
+pub(crate) fn delete(fence_linger: Duration, report: bool) -> Vec<Value> {
+    vec![ms(fence_linger), flag(report)]
 }
 
 /// `holder` is the caller's tenure, if any; `rotation` the owner the rotation locks
@@ -284,6 +285,7 @@ pub(crate) fn rotate_end(
     finish: bool,
     fence_linger: Duration,
     rotation: &OwnerId,
+    new: &tenure_core::SessionId,
 ) -> Vec<Value> {
     vec![
         text(lock_owner),
@@ -291,5 +293,6 @@ pub(crate) fn rotate_end(
         flag(finish),
         ms(fence_linger),
         text(rotation.as_str()),
+        text(new.as_str()),
     ]
 }

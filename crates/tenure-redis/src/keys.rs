@@ -46,6 +46,11 @@ pub(crate) fn principal_index(prefix: &str, principal: &str) -> String {
     key
 }
 
+/// The expiring set and the event stream (`log.lua`).
+pub(crate) fn log_keys(prefix: &str) -> [String; 2] {
+    [format!("{prefix}:expiring"), format!("{prefix}:events")]
+}
+
 /// The pub/sub channel that carries hints for `owner`.
 pub(crate) fn hint_channel(prefix: &str, owner: &OwnerId) -> String {
     format!("{prefix}:hints:{{{}}}", owner.as_str())

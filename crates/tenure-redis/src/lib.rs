@@ -25,6 +25,7 @@ mod args;
 mod batch;
 mod config;
 mod connection;
+mod events;
 mod hint_code;
 mod hints;
 mod inspect;
@@ -41,6 +42,7 @@ mod store;
 
 pub use config::RedisConfig;
 pub use connection::{ConnectError, RedisStore};
+pub use events::EXPIRE_PER_CALL;
 pub use inspect::Inspector;
 pub use stats::ServerStats;
 /// The inspection types, from `tenure-store`, where every backend shares them.

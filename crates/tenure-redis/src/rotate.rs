@@ -44,7 +44,14 @@ pub(crate) async fn rotate_id(
     let snapshot = out.snapshot(version)?;
     let by_caller = lock_owner != rot.as_str();
     let end = |finish: bool| {
-        let argv = args::rotate_end(&lock_owner, lock_fence, finish, config.fence_linger, &rot);
+        let argv = args::rotate_end(
+            &lock_owner,
+            lock_fence,
+            finish,
+            config.fence_linger,
+            &rot,
+            new,
+        );
         scripts
             .rotate_end
             .run(client, DataKeys::of(&old_keys), argv)
@@ -91,7 +98,7 @@ pub(crate) async fn rotate_id(
         other => return Err(bad("rotate_in", &format!("unknown status {other:?}"))),
     };
     let undo_new = || {
-        let argv = args::delete(config.fence_linger);
+        let argv = args::delete(config.fence_linger, false);
         scripts.delete.run(client, DataKeys::of(&new_keys), argv)
     };
     let mut ended = match end(true).await {

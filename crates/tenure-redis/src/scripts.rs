@@ -78,6 +78,18 @@ impl KeySet for IndexKeys {
     }
 }
 
+/// `KEYS` = the expiring set and the event stream ([`log_keys`](crate::keys::log_keys)).
+#[derive(Debug)]
+pub(crate) struct LogKeys(pub(crate) [String; 2]);
+
+impl KeySet for LogKeys {
+    const LAYOUT: &'static str = "e s";
+
+    fn into_keys(self) -> Vec<String> {
+        self.0.into()
+    }
+}
+
 /// One script, bound to the key set it takes.
 #[derive(Debug)]
 pub(crate) struct Lua<K> {
@@ -142,6 +154,8 @@ macro_rules! script {
                 "\n",
                 include_str!("scripts/index.lua"),
                 "\n",
+                include_str!("scripts/log.lua"),
+                "\n",
                 include_str!("scripts/prelude.lua"),
                 "\n",
                 include_str!(concat!("scripts/", $name, ".lua"))
@@ -168,6 +182,8 @@ pub(crate) struct Scripts {
     pub(crate) inspect: Lua<DataKeys>,
     pub(crate) locate: Lua<DataKeys>,
     pub(crate) sessions_of: Lua<IndexKeys>,
+    pub(crate) expire: Lua<LogKeys>,
+    pub(crate) events: Lua<LogKeys>,
 }
 
 impl Scripts {
@@ -187,6 +203,8 @@ impl Scripts {
             inspect: script!("inspect"),
             locate: script!("locate"),
             sessions_of: script!("sessions_of"),
+            expire: script!("expire"),
+            events: script!("events"),
         }
     }
 
@@ -208,6 +226,8 @@ impl Scripts {
             self.inspect.declared(),
             self.locate.declared(),
             self.sessions_of.declared(),
+            self.expire.declared(),
+            self.events.declared(),
         ]
     }
 }
@@ -222,7 +242,7 @@ mod tests {
     #[test]
     fn each_script_takes_the_keys_its_header_names() {
         let declared = Scripts::new().declared();
-        assert_eq!(declared.len(), 14);
+        assert_eq!(declared.len(), 16);
         for (name, source, layout) in declared {
             let header = source.split_once("KEYS: ").map(|(_, rest)| rest);
             let keys = header.and_then(|rest| rest.split_once('.')).map(|(k, _)| k);

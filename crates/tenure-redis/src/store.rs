@@ -8,9 +8,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, Snapshot};
 use tenure_store::{
-    AcquireReply, CommitId, CommitReply, CreateReply, Expiry, Fence, Hint, HintReceiver, Known,
-    Liveness, Location, OptimisticReply, PrincipalSession, Release, RenewOutcome, Renewal,
-    RotateReply, Store, StoreError,
+    AcquireReply, CommitId, CommitReply, CreateReply, EventBatch, EventId, Expiry, Fence, Hint,
+    HintReceiver, Known, Liveness, Location, OptimisticReply, PrincipalSession, Release,
+    RenewOutcome, Renewal, RotateReply, Store, StoreError,
 };
 
 use crate::args;
@@ -18,7 +18,7 @@ use crate::connection::RedisStore;
 use crate::liveness;
 use crate::reply::bad;
 use crate::scripts::DataKeys;
-use crate::{principals, release, renew, rotate};
+use crate::{events, principals, release, renew, rotate};
 
 #[async_trait]
 impl Store for RedisStore {
@@ -165,7 +165,7 @@ impl Store for RedisStore {
 
     async fn delete(&self, sid: &SessionId) -> Result<bool, StoreError> {
         let keys = DataKeys::of(&self.keys(sid));
-        let argv = args::delete(self.config().fence_linger);
+        let argv = args::delete(self.config().fence_linger, true);
         let mut reply = self.scripts().delete.run(self.client(), keys, argv).await?;
         let existed = reply.int("existed")? == 1;
         for waiter in reply.owners()? {
@@ -210,6 +210,14 @@ impl Store for RedisStore {
             }
             other => Err(bad("locate", &format!("unknown status {other:?}"))),
         }
+    }
+
+    async fn events(&self, after: Option<EventId>, max: usize) -> Result<EventBatch, StoreError> {
+        events::read(self, after, max).await
+    }
+
+    async fn maintain(&self) -> Result<(), StoreError> {
+        events::expire_pass(self).await
     }
 
     async fn sessions_of(

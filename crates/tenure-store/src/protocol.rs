@@ -427,6 +427,16 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         Err(StoreError::Unsupported("session events"))
     }
 
+    /// Upkeep a backend wants its clients to run now and then (nodes call it every
+    /// [`MAINTAIN_INTERVAL`]): each call does a bounded amount of work, and calls from
+    /// several nodes at once are safe. The embedded store removes expired sessions
+    /// (with their events); Redis runs its expiry pass, which writes the events of
+    /// sessions that expired untouched. The default does nothing; a wrapper should
+    /// pass it on to its inner store.
+    async fn maintain(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Who holds `sid` now, and the address its holder advertised. Only reads: it
     /// never queues the caller, never sets `recall`, never hints and does not count as
     /// an access for idle expiry. A holder that is dead (I15) is reported `Free`
@@ -456,6 +466,9 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         register: bool,
     ) -> Result<Liveness, StoreError>;
 }
+
+/// How often nodes call [`Store::maintain`].
+pub const MAINTAIN_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The longest address [`Store::advertise`] takes, in bytes.
 pub const MAX_ADDRESS: usize = 1024;

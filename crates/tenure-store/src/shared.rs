@@ -117,6 +117,10 @@ impl<S: Store + ?Sized> Store for Arc<S> {
         (**self).events(after, max).await
     }
 
+    async fn maintain(&self) -> Result<(), StoreError> {
+        (**self).maintain().await
+    }
+
     async fn advertise(&self, owner: &OwnerId, address: &str) -> Result<Liveness, StoreError> {
         (**self).advertise(owner, address).await
     }

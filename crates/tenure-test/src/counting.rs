@@ -63,6 +63,9 @@ pub struct CallCounts {
     pub sessions_of: u64,
     /// `events` calls (reading the event log).
     pub events: u64,
+    /// `maintain` calls: every node's upkeep tick, whatever it does, so not part of
+    /// [`total`](Self::total).
+    pub maintain: u64,
 }
 
 impl CallCounts {
@@ -109,6 +112,7 @@ impl Sub for CallCounts {
             advertise: self.advertise.saturating_sub(rhs.advertise),
             sessions_of: self.sessions_of.saturating_sub(rhs.sessions_of),
             events: self.events.saturating_sub(rhs.events),
+            maintain: self.maintain.saturating_sub(rhs.maintain),
         }
     }
 }
@@ -159,6 +163,7 @@ struct Counters {
     advertise: AtomicU64,
     sessions_of: AtomicU64,
     events: AtomicU64,
+    maintain: AtomicU64,
     payloads: Mutex<VecDeque<CommitPayload>>,
     grants: Mutex<VecDeque<GrantPayload>>,
 }
@@ -181,6 +186,7 @@ impl Counters {
             Method::Advertise => &self.advertise,
             Method::SessionsOf => &self.sessions_of,
             Method::Events => &self.events,
+            Method::Maintain => &self.maintain,
         }
     }
 
@@ -375,6 +381,7 @@ impl<S: Store + ?Sized> CountingStore<S> {
             advertise: get(&c.advertise),
             sessions_of: get(&c.sessions_of),
             events: get(&c.events),
+            maintain: get(&c.maintain),
         }
     }
 

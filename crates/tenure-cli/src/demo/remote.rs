@@ -231,6 +231,14 @@ impl<S: Store> Store for Remote<S> {
     {
         remote(self.0.events(after, max))
     }
+
+    fn maintain<'a, 't>(&'a self) -> Call<'t, ()>
+    where
+        'a: 't,
+        Self: 't,
+    {
+        remote(self.0.maintain())
+    }
 }
 
 #[cfg(test)]

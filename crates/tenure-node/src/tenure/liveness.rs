@@ -151,6 +151,23 @@ impl<C: Codec> NodeInner<C> {
     }
 }
 
+/// Every [`MAINTAIN_INTERVAL`](tenure_store::MAINTAIN_INTERVAL), one
+/// [`Store::maintain`](tenure_store::Store::maintain): the store's upkeep (its expiry
+/// pass), which some node must run so that sessions that expired untouched get their
+/// events.
+pub(crate) async fn maintain_loop<C: Codec>(node: Weak<NodeInner<C>>) {
+    let period = tenure_store::MAINTAIN_INTERVAL;
+    let mut ticker = tokio::time::interval_at(Instant::now() + period, period);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let Some(node) = node.upgrade() else { return };
+        if let Err(e) = node.store.maintain().await {
+            tracing::debug!(error = %e, "the store's upkeep failed; trying again later");
+        }
+    }
+}
+
 /// Every keep-alive interval, one [`NodeInner::keep_alive`].
 pub(crate) async fn keep_alive_loop<C: Codec>(node: Weak<NodeInner<C>>) {
     let Some(period) = node.upgrade().map(|n| n.config.keep_alive_interval) else {

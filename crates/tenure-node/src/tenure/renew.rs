@@ -10,7 +10,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::inner::NodeInner;
 use crate::tenure::held::{Held, Phase};
-use crate::tenure::liveness::keep_alive_loop;
+use crate::tenure::liveness::{keep_alive_loop, maintain_loop};
 use crate::tenure::release::ReleaseReason;
 use crate::SessionError;
 
@@ -21,6 +21,7 @@ impl<C: Codec> NodeInner<C> {
             tokio::spawn(listen_hints(Arc::downgrade(self), hints)),
             tokio::spawn(renew_and_sweep(Arc::downgrade(self))),
             tokio::spawn(keep_alive_loop(Arc::downgrade(self))),
+            tokio::spawn(maintain_loop(Arc::downgrade(self))),
         ];
         *tenure_core::sync::lock(&self.tasks) = tasks;
     }

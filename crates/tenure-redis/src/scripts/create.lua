@@ -13,6 +13,7 @@ local k = session_keys(1, #KEYS)
 local now, now_us = clock()
 if read_meta(k.m, now) ~= nil then return { 'E' } end
 -- Leftovers of an earlier session with this id (expired, or their TTL not yet run out).
+report_leftover(k)
 delete_session(k)
 local lf = tonumber(redis.call('GET', k.f) or '0') or 0
 local m = { v = 1, c = now, i = idle, x = absolute, la = now, lf = lf, o = '', q = {} }
@@ -37,4 +38,9 @@ save_live(k, m, true)
 -- save_live scored the index entry where the keys got a TTL; a session without
 -- timeouts gets it here (index.lua).
 if n > 0 and expires_at(m) == nil then reindex(k, m, nil, now) end
+event(k, 'created')
+if n > 0 then
+  local p = k.one_server and principal_of(k)
+  if p then event(k, 'principal', p) end
+end
 return { 'C', fence }

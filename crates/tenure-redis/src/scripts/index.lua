@@ -78,11 +78,13 @@ end
 
 -- After a write that found the principal `before` (nil: none): the session's entry
 -- moved to its principal now, scored with its keys' deadline (m.kt), or removed if the
--- write ended the session (m.gone).
+-- write ended the session (m.gone). Answers the principal now, and whether it changed
+-- (for the event, log.lua).
 local function reindex(k, m, before, now)
-  if not k.one_server then return end
+  if not k.one_server then return nil, false end
   local after = nil
   if not m.gone then after = principal_of(k) end
   if before ~= nil and before ~= after then index_remove(k, before, now) end
   if after ~= nil then index_put(k, after, m.kt or 0, now) end
+  return after, before ~= after
 end

@@ -42,5 +42,10 @@ local before = touched and principal_of(k)
 local fresh = apply_ops(k, m, replace_all, order, final)
 m.la = now
 save_committed(k, m, timeouts, fresh)
-if touched then reindex(k, m, before or nil, now) end
+if touched then
+  local p, changed = reindex(k, m, before or nil, now)
+  if changed and not m.gone then
+    if p then event(k, 'principal', p) else event(k, 'principal-cleared') end
+  end
+end
 return { 'C', m.v }

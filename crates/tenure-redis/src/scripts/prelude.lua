@@ -230,6 +230,7 @@ local function save_live(k, m, fresh)
   if ttl ~= nil and k.one_server then
     local p = principal_of(k)
     if p ~= nil then index_put(k, p, m.kt, script_now) end
+    expiring_put(k, m.kt)
   end
 end
 
@@ -258,6 +259,8 @@ local function save_committed(k, m, t, fresh)
       if p then index_remove(k, p, script_now) end
       delete_session(k)
       m.gone = true
+      event(k, 'expired')
+      expiring_remove(k)
       return
     end
     if at == nil then
@@ -270,6 +273,7 @@ local function save_committed(k, m, t, fresh)
       redis.call('PERSIST', k.o)
       local p = k.one_server and principal_of(k)
       if p then index_put(k, p, 0, script_now) end
+      expiring_remove(k)
       return
     end
     -- New timeouts: the TTLs set anew.
@@ -498,4 +502,24 @@ local function push_attrs(out, k)
     out[#out + 1] = tonumber(ver[name] or '0')
   end
   return out
+end
+
+-- The expiry pass (log.lua): at most `budget` sessions of the expiring set whose keys'
+-- deadline has passed; one that is gone gets its 'expired' event and leaves the set,
+-- one still live (its deadline moved without the set hearing of it) is scored again.
+-- Answers the ids looked at.
+local function expire_pass(prefix, budget, now)
+  local set = expiring_key(prefix)
+  local due = redis.call('ZRANGEBYSCORE', set, '-inf', '(' .. fmt(now), 'LIMIT', 0, budget)
+  for _, sid in ipairs(due) do
+    local k = keys_from_meta(prefix .. ':{' .. sid .. '}:m', 1)
+    local m = read_meta(k.m, now)
+    if m == nil then
+      event(k, 'expired')
+      expiring_remove(k)
+    else
+      expiring_put(k, m.kt or 0)
+    end
+  end
+  return due
 end

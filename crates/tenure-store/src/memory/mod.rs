@@ -424,6 +424,11 @@ impl Store for MemoryStore {
         Ok(state.events.read(after, max))
     }
 
+    async fn maintain(&self) -> Result<(), StoreError> {
+        self.purge_expired();
+        Ok(())
+    }
+
     async fn hints(&self, owner: &OwnerId) -> Result<HintReceiver, StoreError> {
         let (tx, rx) = mpsc::channel(HINT_BUFFER);
         self.lock().hints.subscribe(owner.clone(), tx);

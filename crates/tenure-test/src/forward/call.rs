@@ -48,6 +48,8 @@ pub enum Method {
     SessionsOf,
     /// [`Store::events`].
     Events,
+    /// [`Store::maintain`].
+    Maintain,
 }
 
 impl Method {
@@ -69,6 +71,7 @@ impl Method {
             Method::Advertise => "advertise",
             Method::SessionsOf => "sessions_of",
             Method::Events => "events",
+            Method::Maintain => "maintain",
         }
     }
 }
@@ -157,6 +160,8 @@ pub enum Call<'a> {
     },
     /// [`Store::events`].
     Events { after: Option<EventId>, max: usize },
+    /// [`Store::maintain`].
+    Maintain,
 }
 
 impl Call<'_> {
@@ -178,6 +183,7 @@ impl Call<'_> {
             Call::Advertise { .. } => Method::Advertise,
             Call::SessionsOf { .. } => Method::SessionsOf,
             Call::Events { .. } => Method::Events,
+            Call::Maintain => Method::Maintain,
         }
     }
 }

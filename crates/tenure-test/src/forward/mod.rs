@@ -303,6 +303,13 @@ pub trait Forward: Send + Sync + fmt::Debug + 'static {
         let reply = self.inner().events(after, max).await;
         self.after(Method::Events, reply).await
     }
+
+    /// [`Store::maintain`].
+    async fn maintain(&self) -> Result<(), StoreError> {
+        self.before(&Call::Maintain).await?;
+        let reply = self.inner().maintain().await;
+        self.after(Method::Maintain, reply).await
+    }
 }
 
 /// A [`Forward`] wrapper as a [`Store`]: each method calls the wrapper's hook.
@@ -435,5 +442,9 @@ impl<W: Forward> Store for Forwarding<W> {
 
     async fn events(&self, after: Option<EventId>, max: usize) -> Result<EventBatch, StoreError> {
         self.0.events(after, max).await
+    }
+
+    async fn maintain(&self) -> Result<(), StoreError> {
+        self.0.maintain().await
     }
 }

@@ -1,0 +1,41 @@
+-- Store::events on one server: the expiry pass first (expire.lua, the same budget),
+-- then the log after a position. KEYS: e s.  ARGV: key prefix, budget, after ('' from
+-- the oldest), count.
+-- Reply: {missed 0|1, (id, session, kind, detail)...}
+local prefix = ARGV[1]
+local budget = num(ARGV[2], 'budget')
+local after = ARGV[3]
+local count = num(ARGV[4], 'count')
+if #ARGV ~= 4 or KEYS[1] ~= expiring_key(prefix) or KEYS[2] ~= log_key(prefix) then
+  error('tenure: bad events')
+end
+local now = clock()
+expire_pass(prefix, budget, now)
+local out = { 0 }
+if redis.call('EXISTS', KEYS[2]) == 0 then return out end
+local start = '-'
+if after ~= '' then
+  start = '(' .. after
+  -- Trimmed entries above the position: the caller missed them.
+  local info = redis.call('XINFO', 'STREAM', KEYS[2])
+  for i = 1, #info, 2 do
+    if info[i] == 'max-deleted-entry-id' then
+      local d = info[i + 1]
+      local dm, ds = string.match(d, '^(%d+)-(%d+)$')
+      local am, as = string.match(after, '^(%d+)-(%d+)$')
+      if dm and am then
+        dm, ds, am, as = tonumber(dm), tonumber(ds), tonumber(am), tonumber(as)
+        if dm > am or (dm == am and ds > as) then out[1] = 1 end
+      end
+    end
+  end
+end
+for _, entry in ipairs(redis.call('XRANGE', KEYS[2], start, '+', 'COUNT', count)) do
+  local f = {}
+  for i = 1, #entry[2], 2 do f[entry[2][i]] = entry[2][i + 1] end
+  out[#out + 1] = entry[1]
+  out[#out + 1] = f.s or ''
+  out[#out + 1] = f.k or ''
+  out[#out + 1] = f.d or ''
+end
+return out
