@@ -82,7 +82,7 @@ impl<C: Codec> Node<C> {
     /// The store's session events after `after` (`None`: from the oldest the store's
     /// log holds): created, rotated, principal set or cleared, deleted, expired, for
     /// every session of the store, whichever node changed it. The store's log decides
-    /// what is delivered: docs/ARCHITECTURE.md, "Principals", says what each store
+    /// what is delivered: docs/ARCHITECTURE.md, "Principals and session events", says what each store
     /// promises.
     pub fn events(&self, after: Option<EventId>) -> EventStream {
         EventStream {
