@@ -99,8 +99,47 @@ async fn lists_shows_and_deletes(url: &str, prefix: &str) {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a principal"));
 
+    // The store's events: both sessions created, the login's principal; then, after
+    // the position printed, the deletion.
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tenure"))
+            .args(["events", "--store", &url, "--prefix", &prefix])
+            .args(args)
+            .output()
+            .expect("run tenure events")
+    };
+    let out = run(&[]);
+    let printed = stdout(&out);
+    assert!(printed.contains(&format!("{sid} created")), "{printed}");
+    assert!(
+        printed.contains(&format!("{user_sid} created")),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(&format!("{user_sid} principal ada")),
+        "{printed}"
+    );
+    let told = String::from_utf8_lossy(&out.stderr).into_owned();
+    let last = told
+        .split("--after ")
+        .nth(1)
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no position printed: {told}"))
+        .to_string();
+
     node.stop().await;
     stdout(&inspect(&url, &prefix, &["delete", &user_sid]));
+    let later = stdout(&run(&["--after", &last]));
+    assert_eq!(
+        later.trim(),
+        format!(
+            "{} {user_sid} deleted",
+            later.split(' ').next().unwrap_or("")
+        ),
+        "{later}"
+    );
+    let bad = run(&["--after", "yesterday"]);
+    assert!(!bad.status.success());
     let deleted = stdout(&inspect(&url, &prefix, &["delete", &sid]));
     assert!(deleted.contains("deleted"), "{deleted}");
     let gone = stdout(&inspect(&url, &prefix, &["show", &sid]));
