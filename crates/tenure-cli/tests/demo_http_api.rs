@@ -204,6 +204,50 @@ async fn the_demo_api_works_through_the_router() {
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_eq!(tab.cookie, None);
     assert_eq!(tab.send(Method::GET, "/counter", None, "").await.body, "0");
+
+    // Two devices of one user: listed, then logged out everywhere from one of them.
+    let r = tab.send(Method::GET, "/devices", None, "").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "not logged in");
+    let mut other = Tab {
+        client: Client::builder(TokioExecutor::new()).build_http(),
+        base: format!("http://{}", demo.front),
+        cookie: None,
+    };
+    for (t, device) in [(&mut tab, "phone <1>"), (&mut other, "tablet")] {
+        let body = serde_json::json!({ "user": "bea", "device": device }).to_string();
+        let r = t
+            .send(Method::POST, "/login", Some("application/json"), &body)
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(t.send(Method::POST, "/counter", None, "").await.body, "1");
+    }
+    let listed: serde_json::Value =
+        serde_json::from_str(&tab.send(Method::GET, "/devices", None, "").await.body).unwrap();
+    assert_eq!(listed["user"], "bea");
+    let sessions = listed["sessions"].as_array().unwrap();
+    let mut devices: Vec<&str> = sessions
+        .iter()
+        .map(|s| s["device"].as_str().unwrap())
+        .collect();
+    devices.sort();
+    assert_eq!(devices, ["phone <1>", "tablet"]);
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
+    let page = tab
+        .send_with(Method::GET, "/devices", None, Some("text/html"), "")
+        .await;
+    assert!(page.body.contains("phone &lt;1&gt;") && page.body.contains("Log out everywhere"));
+    let r = other
+        .send(Method::POST, "/logout-everywhere", None, "")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let ended: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(ended["ended"], 2);
+    for t in [&mut tab, &mut other] {
+        let session: serde_json::Value =
+            serde_json::from_str(&t.send(Method::GET, "/session", None, "").await.body).unwrap();
+        assert_eq!(session["counter"], 0, "a logged-out device found its data");
+        assert!(session["principal"].is_null());
+    }
     let mut report = demo.run_workload().await;
     demo.shutdown(&mut report).await;
 }

@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use tenure_core::{Change, Delta, Expect};
-use tenure_store::StoreError;
+use tenure_core::{Change, Delta, Expect, SessionId};
+use tenure_store::{Fence, StoreError};
 
 use crate::names::to_pg;
 
@@ -79,6 +79,16 @@ impl<'a> DeltaArgs<'a> {
         }
         Ok(args)
     }
+}
+
+/// A batch's session ids and fences as two arrays. A fence no bigint holds was never
+/// granted: -1 matches no lock.
+pub(crate) fn sessions_and_fences<'a>(
+    items: impl Iterator<Item = (&'a SessionId, Fence)>,
+) -> (Vec<&'a str>, Vec<i64>) {
+    items
+        .map(|(sid, fence)| (sid.as_str(), i64::try_from(fence.0).unwrap_or(-1)))
+        .unzip()
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use tenure_store::{
     Release, RenewOutcome, Renewal, RotateReply, Store, StoreError, MAX_ADDRESS,
 };
 
-use crate::args::{counter, ms, DeltaArgs};
+use crate::args::{counter, ms, sessions_and_fences, DeltaArgs};
 use crate::names::{all_from_pg, to_pg};
 use crate::reply::{col, expiry, millis, snapshot, unknown, unsigned};
 use crate::{events, principals, PostgresStore};
@@ -106,16 +106,6 @@ impl PostgresStore {
             other => Err(unknown(what, other)),
         }
     }
-}
-
-/// A batch's session ids and fences as two arrays. A fence no bigint holds was never
-/// granted: -1 matches no lock.
-fn sessions_and_fences<'a>(
-    items: impl Iterator<Item = (&'a SessionId, Fence)>,
-) -> (Vec<&'a str>, Vec<i64>) {
-    items
-        .map(|(sid, fence)| (sid.as_str(), i64::try_from(fence.0).unwrap_or(-1)))
-        .unzip()
 }
 
 #[async_trait]
