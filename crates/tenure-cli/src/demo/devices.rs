@@ -40,8 +40,13 @@ fn failure(e: SessionError) -> Response {
     }
 }
 
-fn not_logged_in() -> Response {
-    (StatusCode::UNAUTHORIZED, "log in first").into_response()
+/// The logged-in user (the session's principal), or the response that says why not.
+async fn logged_in(session: &Session) -> Result<String, Response> {
+    match session.principal().await {
+        Ok(Some(user)) => Ok(user),
+        Ok(None) => Err((StatusCode::UNAUTHORIZED, "log in first").into_response()),
+        Err(e) => Err(SessionFailure(e).into_response()),
+    }
 }
 
 /// `GET /devices`: the user's live sessions, each with its device, when it was created
@@ -51,10 +56,9 @@ pub(super) async fn devices(
     session: Session,
     headers: HeaderMap,
 ) -> Response {
-    let user = match session.principal().await {
-        Ok(Some(user)) => user,
-        Ok(None) => return not_logged_in(),
-        Err(e) => return SessionFailure(e).into_response(),
+    let user = match logged_in(&session).await {
+        Ok(user) => user,
+        Err(refused) => return refused,
     };
     let listed = match state.node.sessions_of(&user).await {
         Ok(listed) => listed,
@@ -105,10 +109,9 @@ pub(super) async fn logout_everywhere(
     session: Session,
     headers: HeaderMap,
 ) -> Response {
-    let user = match session.principal().await {
-        Ok(Some(user)) => user,
-        Ok(None) => return not_logged_in(),
-        Err(e) => return SessionFailure(e).into_response(),
+    let user = match logged_in(&session).await {
+        Ok(user) => user,
+        Err(refused) => return refused,
     };
     // This request holds its own session: it is ended through the handle.
     let ended = match state

@@ -48,11 +48,6 @@ if release then
   if #m.q > 0 then hk, ht = 'G', m.q[1][1] end
 end
 save_committed(k, m, timeouts, fresh)
-if touched then
-  local p, changed = reindex(k, m, before or nil, now)
-  if changed and not m.gone then
-    if p then event(k, 'principal', p) else event(k, 'principal-cleared') end
-  end
-end
+if touched then reindex_and_report(k, m, before or nil, now) end
 if hk == '' then return { 'C', m.v } end
 return { 'C', hk, ht, m.v }

@@ -31,11 +31,16 @@ local function key_parts(k)
   return string.match(k.m, '^(.*):{([^{}]*)}:m$')
 end
 
--- The session's principal (the stored text of its principal attribute), or nil.
+-- The session's principal (the stored text of its principal attribute), or nil. Read
+-- once per script and kept in k.pv (false: none) until a write to the values
+-- (write_values, apply_ops, delete_session) forgets it.
 local function principal_of(k)
-  local p = redis.call('HGET', k.a, PRINCIPAL)
-  if not p or p == '' then return nil end
-  return p
+  if k.pv == nil then
+    local p = redis.call('HGET', k.a, PRINCIPAL)
+    if not p or p == '' then p = false end
+    k.pv = p
+  end
+  return k.pv or nil
 end
 
 -- Gives the set the TTL of its highest score: none while it holds a session without

@@ -42,10 +42,20 @@ local function expiring_remove(k)
   expiring_put(k, 0)
 end
 
--- Before a script reuses the id of a session that expired (its keys still there):
--- that session's expiry is reported now, as expire.lua would have.
-local function report_leftover(k)
-  if k.one_server and redis.call('EXISTS', k.m) == 1 then
+-- reindex (index.lua) after a commit that may have changed the principal, and its
+-- event: 'principal' or 'principal-cleared' where it changed and the session stays.
+local function reindex_and_report(k, m, before, now)
+  local p, changed = reindex(k, m, before, now)
+  if changed and not m.gone then
+    if p then event(k, 'principal', p) else event(k, 'principal-cleared') end
+  end
+end
+
+-- Before a script reuses the id of a session that expired, whose keys read_meta found
+-- still there (meta_found): that session's expiry is reported now, as expire.lua
+-- would have.
+local function report_leftover(k, found)
+  if found and k.one_server then
     event(k, 'expired')
     expiring_remove(k)
   end

@@ -42,10 +42,5 @@ local before = touched and principal_of(k)
 local fresh = apply_ops(k, m, replace_all, order, final)
 m.la = now
 save_committed(k, m, timeouts, fresh)
-if touched then
-  local p, changed = reindex(k, m, before or nil, now)
-  if changed and not m.gone then
-    if p then event(k, 'principal', p) else event(k, 'principal-cleared') end
-  end
-end
+if touched then reindex_and_report(k, m, before or nil, now) end
 return { 'C', m.v }

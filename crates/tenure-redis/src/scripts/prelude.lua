@@ -113,10 +113,14 @@ local function read_legacy(flat)
   return m
 end
 
+-- Whether the last read_meta found a meta key, live or expired (report_leftover).
+local meta_found = false
+
 -- The session's meta as a table, or nil if there is none or it has expired by `now`
 -- (Redis keeps a key through the millisecond of its deadline; the protocol does not).
 local function read_meta(key, now)
   local m
+  meta_found = false
   local blob = redis.call('HGET', key, 'b')
   if blob then
     m = unpack_meta(blob)
@@ -125,6 +129,7 @@ local function read_meta(key, now)
     if #flat == 0 then return nil end
     m = read_legacy(flat)
   end
+  meta_found = true
   if m.o == '' then m.f, m.u = nil, nil end
   if m.q == '' then
     m.q = {}
@@ -423,6 +428,7 @@ end
 -- whether a key may have been created (every field it set was new, or a value was
 -- first put apart), and so lacks a TTL.
 local function write_values(k, pairs, apart)
+  k.pv = nil
   local inline, fresh = {}, false
   for i = 1, #pairs, 2 do
     local name, value = pairs[i], pairs[i + 1]
@@ -446,6 +452,7 @@ end
 -- a key may have been created here, and so lacks a TTL.
 local function apply_ops(k, m, replace_all, order, final)
   if #order == 0 and not replace_all then return false end
+  k.pv = nil
   m.v = m.v + 1
   if replace_all then delete_session(k, true) end
   local apart = {}

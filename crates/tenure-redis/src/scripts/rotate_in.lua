@@ -20,7 +20,7 @@ end
 local k = session_keys(1, #KEYS)
 local now, now_us = clock()
 if read_meta(k.m, now) ~= nil then return { 'E' } end
-report_leftover(k)
+report_leftover(k, meta_found)
 delete_session(k)
 local lf = tonumber(redis.call('GET', k.f) or '0') or 0
 local m = { v = version, c = now - age, i = idle, x = absolute, la = now, lf = lf, o = '', q = {} }

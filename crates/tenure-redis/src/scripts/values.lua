@@ -80,6 +80,7 @@ end
 -- Deletes the session's keys (meta, values, versions, the values kept apart), all but
 -- the meta with `keep_meta`; the lingering fence key stays.
 local function delete_session(k, keep_meta)
+  k.pv = nil
   local dead = { k.a, k.v, k.o }
   if not keep_meta then dead[#dead + 1] = k.m end
   for _, name in ipairs(outboard_names(k)) do dead[#dead + 1] = value_key(k, name) end
