@@ -41,7 +41,8 @@ pub enum EventError {
     },
 }
 
-/// The store's session events, from a position; see the [module docs](self).
+/// The store's session events, from a position: read with [`next`](Self::next),
+/// resumed from [`position`](Self::position).
 #[derive(Debug)]
 pub struct EventStream {
     store: Arc<dyn Store>,
@@ -82,8 +83,8 @@ impl<C: Codec> Node<C> {
     /// The store's session events after `after` (`None`: from the oldest the store's
     /// log holds): created, rotated, principal set or cleared, deleted, expired, for
     /// every session of the store, whichever node changed it. The store's log decides
-    /// what is delivered: docs/ARCHITECTURE.md, "Principals and session events", says what each store
-    /// promises.
+    /// what is delivered: docs/ARCHITECTURE.md, "Principals and session events", says
+    /// what each store promises.
     pub fn events(&self, after: Option<EventId>) -> EventStream {
         EventStream {
             store: self.inner.store.clone(),
