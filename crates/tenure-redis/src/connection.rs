@@ -2,7 +2,7 @@
 //! protocol steps share through it (scripts, keys, hint publishing and the lazily
 //! started hint subscriber). The protocol itself is in `store.rs`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use fred::clients::Client;
@@ -67,6 +67,8 @@ struct Inner {
     /// Owners that registered a liveness key through this handle: their grants are
     /// marked so that waiters may check the key (I15).
     registered: std::sync::Mutex<std::collections::HashSet<OwnerId>>,
+    /// Where this handle's next slot pass starts (`directory::slot_pass`).
+    slot_cursor: AtomicUsize,
 }
 
 impl RedisStore {
@@ -109,8 +111,14 @@ impl RedisStore {
                 hints: tokio::sync::Mutex::new(None),
                 drop_hints: Arc::new(AtomicBool::new(false)),
                 registered: std::sync::Mutex::default(),
+                slot_cursor: AtomicUsize::new(random_slot()),
             }),
         })
+    }
+
+    /// Where this handle's slot passes go on from.
+    pub(crate) fn slot_cursor(&self) -> &AtomicUsize {
+        &self.inner.slot_cursor
     }
 
     /// The settings in use.
@@ -203,4 +211,14 @@ fn builder(fred_config: &Config, config: &RedisConfig) -> Builder {
         })
         .set_policy(ReconnectPolicy::new_exponential(0, 50, 2_000, 2));
     builder
+}
+
+/// A random slot to start the slot passes from, so that nodes started together do not
+/// pass the same slots.
+fn random_slot() -> usize {
+    use std::hash::{BuildHasher, Hasher};
+    let hash = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    (hash % crate::slot_tags::SLOTS as u64) as usize
 }

@@ -3,28 +3,37 @@
 
 use tenure_core::{OwnerId, SessionId};
 
+use crate::slot_tags::tag_of_key;
+
 /// The keys of one session: `:m` meta, `:a` values, `:v` versions, `:o` the index of
 /// each value kept apart, `:b:<name>` its chunks, `:f` the lingering fence. On one
 /// server a script is given the meta key only and derives the others
-/// (`session_keys` in `values.lua`); on a cluster it is given the five fixed keys, so
-/// that Redis checks they are all on the node before the script runs and answers
-/// `TRYAGAIN` while a slot migration has moved some of them.
+/// (`session_keys` in `values.lua`); on a cluster it is given the five fixed keys and
+/// the slot key ([`slot_key`]), so that Redis checks they are all on the node before
+/// the script runs and answers `TRYAGAIN` while a slot migration has moved some of
+/// them.
 #[derive(Debug, Clone)]
 pub(crate) struct SessionKeys {
     /// Meta hash: version, timestamps, expiry, lock and queue.
     pub(crate) meta: String,
-    /// Values, versions, index and fence keys, on a cluster.
-    declared: Option<[String; 4]>,
+    /// Values, versions, index, fence and slot keys, on a cluster.
+    declared: Option<[String; 5]>,
 }
 
 impl SessionKeys {
     pub(crate) fn new(prefix: &str, sid: &SessionId, clustered: bool) -> Self {
         let base = format!("{prefix}:{{{}}}:", sid.as_str());
-        let declared = clustered.then(|| ["a", "v", "o", "f"].map(|s| format!("{base}{s}")));
-        Self {
-            meta: format!("{base}m"),
-            declared,
-        }
+        let meta = format!("{base}m");
+        let declared = clustered.then(|| {
+            let [a, v, o, f] = ["a", "v", "o", "f"].map(|s| format!("{base}{s}"));
+            [a, v, o, f, slot_key(prefix, tag_of_key(&meta))]
+        });
+        Self { meta, declared }
+    }
+
+    /// The tag of the session's cluster slot.
+    pub(crate) fn slot_tag(&self) -> &'static str {
+        tag_of_key(&self.meta)
     }
 
     /// The keys a script is given for this session, in the order it reads them.
@@ -33,17 +42,43 @@ impl SessionKeys {
     }
 }
 
-/// The principal index of `principal` (`index.lua`): the principal's bytes in hex,
-/// so that any text makes a key that keeps its hash tag and cannot reach another
-/// principal's.
-pub(crate) fn principal_index(prefix: &str, principal: &str) -> String {
+fn push_hex(key: &mut String, bytes: &[u8]) {
     use std::fmt::Write;
-    let mut key = format!("{prefix}:p:{{");
-    for b in principal.bytes() {
+    for b in bytes {
         let _ = write!(key, "{b:02x}");
     }
+}
+
+/// The principal index of `principal` on one server (`index.lua`): the principal's
+/// bytes in hex, so that any text makes a key that keeps its hash tag and cannot reach
+/// another principal's.
+pub(crate) fn principal_index(prefix: &str, principal: &[u8]) -> String {
+    let mut key = format!("{prefix}:p:{{");
+    push_hex(&mut key, principal);
     key.push('}');
     key
+}
+
+/// The shard of `principal`'s index in the slot tagged `tag`, on a cluster.
+pub(crate) fn index_shard(prefix: &str, tag: &str, principal: &[u8]) -> String {
+    let mut key = format!("{prefix}:p:{{{tag}}}:");
+    push_hex(&mut key, principal);
+    key
+}
+
+/// The directory of the slots holding `principal`'s shards, on a cluster
+/// (`scripts/directory.lua`).
+pub(crate) fn directory(prefix: &str, principal: &[u8]) -> String {
+    let mut key = format!("{prefix}:d:{{");
+    push_hex(&mut key, principal);
+    key.push('}');
+    key
+}
+
+/// The slot key of the slot tagged `tag` (`scripts/index.lua`): the principals whose
+/// shard there asks the slot pass for a later horizon.
+pub(crate) fn slot_key(prefix: &str, tag: &str) -> String {
+    format!("{prefix}:x:{{{tag}}}")
 }
 
 /// The expiring set and the event stream (`log.lua`).
@@ -110,7 +145,10 @@ mod tests {
             assert_eq!(slot(&format!("{base}{suffix}")), s, "{suffix}");
         }
         assert!(keys.script_keys().all(|k| slot(&k) == s));
-        assert_eq!(keys.script_keys().count(), 5);
+        assert_eq!(keys.script_keys().count(), 6);
+        let tag = keys.slot_tag();
+        assert_eq!(slot(&slot_key("app", tag)), s);
+        assert_eq!(slot(&index_shard("app", tag, b"u")), s);
         assert_eq!(
             SessionKeys::new("app", &sid, false).script_keys().count(),
             1
@@ -121,8 +159,10 @@ mod tests {
 
     #[test]
     fn principal_indexes_are_hex() {
-        assert_eq!(principal_index("app", "u{1}"), "app:p:{757b317d}");
-        assert_eq!(principal_index("app", "ü"), "app:p:{c3bc}");
+        assert_eq!(principal_index("app", b"u{1}"), "app:p:{757b317d}");
+        assert_eq!(principal_index("app", "ü".as_bytes()), "app:p:{c3bc}");
+        assert_eq!(index_shard("app", "12", b"u"), "app:p:{12}:75");
+        assert_eq!(directory("app", b"u"), "app:d:{75}");
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod acquire;
 mod args;
 mod batch;
 mod config;
+mod directory;
 mod connection;
 mod events;
 mod hint_code;
@@ -37,6 +38,7 @@ mod renew;
 mod reply;
 mod rotate;
 mod scripts;
+mod slot_tags;
 mod stats;
 mod store;
 

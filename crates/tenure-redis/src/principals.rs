@@ -1,9 +1,7 @@
-//! `Store::sessions_of` on Redis: one script over the principal's index
-//! (`scripts/index.lua` describes the index, `scripts/sessions_of.lua` the listing).
-//!
-//! On a Redis Cluster the index would live in another slot than the sessions it
-//! names, where no script can change both in one step; the store keeps no index there
-//! and answers [`StoreError::Unsupported`].
+//! `Store::sessions_of` on Redis: on one server one script over the principal's index
+//! (`scripts/index.lua` describes the index, `scripts/sessions_of.lua` the listing);
+//! on a cluster the same script over each shard the principal's directory names
+//! (`directory.rs`).
 
 use std::time::Duration;
 
@@ -12,6 +10,7 @@ use tenure_core::SessionId;
 use tenure_store::{PrincipalSession, StoreError, PRUNE_PER_CALL};
 
 use crate::connection::RedisStore;
+use crate::directory;
 use crate::keys::principal_index;
 use crate::reply::bad;
 use crate::scripts::IndexKeys;
@@ -22,16 +21,26 @@ pub(crate) async fn sessions_of(
     label: Option<&str>,
 ) -> Result<Vec<PrincipalSession>, StoreError> {
     if store.is_clustered() {
-        return Err(StoreError::Unsupported(
-            "the principal index on a Redis Cluster",
-        ));
+        return directory::sessions_of(store, principal, label).await;
     }
-    let key = principal_index(store.prefix(), principal);
+    let key = principal_index(store.prefix(), principal.as_bytes());
+    list(store, key, principal, label, "").await
+}
+
+/// The live sessions in one index (`tag` '') or shard (`tag` its slot's).
+pub(crate) async fn list(
+    store: &RedisStore,
+    key: String,
+    principal: &str,
+    label: Option<&str>,
+    tag: &str,
+) -> Result<Vec<PrincipalSession>, StoreError> {
     let args = vec![
         Value::from(store.prefix()),
         Value::from(principal),
         Value::from(label.unwrap_or("")),
         Value::from(PRUNE_PER_CALL as i64),
+        Value::from(tag),
     ];
     let mut reply = store
         .scripts()

@@ -8,6 +8,7 @@ use tenure_store::{Fence, Hint, RotateReply, StoreError};
 
 use crate::args::{self, Copied};
 use crate::connection::RedisStore;
+use crate::directory;
 use crate::reply::bad;
 use crate::scripts::DataKeys;
 
@@ -70,6 +71,10 @@ pub(crate) async fn rotate_id(
     if old == new {
         abort().await?;
         return Ok(RotateReply::Exists);
+    }
+    if let Err(e) = directory::before_rotation(store, new, &snapshot).await {
+        abort().await?;
+        return Err(e);
     }
     let copied = Copied {
         owner: if by_caller {

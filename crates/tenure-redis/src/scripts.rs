@@ -36,7 +36,7 @@ impl DataKeys {
 }
 
 impl KeySet for DataKeys {
-    const LAYOUT: &'static str = "m, or on a cluster m a v o f";
+    const LAYOUT: &'static str = "m, or on a cluster m a v o f x";
 
     fn into_keys(self) -> Vec<String> {
         self.0
@@ -59,19 +59,60 @@ impl BatchKeys {
 }
 
 impl KeySet for BatchKeys {
-    const LAYOUT: &'static str = "per session m, or on a cluster m a v o f";
+    const LAYOUT: &'static str = "per session m, or on a cluster m a v o f x";
 
     fn into_keys(self) -> Vec<String> {
         self.0
     }
 }
 
-/// `KEYS` = one principal's index key ([`principal_index`](crate::keys::principal_index)).
+/// `KEYS` = one principal's index key ([`principal_index`](crate::keys::principal_index)),
+/// or on a cluster its shard of one slot ([`index_shard`](crate::keys::index_shard)).
 #[derive(Debug)]
 pub(crate) struct IndexKeys(pub(crate) String);
 
 impl KeySet for IndexKeys {
     const LAYOUT: &'static str = "i";
+
+    fn into_keys(self) -> Vec<String> {
+        vec![self.0]
+    }
+}
+
+/// `KEYS` = one principal's directory ([`directory`](crate::keys::directory)).
+#[derive(Debug)]
+pub(crate) struct DirectoryKeys(pub(crate) String);
+
+impl KeySet for DirectoryKeys {
+    const LAYOUT: &'static str = "d";
+
+    fn into_keys(self) -> Vec<String> {
+        vec![self.0]
+    }
+}
+
+/// `KEYS` = one principal's shard of a slot and that slot's key
+/// ([`slot_key`](crate::keys::slot_key)).
+#[derive(Debug)]
+pub(crate) struct ShardKeys {
+    pub(crate) shard: String,
+    pub(crate) slot: String,
+}
+
+impl KeySet for ShardKeys {
+    const LAYOUT: &'static str = "i x";
+
+    fn into_keys(self) -> Vec<String> {
+        vec![self.shard, self.slot]
+    }
+}
+
+/// `KEYS` = one slot's key ([`slot_key`](crate::keys::slot_key)).
+#[derive(Debug)]
+pub(crate) struct SlotKeys(pub(crate) String);
+
+impl KeySet for SlotKeys {
+    const LAYOUT: &'static str = "x";
 
     fn into_keys(self) -> Vec<String> {
         vec![self.0]
@@ -144,22 +185,27 @@ impl<K: KeySet> Lua<K> {
 }
 
 macro_rules! script {
-    ($name:literal) => {{
+    ($name:literal) => {
+        script!($name, "")
+    };
+    // `$extra`: more shared text, after the prelude (the directory scripts'
+    // helpers, directory.lua).
+    ($name:literal, $extra:expr) => {{
         const SOURCE: &str = include_str!(concat!("scripts/", $name, ".lua"));
+        const SHARED: &str = concat!(
+            include_str!("scripts/values.lua"),
+            "\n",
+            include_str!("scripts/index.lua"),
+            "\n",
+            include_str!("scripts/log.lua"),
+            "\n",
+            include_str!("scripts/prelude.lua"),
+            "\n",
+        );
         Lua::new(
             $name,
             SOURCE,
-            Script::from_lua(concat!(
-                include_str!("scripts/values.lua"),
-                "\n",
-                include_str!("scripts/index.lua"),
-                "\n",
-                include_str!("scripts/log.lua"),
-                "\n",
-                include_str!("scripts/prelude.lua"),
-                "\n",
-                include_str!(concat!("scripts/", $name, ".lua"))
-            )),
+            Script::from_lua([SHARED, $extra, "\n", SOURCE].concat()),
         )
     }};
 }
@@ -184,7 +230,14 @@ pub(crate) struct Scripts {
     pub(crate) sessions_of: Lua<IndexKeys>,
     pub(crate) expire: Lua<LogKeys>,
     pub(crate) events: Lua<LogKeys>,
+    pub(crate) register: Lua<DirectoryKeys>,
+    pub(crate) slots_of: Lua<DirectoryKeys>,
+    pub(crate) trim: Lua<DirectoryKeys>,
+    pub(crate) record: Lua<ShardKeys>,
+    pub(crate) slot_pass: Lua<SlotKeys>,
 }
+
+const DIRECTORY: &str = include_str!("scripts/directory.lua");
 
 impl Scripts {
     pub(crate) fn new() -> Self {
@@ -205,6 +258,11 @@ impl Scripts {
             sessions_of: script!("sessions_of"),
             expire: script!("expire"),
             events: script!("events"),
+            register: script!("register", DIRECTORY),
+            slots_of: script!("slots_of", DIRECTORY),
+            trim: script!("trim", DIRECTORY),
+            record: script!("record"),
+            slot_pass: script!("slot_pass"),
         }
     }
 
@@ -228,6 +286,11 @@ impl Scripts {
             self.sessions_of.declared(),
             self.expire.declared(),
             self.events.declared(),
+            self.register.declared(),
+            self.slots_of.declared(),
+            self.trim.declared(),
+            self.record.declared(),
+            self.slot_pass.declared(),
         ]
     }
 }
@@ -242,7 +305,7 @@ mod tests {
     #[test]
     fn each_script_takes_the_keys_its_header_names() {
         let declared = Scripts::new().declared();
-        assert_eq!(declared.len(), 16);
+        assert_eq!(declared.len(), 21);
         for (name, source, layout) in declared {
             let header = source.split_once("KEYS: ").map(|(_, rest)| rest);
             let keys = header.and_then(|rest| rest.split_once('.')).map(|(k, _)| k);

@@ -18,7 +18,7 @@ use crate::connection::RedisStore;
 use crate::liveness;
 use crate::reply::bad;
 use crate::scripts::DataKeys;
-use crate::{events, principals, release, renew, rotate};
+use crate::{directory, events, principals, release, renew, rotate};
 
 #[async_trait]
 impl Store for RedisStore {
@@ -62,6 +62,7 @@ impl Store for RedisStore {
         delta: Delta,
         release: bool,
     ) -> Result<CommitReply, StoreError> {
+        directory::before_commit(self, sid, &delta).await?;
         let keys = DataKeys::of(&self.keys(sid));
         let argv = args::commit(owner, fence, id, &delta, release);
         let mut reply = self.scripts().commit.run(self.client(), keys, argv).await?;
@@ -117,6 +118,7 @@ impl Store for RedisStore {
         sid: &SessionId,
         delta: Delta,
     ) -> Result<OptimisticReply, StoreError> {
+        directory::before_commit(self, sid, &delta).await?;
         let keys = DataKeys::of(&self.keys(sid));
         let argv = args::optimistic(&delta);
         let mut reply = self
@@ -147,6 +149,7 @@ impl Store for RedisStore {
         expiry: Expiry,
         tenure: Option<(&OwnerId, Duration)>,
     ) -> Result<CreateReply, StoreError> {
+        directory::before_create(self, sid, &attrs).await?;
         let keys = DataKeys::of(&self.keys(sid));
         let live = tenure.is_some_and(|(owner, _)| self.is_registered(owner));
         let argv = args::create(attrs, expiry, tenure, live);
@@ -217,6 +220,9 @@ impl Store for RedisStore {
     }
 
     async fn maintain(&self) -> Result<(), StoreError> {
+        if self.is_clustered() {
+            return directory::slot_pass(self).await;
+        }
         events::expire_pass(self).await
     }
 

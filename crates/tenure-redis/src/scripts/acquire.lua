@@ -1,4 +1,4 @@
--- KEYS: m, or on a cluster m a v o f.  ARGV: owner, lease ms, wait ms, live 0|1 (the caller keeps a liveness
+-- KEYS: m, or on a cluster m a v o f x.  ARGV: owner, lease ms, wait ms, live 0|1 (the caller keeps a liveness
 -- key), dead (an owner whose liveness key the caller found gone, or ''), known: the
 -- session version of the caller's copy ('' none: acquire, not acquire_since), n, then
 -- n (attribute name, version) pairs of the copy.

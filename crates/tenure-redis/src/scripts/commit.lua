@@ -1,4 +1,4 @@
--- KEYS: m, or on a cluster m a v o f.  ARGV: head (packed: fence, commit id, flags 1 release 2 replace all 4 new
+-- KEYS: m, or on a cluster m a v o f x.  ARGV: head (packed: fence, commit id, flags 1 release 2 replace all 4 new
 -- timeouts, with 4 idle and absolute ms; then the owner; see args::commit_head), ops
 -- (see read_ops).
 -- Reply: {'S'} | {'C', version} | {'C', hint kind, hint to, version} | {'A', version} |
@@ -37,7 +37,7 @@ if #refused > 0 then
   return out
 end
 -- The principal before, where this commit may change it (index.lua).
-local touched = k.one_server and (replace_all or final[PRINCIPAL] ~= nil)
+local touched = k.indexed and (replace_all or final[PRINCIPAL] ~= nil)
 local before = touched and principal_of(k)
 local fresh = apply_ops(k, m, replace_all, order, final)
 m.la = now

@@ -1,4 +1,4 @@
--- KEYS: m, or on a cluster m a v o f.  ARGV: idle ms (0 none), absolute ms (0 none), owner ('' no tenure),
+-- KEYS: m, or on a cluster m a v o f x.  ARGV: idle ms (0 none), absolute ms (0 none), owner ('' no tenure),
 -- lease ms, live 0|1 (the owner keeps a liveness key), count, (name, value) per
 -- attribute.
 -- Reply: {'E'} | {'C', fence (0 none)}

@@ -1,4 +1,4 @@
--- Reads a session for an operator, changing nothing. KEYS: m, or on a cluster m a v o f.
+-- Reads a session for an operator, changing nothing. KEYS: m, or on a cluster m a v o f x.
 -- Reply: {'N'} | {'I', now ms, version, created, idle, absolute, last access, last
 --         fence, lock owner, lock fence, lease end, queue JSON, attrs...}
 if #ARGV ~= 0 then error('tenure: bad inspect') end

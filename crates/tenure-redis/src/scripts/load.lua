@@ -1,4 +1,4 @@
--- KEYS: m, or on a cluster m a v o f.  Reply: {'N'} | {'L', version, attrs...}
+-- KEYS: m, or on a cluster m a v o f x.  Reply: {'N'} | {'L', version, attrs...}
 if #ARGV ~= 0 then error('tenure: bad load') end
 local k = session_keys(1, #KEYS)
 local now = clock()

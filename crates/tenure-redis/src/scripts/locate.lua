@@ -1,4 +1,4 @@
--- KEYS: m, or on a cluster m a v o f.  ARGV: none.
+-- KEYS: m, or on a cluster m a v o f x.  ARGV: none.
 -- Reply: {'N'} | {'F'} | {'H', owner, holder keeps a liveness key 0|1}
 -- Reads only: no access, no queue, no recall (a caller that only wants to know where
 -- the session is must not move it).

@@ -1,4 +1,4 @@
--- KEYS: m, or on a cluster m a v o f.  ARGV: replace all 0|1, new timeouts (3, see read_timeouts), ops with
+-- KEYS: m, or on a cluster m a v o f x.  ARGV: replace all 0|1, new timeouts (3, see read_timeouts), ops with
 -- expectations (see read_ops).
 -- Reply: {'N'} | {'L'} | {'X', conflicting names...} | {'C', version} |
 -- {'P', names of attributes whose patch does not apply...} (nothing applied)
@@ -37,7 +37,7 @@ if #refused > 0 then
   return out
 end
 -- The principal before, where this commit may change it (index.lua).
-local touched = k.one_server and (replace_all or final[PRINCIPAL] ~= nil)
+local touched = k.indexed and (replace_all or final[PRINCIPAL] ~= nil)
 local before = touched and principal_of(k)
 local fresh = apply_ops(k, m, replace_all, order, final)
 m.la = now

@@ -232,7 +232,7 @@ local function save_live(k, m, fresh)
   save_meta(k.m, m)
   set_ttl(k, ttl)
   -- The index entry's score follows the keys' deadline (index.lua).
-  if ttl ~= nil and k.one_server then
+  if ttl ~= nil and k.indexed then
     local p = principal_of(k)
     if p ~= nil then index_put(k, p, m.kt, script_now) end
     expiring_put(k, m.kt)
@@ -260,7 +260,7 @@ local function save_committed(k, m, t, fresh)
     m.i, m.x = t[1], t[2]
     local at = expires_at(m)
     if at ~= nil and at <= script_now then
-      local p = k.one_server and principal_of(k)
+      local p = k.indexed and principal_of(k)
       if p then index_remove(k, p, script_now) end
       delete_session(k)
       m.gone = true
@@ -276,7 +276,7 @@ local function save_committed(k, m, t, fresh)
       redis.call('PERSIST', k.v)
       for _, name in ipairs(outboard_names(k)) do redis.call('PERSIST', value_key(k, name)) end
       redis.call('PERSIST', k.o)
-      local p = k.one_server and principal_of(k)
+      local p = k.indexed and principal_of(k)
       if p then index_put(k, p, 0, script_now) end
       expiring_remove(k)
       return

@@ -1,4 +1,4 @@
--- KEYS: per session m, or on a cluster m a v o f.  ARGV: owner, then (fence, commit id) per session.
+-- KEYS: per session m, or on a cluster m a v o f x.  ARGV: owner, then (fence, commit id) per session.
 -- Reply, per session in order: 'S' | 'A', version | 'C', hint kind, hint to, version
 -- | 'X' (its stored state does not parse). Each session is what commit.lua does with
 -- no ops and release set; one that fails does not fail the others.

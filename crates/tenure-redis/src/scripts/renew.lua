@@ -1,4 +1,4 @@
--- KEYS: per session m, or on a cluster m a v o f.  ARGV: owner, lease ms, then (fence, touch 0|1) per session.
+-- KEYS: per session m, or on a cluster m a v o f x.  ARGV: owner, lease ms, then (fence, touch 0|1) per session.
 -- Reply: one integer per session: 0 lost, 1 renewed, 2 renewed and recalled.
 local owner = ARGV[1]
 local lease = num(ARGV[2], 'lease')

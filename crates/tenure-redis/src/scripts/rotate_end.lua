@@ -1,4 +1,4 @@
--- Last step of rotate_id, on the old id. KEYS: m, or on a cluster m a v o f.
+-- Last step of rotate_id, on the old id. KEYS: m, or on a cluster m a v o f x.
 -- ARGV: lock owner, lock fence, finish 1 (delete the old id) | 0 (abort: unlock it if
 -- the rotation locked it), fence linger ms, rotation owner, new id (for the event).
 -- Reply: {0} (the lock was lost meanwhile: nothing changed) | {1, owners to hint...}
@@ -19,7 +19,7 @@ local out = { 1 }
 if finish then
   for _, w in ipairs(m.q) do out[#out + 1] = w[1] end
   if linger > 0 then redis.call('SET', k.f, fmt(m.lf), 'PX', fmt(linger)) end
-  local p = k.one_server and principal_of(k)
+  local p = k.indexed and principal_of(k)
   if p then index_remove(k, p, now) end
   delete_session(k)
   event(k, 'rotated', new)

@@ -1,4 +1,4 @@
--- Second step of rotate_id, on the new id. KEYS: m, or on a cluster m a v o f.
+-- Second step of rotate_id, on the new id. KEYS: m, or on a cluster m a v o f x.
 -- ARGV: owner ('' to leave it unlocked), lease left ms, version, idle, absolute, age ms,
 -- live 0|1 (the owner keeps a liveness key), count, (name, value, version) per
 -- attribute.

@@ -1,4 +1,4 @@
--- First step of rotate_id, on the old id. KEYS: m, or on a cluster m a v o f.
+-- First step of rotate_id, on the old id. KEYS: m, or on a cluster m a v o f x.
 -- ARGV: holder owner ('' none), holder fence (0 none), rotation owner, rotation lease ms.
 -- If the caller holds the lock, it stays; if nobody does, the rotation takes it, so
 -- the data cannot change until the rotation finishes or its lease runs out.

@@ -1,12 +1,17 @@
--- The live sessions of one principal, from its index (index.lua), on one server.
--- KEYS: i.  ARGV: key prefix, principal, label attribute ('' none), prune budget.
+-- The live sessions of one principal, from its index (index.lua): the whole index on
+-- one server, one slot's shard on a cluster.
+-- KEYS: i.  ARGV: key prefix, principal, label attribute ('' none), prune budget,
+-- slot tag ('' on one server).
 -- Entries whose score has passed name sessions gone for certain: at most `budget` of
 -- them are removed unread. Every other entry is checked against its session (live,
--- and still of this principal), and removed if it fails. Reads only: no access.
+-- and still of this principal). On one server one that fails is removed; on a cluster
+-- it is only left out, since a slot migration may have moved the session's keys
+-- (which this script does not declare) from under it: its score passes in time.
+-- Reads only: no access.
 -- Reply: {now ms, (session id, created ms, last access ms, label value or false)...}
-local prefix, p, label = ARGV[1], ARGV[2], ARGV[3]
+local prefix, p, label, tag = ARGV[1], ARGV[2], ARGV[3], ARGV[5]
 local budget = num(ARGV[4], 'prune budget')
-if label == nil or #ARGV ~= 4 or KEYS[1] ~= index_key(prefix, p) then
+if label == nil or #ARGV ~= 5 or KEYS[1] ~= index_key(prefix, p, tag) then
   error('tenure: bad sessions_of')
 end
 local ix = KEYS[1]
@@ -15,20 +20,22 @@ local dead = redis.call('ZRANGEBYSCORE', ix, '-inf', '(' .. fmt(now), 'LIMIT', 0
 if #dead > 0 then chunked('ZREM', ix, dead, 1000) end
 local out, gone = { now }, {}
 for _, sid in ipairs(redis.call('ZRANGEBYSCORE', ix, fmt(now), '+inf')) do
-  local k = keys_from_meta(prefix .. ':{' .. sid .. '}:m', 1)
-  local m = read_meta(k.m, now)
-  if m ~= nil and principal_of(k) == p then
-    local value = false
-    if label ~= '' then
-      value = redis.call('HGET', k.a, label)
-      if value and redis.call('HEXISTS', k.o, label) == 1 then value = read_large(k, label) end
+  if sid ~= '' then
+    local k = keys_from_meta(prefix .. ':{' .. sid .. '}:m', 1)
+    local m = read_meta(k.m, now)
+    if m ~= nil and principal_of(k) == p then
+      local value = false
+      if label ~= '' then
+        value = redis.call('HGET', k.a, label)
+        if value and redis.call('HEXISTS', k.o, label) == 1 then value = read_large(k, label) end
+      end
+      out[#out + 1] = sid
+      out[#out + 1] = m.c
+      out[#out + 1] = m.la
+      out[#out + 1] = value
+    elseif tag == '' then
+      gone[#gone + 1] = sid
     end
-    out[#out + 1] = sid
-    out[#out + 1] = m.c
-    out[#out + 1] = m.la
-    out[#out + 1] = value
-  else
-    gone[#gone + 1] = sid
   end
 end
 if #gone > 0 then chunked('ZREM', ix, gone, 1000) end

@@ -6,7 +6,7 @@
 -- bytes less on the wire for each key left out). They share its hash tag, so its slot:
 -- Redis lets a script touch keys it was not given when they are in the slot it runs
 -- in. On a cluster it is given the five fixed keys (meta, values, versions, index,
--- fence): Redis checks declared keys are all on the node before the script runs, and
+-- fence) and the slot key 'P:x:{T}' (index.lua), T a tag of the session's slot: Redis checks declared keys are all on the node before the script runs, and
 -- answers TRYAGAIN while a slot migration has moved only some of them, where a script
 -- touching undeclared keys could run on half a session. A value's chunk key cannot be
 -- declared (its name is known only from the index), so on a cluster values are not
@@ -36,24 +36,30 @@ local CHUNK = 4096
 local INLINE_BELOW = 4096
 
 -- The keys of the session whose keys start at KEYS[at]: `per` of them, 1 (the meta key)
--- or 5 (meta, values, versions, index, fence, each checked against the derived name).
+-- or 6 (meta, values, versions, index, fence, each checked against the derived name,
+-- and the slot key). k.indexed: the scripts keep the principal index (index.lua); a
+-- session read by a listing (keys_from_meta, with no slot key) is only read.
 local function keys_from_meta(km, per)
   if type(km) ~= 'string' or string.sub(km, -2) ~= ':m' then error('tenure: bad key') end
   local base = string.sub(km, 1, -2)
   return {
     m = km, a = base .. 'a', v = base .. 'v', f = base .. 'f', o = base .. 'o', b = base .. 'b:',
-    may_put_apart = per == 1, one_server = per == 1,
+    may_put_apart = per == 1, one_server = per == 1, indexed = per == 1,
   }
 end
 
 local function session_keys(at, per)
   local km = KEYS[at]
   local k = keys_from_meta(km, per)
-  if per == 5 then
+  if per == 6 then
     if KEYS[at + 1] ~= k.a or KEYS[at + 2] ~= k.v or KEYS[at + 3] ~= k.o
       or KEYS[at + 4] ~= k.f then
       error('tenure: bad keys')
     end
+    k.x = KEYS[at + 5]
+    k.tag = type(k.x) == 'string' and string.match(k.x, ':x:{([^{}]*)}$')
+    if not k.tag then error('tenure: bad keys') end
+    k.indexed = true
   elseif per ~= 1 then
     error('tenure: bad keys')
   end
