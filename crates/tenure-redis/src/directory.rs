@@ -54,7 +54,11 @@ fn principal_value(bytes: &[u8]) -> Option<&[u8]> {
 
 /// The principal a delta gives its session, if it sets one.
 fn principal_in_delta(delta: &Delta) -> Option<&[u8]> {
-    let op = delta.ops.iter().rev().find(|op| op.name == PRINCIPAL_ATTR)?;
+    let op = delta
+        .ops
+        .iter()
+        .rev()
+        .find(|op| op.name == PRINCIPAL_ATTR)?;
     match &op.change {
         Change::Set(bytes) => principal_value(bytes),
         Change::Patch { value, .. } => principal_value(value),
@@ -160,7 +164,11 @@ async fn record(
         Value::Bytes(principal.to_vec().into()),
         Value::from(horizon),
     ];
-    let reply = store.scripts().record.call(store.client(), keys, args).await?;
+    let reply = store
+        .scripts()
+        .record
+        .call(store.client(), keys, args)
+        .await?;
     Ok(matches!(reply, Value::Integer(1)))
 }
 
@@ -238,10 +246,7 @@ pub(crate) async fn slot_pass(store: &RedisStore) -> Result<(), StoreError> {
     let count = store.config().slot_pass.clamp(1, SLOTS);
     let start = store.slot_cursor().fetch_add(count, Ordering::Relaxed);
     let slots = (start..start + count).map(|slot| pass_slot(store, tag_of_slot(slot)));
-    let results: Vec<_> = stream::iter(slots)
-        .buffered(IN_FLIGHT)
-        .collect()
-        .await;
+    let results: Vec<_> = stream::iter(slots).buffered(IN_FLIGHT).collect().await;
     results.into_iter().collect()
 }
 
@@ -253,7 +258,11 @@ async fn pass_slot(store: &RedisStore, tag: &'static str) -> Result<(), StoreErr
     let mut reply = store
         .scripts()
         .slot_pass
-        .run(store.client(), SlotKeys(slot_key(store.prefix(), tag)), args)
+        .run(
+            store.client(),
+            SlotKeys(slot_key(store.prefix(), tag)),
+            args,
+        )
         .await?;
     let asks = reply.int("count")?;
     for _ in 0..asks {
@@ -272,4 +281,35 @@ async fn pass_slot(store: &RedisStore, tag: &'static str) -> Result<(), StoreErr
         record(store, &principal, tag, horizon).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_margin_is_index_luas_and_under_the_horizon() {
+        let lua = include_str!("scripts/index.lua");
+        let line = format!("local HORIZON_MARGIN = {}", HORIZON_MARGIN.as_millis());
+        assert!(lua.contains(&line), "index.lua must say {line:?}");
+        // The slot pass needs time between an ask and the horizon's end.
+        assert!(HORIZON_AHEAD >= 2 * HORIZON_MARGIN);
+    }
+
+    #[test]
+    fn a_delta_gives_the_principal_it_sets_last() {
+        let mut delta = Delta::default();
+        assert_eq!(principal_in_delta(&delta), None);
+        delta.set("cart", tenure_core::Bytes::from_static(b"x"));
+        delta.set(PRINCIPAL_ATTR, tenure_core::Bytes::from_static(b"ada"));
+        assert_eq!(principal_in_delta(&delta), Some(&b"ada"[..]));
+        delta.remove(PRINCIPAL_ATTR);
+        assert_eq!(principal_in_delta(&delta), None);
+        delta.set(PRINCIPAL_ATTR, tenure_core::Bytes::new());
+        assert_eq!(
+            principal_in_delta(&delta),
+            None,
+            "an empty value is no principal"
+        );
+    }
 }

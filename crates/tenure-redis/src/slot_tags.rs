@@ -52,7 +52,9 @@ mod tests {
             let tag = tag_of_slot(slot);
             assert_eq!(usize::from(fred::util::redis_keyslot(tag.as_bytes())), slot);
             assert_eq!(
-                usize::from(fred::util::redis_keyslot(format!("app:x:{{{tag}}}").as_bytes())),
+                usize::from(fred::util::redis_keyslot(
+                    format!("app:x:{{{tag}}}").as_bytes()
+                )),
                 slot
             );
             assert!(seen.insert(tag));

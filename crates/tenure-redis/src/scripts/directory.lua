@@ -39,6 +39,20 @@ local function directory_ttl(d, now)
   redis.call('PEXPIRE', d, fmt(ttl))
 end
 
+-- After a horizon `h` was written: the TTL moved on to it if it is later (horizons
+-- never move back while their field lasts, so a write never shortens the TTL; one
+-- step, where directory_ttl reads every field). `was_there`: the hash existed before.
+local function directory_extend(d, h, was_there)
+  if h == math.huge then
+    redis.call('PERSIST', d)
+    return
+  end
+  local at = redis.call('PEXPIRETIME', d)
+  -- No TTL on a hash that was there: a horizon of +inf holds it.
+  if at == -1 and was_there then return end
+  if at < h then redis.call('PEXPIREAT', d, fmt(h)) end
+end
+
 local function check_directory(prefix, p, d)
   if prefix == nil or p == nil or p == '' or d ~= directory_key(prefix, p) then
     error('tenure: bad directory key')

@@ -11,11 +11,12 @@ local added = flag(ARGV[6], 'added flag')
 if #ARGV ~= 6 or least == nil or tag == nil or tag == '' then error('tenure: bad register') end
 check_directory(prefix, p, KEYS[1])
 local now = clock()
+local was_there = redis.call('EXISTS', KEYS[1]) == 1
 local h, t = parse_field(redis.call('HGET', KEYS[1], tag))
 local horizon = now + ahead
 if h ~= nil and h > horizon then horizon = h end
 if least > horizon then horizon = least end
 if added or t == nil then t = now end
 redis.call('HSET', KEYS[1], tag, horizon_text(horizon) .. ' ' .. fmt(t))
-directory_ttl(KEYS[1], now)
+directory_extend(KEYS[1], horizon, was_there)
 return { horizon_text(horizon) }

@@ -7,7 +7,7 @@
 -- and still of this principal). On one server one that fails is removed; on a cluster
 -- it is only left out, since a slot migration may have moved the session's keys
 -- (which this script does not declare) from under it: its score passes in time.
--- Reads only: no access.
+-- A cluster shard found with no entry left is deleted. No access to any session.
 -- Reply: {now ms, (session id, created ms, last access ms, label value or false)...}
 local prefix, p, label, tag = ARGV[1], ARGV[2], ARGV[3], ARGV[5]
 local budget = num(ARGV[4], 'prune budget')
@@ -39,5 +39,12 @@ for _, sid in ipairs(redis.call('ZRANGEBYSCORE', ix, fmt(now), '+inf')) do
   end
 end
 if #gone > 0 then chunked('ZREM', ix, gone, 1000) end
-if #dead > 0 or #gone > 0 then index_ttl(ix, now) end
+if tag ~= '' and #out == 1 and redis.call('ZCARD', ix) == 1
+  and redis.call('ZSCORE', ix, '') then
+  -- A shard left with its horizon only goes now (a login under way that recorded
+  -- it finds no horizon and asks the slot pass for one: index.lua).
+  redis.call('DEL', ix)
+elseif #dead > 0 or #gone > 0 then
+  index_ttl(ix, now)
+end
 return out
