@@ -25,7 +25,7 @@ pub(crate) trait KeySet {
 }
 
 /// `KEYS` = the meta key of one session (the scripts derive its other keys), or on a
-/// cluster its five fixed keys ([`SessionKeys`]).
+/// cluster its five fixed keys and the slot key ([`SessionKeys`]).
 #[derive(Debug)]
 pub(crate) struct DataKeys(Vec<String>);
 
