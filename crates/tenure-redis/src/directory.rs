@@ -12,14 +12,13 @@
 //!   `directory_guard`; never an entry whose slot the directory lacks.
 //! - A shard records the horizon its directory field was given after the directory
 //!   call, so the shard's is never the later one. Where an entry's score comes within
-//!   an hour of it, the script asks (the slot key) and the slot pass ([`slot_pass`],
-//!   every `maintain`) moves the directory's horizon on, then the shard's; a crash
-//!   between the two leaves the ask in place, and the next pass does it again.
+//!   an hour of it, the script asks (the slot key) and the slot pass (every
+//!   `maintain`, `slots.rs`) moves the directory's horizon on, then the shard's; a
+//!   crash between the two leaves the ask in place, and the next pass does it again.
 //! - A directory field whose horizon has passed names a shard with no live entry, and
 //!   goes unread; the directory's TTL is its highest horizon, so the directory of a
 //!   principal nobody lists goes by itself.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use fred::types::Value;
@@ -30,9 +29,8 @@ use tenure_store::{PrincipalSession, StoreError, PRUNE_PER_CALL};
 use crate::connection::RedisStore;
 use crate::keys::{directory, index_shard, slot_key};
 use crate::principals::list;
-use crate::reply::bad;
-use crate::scripts::{DirectoryKeys, ShardKeys, SlotKeys};
-use crate::slot_tags::{tag_of_slot, SLOTS};
+use crate::reply::{bad, Reply};
+use crate::scripts::{DirectoryKeys, ShardKeys};
 
 /// How far past now a slot's horizon is set (2 h): the slot pass has an hour between
 /// an entry's ask and the horizon's end (`HORIZON_MARGIN` in `index.lua`).
@@ -42,10 +40,7 @@ pub(crate) const HORIZON_AHEAD: Duration = Duration::from_secs(2 * 3600);
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) const HORIZON_MARGIN: Duration = Duration::from_secs(3600);
 
-/// Principals of one slot whose horizon one slot pass moves on, at most.
-const ASKS_PER_SLOT: usize = 100;
-
-/// Slot scripts of one listing or pass under way at once.
+/// Slot scripts of one listing under way at once.
 const IN_FLIGHT: usize = 16;
 
 fn principal_value(bytes: &[u8]) -> Option<&[u8]> {
@@ -239,32 +234,15 @@ async fn trim_empty(
         .map(|_| ())
 }
 
-/// One step of the slot pass: the next `slot_pass` slots (from where this store's
-/// last pass ended; each store starts at a random slot, so nodes share the work),
-/// each slot's asks answered.
-pub(crate) async fn slot_pass(store: &RedisStore) -> Result<(), StoreError> {
-    let count = store.config().slot_pass.clamp(1, SLOTS);
-    let start = store.slot_cursor().fetch_add(count, Ordering::Relaxed);
-    let slots = (start..start + count).map(|slot| pass_slot(store, tag_of_slot(slot)));
-    let results: Vec<_> = stream::iter(slots).buffered(IN_FLIGHT).collect().await;
-    results.into_iter().collect()
-}
-
-async fn pass_slot(store: &RedisStore, tag: &'static str) -> Result<(), StoreError> {
-    let args = vec![
-        Value::from(store.prefix()),
-        Value::from(ASKS_PER_SLOT as i64),
-    ];
-    let mut reply = store
-        .scripts()
-        .slot_pass
-        .run(
-            store.client(),
-            SlotKeys(slot_key(store.prefix(), tag)),
-            args,
-        )
-        .await?;
-    let asks = reply.int("count")?;
+/// Answers the asks a slot pass found in the slot tagged `tag` (`slot_pass.lua`'s
+/// reply, from its asks count on): per principal the directory's horizon moved on past
+/// the shard's top score, then the shard's.
+pub(crate) async fn answer_asks(
+    store: &RedisStore,
+    tag: &str,
+    reply: &mut Reply,
+) -> Result<(), StoreError> {
+    let asks = reply.int("asks count")?;
     for _ in 0..asks {
         let principal = reply.bytes("principal")?;
         let top = reply.text("top score")?;

@@ -1,18 +1,16 @@
 //! Session events on Redis (issue 15): the stream and the expiring set `log.lua`
-//! describes, read by `scripts/events.lua` and swept by `scripts/expire.lua`.
-//!
-//! On a Redis Cluster the log would live in another slot than the sessions, where no
-//! script can write both in one step; the store keeps none there: `events` answers
-//! [`StoreError::Unsupported`] and `maintain` does nothing.
+//! describes, read by `scripts/events.lua` and swept by `scripts/expire.lua`. On a
+//! Redis Cluster the slots' outboxes are first moved into the one log (`slots.rs`).
 
 use fred::types::Value;
 use tenure_core::SessionId;
 use tenure_store::{EventBatch, EventId, EventKind, SessionEvent, StoreError};
 
 use crate::connection::RedisStore;
-use crate::keys::log_keys;
+use crate::keys::{log_keys, ClusterLog};
 use crate::reply::bad;
 use crate::scripts::LogKeys;
+use crate::slots;
 
 /// How many expired sessions one expiry pass (one `maintain`, and each `events`
 /// call) reports at most.
@@ -20,7 +18,7 @@ pub const EXPIRE_PER_CALL: usize = 1000;
 
 pub(crate) async fn expire_pass(store: &RedisStore) -> Result<(), StoreError> {
     if store.is_clustered() {
-        return Ok(());
+        return slots::maintain(store).await;
     }
     let args = vec![
         Value::from(store.prefix()),
@@ -59,19 +57,24 @@ pub(crate) async fn read(
     after: Option<EventId>,
     max: usize,
 ) -> Result<EventBatch, StoreError> {
-    if store.is_clustered() {
-        return Err(StoreError::Unsupported("session events on a Redis Cluster"));
-    }
+    let keys = if store.is_clustered() {
+        slots::catch_up(store).await?;
+        let log = ClusterLog::new(store.prefix());
+        [log.expiring, log.log]
+    } else {
+        log_keys(store.prefix())
+    };
     let args = vec![
         Value::from(store.prefix()),
         Value::from(EXPIRE_PER_CALL as i64),
         Value::from(after.map(|a| a.to_string()).unwrap_or_default()),
         Value::from(i64::try_from(max.max(1)).unwrap_or(i64::MAX)),
+        Value::from(i64::from(store.is_clustered())),
     ];
     let mut reply = store
         .scripts()
         .events
-        .run(store.client(), LogKeys(log_keys(store.prefix())), args)
+        .run(store.client(), LogKeys(keys), args)
         .await?;
     let mut batch = EventBatch {
         missed: reply.int("missed")? == 1,

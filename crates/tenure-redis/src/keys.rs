@@ -86,6 +86,36 @@ pub(crate) fn log_keys(prefix: &str) -> [String; 2] {
     [format!("{prefix}:expiring"), format!("{prefix}:events")]
 }
 
+/// The event keys of a cluster, all in one slot (`log.lua`): the log the outboxes are
+/// moved to, an expiring set kept empty (the events script's first key), the per-slot
+/// cursor of moved entries, the pending slots and the slots' scheduled expiry passes.
+#[derive(Debug, Clone)]
+pub(crate) struct ClusterLog {
+    pub(crate) log: String,
+    pub(crate) expiring: String,
+    pub(crate) moved: String,
+    pub(crate) pending: String,
+    pub(crate) due: String,
+}
+
+impl ClusterLog {
+    pub(crate) fn new(prefix: &str) -> Self {
+        let key = |name: &str| format!("{prefix}:{{events}}:{name}");
+        Self {
+            log: key("log"),
+            expiring: key("expiring"),
+            moved: key("moved"),
+            pending: key("pending"),
+            due: key("due"),
+        }
+    }
+}
+
+/// The outbox of the slot tagged `tag` on a cluster (`log.lua`).
+pub(crate) fn outbox(prefix: &str, tag: &str) -> String {
+    format!("{prefix}:o:{{{tag}}}")
+}
+
 /// The pub/sub channel that carries hints for `owner`.
 pub(crate) fn hint_channel(prefix: &str, owner: &OwnerId) -> String {
     format!("{prefix}:hints:{{{}}}", owner.as_str())

@@ -39,6 +39,7 @@ mod reply;
 mod rotate;
 mod scripts;
 mod slot_tags;
+mod slots;
 mod stats;
 mod store;
 

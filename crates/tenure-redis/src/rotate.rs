@@ -8,9 +8,9 @@ use tenure_store::{Fence, Hint, RotateReply, StoreError};
 
 use crate::args::{self, Copied};
 use crate::connection::RedisStore;
-use crate::directory;
 use crate::reply::bad;
 use crate::scripts::DataKeys;
+use crate::{directory, slots};
 
 /// Moves session `old` to id `new`; `holder` is the caller's tenure on `old`, if any.
 pub(crate) async fn rotate_id(
@@ -128,6 +128,8 @@ pub(crate) async fn rotate_id(
         return Ok(RotateReply::Stale);
     }
     tell_waiters(ended.owners()?);
+    slots::after_op(store, old, true, None).await;
+    slots::after_op(store, new, true, slots::moved_deadline(idle, absolute)).await;
     Ok(RotateReply::Rotated {
         fence: (by_caller && fence != 0).then_some(Fence(fence)),
     })

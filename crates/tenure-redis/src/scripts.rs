@@ -119,6 +119,44 @@ impl KeySet for SlotKeys {
     }
 }
 
+/// `KEYS` = a cluster's event log and its moved cursor
+/// ([`ClusterLog`](crate::keys::ClusterLog); `move.lua`).
+#[derive(Debug)]
+pub(crate) struct MoveKeys(pub(crate) String, pub(crate) String);
+
+impl KeySet for MoveKeys {
+    const LAYOUT: &'static str = "s c";
+
+    fn into_keys(self) -> Vec<String> {
+        vec![self.0, self.1]
+    }
+}
+
+/// `KEYS` = a cluster's pending and due slot sets
+/// ([`ClusterLog`](crate::keys::ClusterLog); `schedule.lua`, `take.lua`).
+#[derive(Debug)]
+pub(crate) struct ScheduleKeys(pub(crate) String, pub(crate) String);
+
+impl KeySet for ScheduleKeys {
+    const LAYOUT: &'static str = "p d";
+
+    fn into_keys(self) -> Vec<String> {
+        vec![self.0, self.1]
+    }
+}
+
+/// `KEYS` = one slot's outbox ([`outbox`](crate::keys::outbox)).
+#[derive(Debug)]
+pub(crate) struct OutboxKeys(pub(crate) String);
+
+impl KeySet for OutboxKeys {
+    const LAYOUT: &'static str = "o";
+
+    fn into_keys(self) -> Vec<String> {
+        vec![self.0]
+    }
+}
+
 /// `KEYS` = the expiring set and the event stream ([`log_keys`](crate::keys::log_keys)).
 #[derive(Debug)]
 pub(crate) struct LogKeys(pub(crate) [String; 2]);
@@ -235,6 +273,10 @@ pub(crate) struct Scripts {
     pub(crate) trim: Lua<DirectoryKeys>,
     pub(crate) record: Lua<ShardKeys>,
     pub(crate) slot_pass: Lua<SlotKeys>,
+    pub(crate) outbox: Lua<OutboxKeys>,
+    pub(crate) move_out: Lua<MoveKeys>,
+    pub(crate) schedule: Lua<ScheduleKeys>,
+    pub(crate) take: Lua<ScheduleKeys>,
 }
 
 const DIRECTORY: &str = include_str!("scripts/directory.lua");
@@ -263,6 +305,10 @@ impl Scripts {
             trim: script!("trim", DIRECTORY),
             record: script!("record"),
             slot_pass: script!("slot_pass"),
+            outbox: script!("outbox"),
+            move_out: script!("move"),
+            schedule: script!("schedule"),
+            take: script!("take"),
         }
     }
 
@@ -291,6 +337,10 @@ impl Scripts {
             self.trim.declared(),
             self.record.declared(),
             self.slot_pass.declared(),
+            self.outbox.declared(),
+            self.move_out.declared(),
+            self.schedule.declared(),
+            self.take.declared(),
         ]
     }
 }
@@ -305,7 +355,7 @@ mod tests {
     #[test]
     fn each_script_takes_the_keys_its_header_names() {
         let declared = Scripts::new().declared();
-        assert_eq!(declared.len(), 21);
+        assert_eq!(declared.len(), 25);
         for (name, source, layout) in declared {
             let header = source.split_once("KEYS: ").map(|(_, rest)| rest);
             let keys = header.and_then(|rest| rest.split_once('.')).map(|(k, _)| k);

@@ -18,7 +18,7 @@ use crate::connection::RedisStore;
 use crate::liveness;
 use crate::reply::bad;
 use crate::scripts::DataKeys;
-use crate::{directory, events, principals, release, renew, rotate};
+use crate::{directory, events, principals, release, renew, rotate, slots};
 
 #[async_trait]
 impl Store for RedisStore {
@@ -63,10 +63,11 @@ impl Store for RedisStore {
         release: bool,
     ) -> Result<CommitReply, StoreError> {
         directory::before_commit(self, sid, &delta).await?;
+        let (event, deadline) = slots::commit_marks(&delta);
         let keys = DataKeys::of(&self.keys(sid));
         let argv = args::commit(owner, fence, id, &delta, release);
         let mut reply = self.scripts().commit.run(self.client(), keys, argv).await?;
-        match reply.text("status")?.as_str() {
+        let out = match reply.text("status")?.as_str() {
             "S" => Ok(CommitReply::Stale { delta }),
             "P" => Ok(CommitReply::PatchRefused(tenure_core::PatchRefused {
                 attrs: reply.texts("attribute name")?,
@@ -85,7 +86,11 @@ impl Store for RedisStore {
                 version: reply.int("version")?,
             }),
             other => Err(bad("commit", &format!("unknown status {other:?}"))),
+        };
+        if matches!(out, Ok(CommitReply::Committed { .. })) {
+            slots::after_op(self, sid, event, deadline).await;
         }
+        out
     }
 
     async fn release_many(
@@ -119,6 +124,7 @@ impl Store for RedisStore {
         delta: Delta,
     ) -> Result<OptimisticReply, StoreError> {
         directory::before_commit(self, sid, &delta).await?;
+        let (event, deadline) = slots::commit_marks(&delta);
         let keys = DataKeys::of(&self.keys(sid));
         let argv = args::optimistic(&delta);
         let mut reply = self
@@ -126,7 +132,7 @@ impl Store for RedisStore {
             .optimistic
             .run(self.client(), keys, argv)
             .await?;
-        match reply.text("status")?.as_str() {
+        let out = match reply.text("status")?.as_str() {
             "N" => Ok(OptimisticReply::NotFound),
             "L" => Ok(OptimisticReply::Locked),
             "X" => Ok(OptimisticReply::Conflict(tenure_core::Conflict {
@@ -139,7 +145,11 @@ impl Store for RedisStore {
                 attrs: reply.texts("attribute name")?,
             })),
             other => Err(bad("optimistic", &format!("unknown status {other:?}"))),
+        };
+        if matches!(out, Ok(OptimisticReply::Committed { .. })) {
+            slots::after_op(self, sid, event, deadline).await;
         }
+        out
     }
 
     async fn create(
@@ -158,6 +168,7 @@ impl Store for RedisStore {
             "E" => Ok(CreateReply::Exists),
             "C" => {
                 let fence = reply.int("fence")?;
+                slots::after_op(self, sid, true, slots::created_deadline(expiry)).await;
                 Ok(CreateReply::Created {
                     fence: (fence != 0).then_some(Fence(fence)),
                 })
@@ -173,6 +184,9 @@ impl Store for RedisStore {
         let existed = reply.int("existed")? == 1;
         for waiter in reply.owners()? {
             self.send_hint(&waiter, &Hint::Grant(sid.clone()));
+        }
+        if existed {
+            slots::after_op(self, sid, true, None).await;
         }
         Ok(existed)
     }
@@ -220,9 +234,6 @@ impl Store for RedisStore {
     }
 
     async fn maintain(&self) -> Result<(), StoreError> {
-        if self.is_clustered() {
-            return directory::slot_pass(self).await;
-        }
         events::expire_pass(self).await
     }
 

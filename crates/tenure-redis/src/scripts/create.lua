@@ -40,7 +40,7 @@ save_live(k, m, true)
 if n > 0 and expires_at(m) == nil then reindex(k, m, nil, now) end
 event(k, 'created')
 if n > 0 then
-  local p = k.one_server and principal_of(k)
+  local p = k.indexed and principal_of(k)
   if p then event(k, 'principal', p) end
 end
 return { 'C', fence }

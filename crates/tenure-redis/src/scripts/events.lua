@@ -1,16 +1,20 @@
--- Store::events on one server: the expiry pass first (expire.lua, the same budget),
--- then the log after a position. KEYS: e s.  ARGV: key prefix, budget, after ('' from
--- the oldest), count.
+-- Store::events: on one server the expiry pass first (expire.lua, the same budget),
+-- then the log after a position; on a cluster the log the outboxes were moved to
+-- (log.lua), whose expiry passes run per slot. KEYS: e s.  ARGV: key prefix, budget,
+-- after ('' from the oldest), count, cluster 0|1.
 -- Reply: {missed 0|1, (id, session, kind, detail)...}
 local prefix = ARGV[1]
 local budget = num(ARGV[2], 'budget')
 local after = ARGV[3]
 local count = num(ARGV[4], 'count')
-if #ARGV ~= 4 or KEYS[1] ~= expiring_key(prefix) or KEYS[2] ~= log_key(prefix) then
+local cluster = flag(ARGV[5], 'cluster flag')
+local want_e, want_s = expiring_key(prefix), log_key(prefix)
+if cluster then want_e, want_s = prefix .. ':{events}:expiring', prefix .. ':{events}:log' end
+if #ARGV ~= 5 or KEYS[1] ~= want_e or KEYS[2] ~= want_s then
   error('tenure: bad events')
 end
 local now = clock()
-expire_pass(prefix, budget, now)
+if not cluster then expire_pass(prefix, budget, now) end
 local out = { 0 }
 if redis.call('EXISTS', KEYS[2]) == 0 then return out end
 local start = '-'

@@ -511,15 +511,16 @@ local function push_attrs(out, k)
   return out
 end
 
--- The expiry pass (log.lua): at most `budget` sessions of the expiring set whose keys'
--- deadline has passed; one that is gone gets its 'expired' event and leaves the set,
--- one still live (its deadline moved without the set hearing of it) is scored again.
--- Answers the ids looked at.
-local function expire_pass(prefix, budget, now)
-  local set = expiring_key(prefix)
+-- The expiry pass (log.lua): at most `budget` sessions of the expiring set (of one
+-- server, or with `tag` of that cluster slot) whose keys' deadline has passed; one that
+-- is gone gets its 'expired' event and leaves the set, one still live (its deadline
+-- moved without the set hearing of it) is scored again. Answers the ids looked at.
+local function expire_pass(prefix, budget, now, tag)
+  local set = expiring_key(prefix, tag)
   local due = redis.call('ZRANGEBYSCORE', set, '-inf', '(' .. fmt(now), 'LIMIT', 0, budget)
   for _, sid in ipairs(due) do
     local k = keys_from_meta(prefix .. ':{' .. sid .. '}:m', 1)
+    if tag then k.one_server, k.tag = false, tag end
     local m = read_meta(k.m, now)
     if m == nil then
       event(k, 'expired')

@@ -1,15 +1,26 @@
--- One slot of the slot pass (Store::maintain on a cluster): the principals whose
+-- One slot of the slot pass (Store::maintain and Store::events on a cluster): the
+-- slot's expiry pass (log.lua, at most `max` sessions), then the principals whose
 -- shard in this slot asked for a later horizon (index.lua), at most `max`, each with
 -- its top entry's score. One with no entry left leaves the slot key here.
 -- KEYS: x.  ARGV: key prefix, max.
--- Reply: {count, (principal, top score ('inf' or ms))...}
+-- Reply: {outbox length, next deadline from now ms ('' none), asks count,
+-- (principal, top score ('inf' or ms))...}
 local prefix = ARGV[1]
 local max = num(ARGV[2], 'max')
 local tag = string.match(KEYS[1] or '', ':x:{([^{}]*)}$')
 if #ARGV ~= 2 or tag == nil or KEYS[1] ~= prefix .. ':x:{' .. tag .. '}' then
   error('tenure: bad slot_pass')
 end
-local out = { 0 }
+local now = clock()
+expire_pass(prefix, max, now, tag)
+local next = ''
+local first = redis.call('ZRANGE', expiring_key(prefix, tag), 0, 0, 'WITHSCORES')
+if #first == 2 then
+  local ahead = (tonumber(first[2]) or now) - now
+  if ahead < 0 then ahead = 0 end
+  next = fmt(ahead)
+end
+local out = { redis.call('XLEN', log_key(prefix, tag)), next, 0 }
 local scan = redis.call('SSCAN', KEYS[1], 0, 'COUNT', max)
 for _, p in ipairs(scan[2]) do
   local top = nil
@@ -20,7 +31,7 @@ for _, p in ipairs(scan[2]) do
   if top == nil then
     redis.call('SREM', KEYS[1], p)
   else
-    out[1] = out[1] + 1
+    out[3] = out[3] + 1
     out[#out + 1] = p
     out[#out + 1] = top
   end
