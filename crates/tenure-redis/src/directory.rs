@@ -199,8 +199,10 @@ pub(crate) async fn sessions_of(
     let mut out = Vec::new();
     let mut empty = Vec::new();
     for (tag, listing) in tags.iter().zip(listings) {
-        let listing = listing?;
-        if listing.is_empty() {
+        // Only a shard with no entry left is trimmed: an entry the listing left out
+        // (its session unreadable, as in a slot migration) keeps its slot.
+        let (listing, no_entry) = listing?;
+        if no_entry {
             empty.push(tag.as_str());
         }
         out.extend(listing);

@@ -1,7 +1,7 @@
-//! `Store::sessions_of` on Redis: on one server one script over the principal's index
-//! (`scripts/index.lua` describes the index, `scripts/sessions_of.lua` the listing);
-//! on a cluster the same script over each shard the principal's directory names
-//! (`directory.rs`).
+//! `Store::sessions_of` on one Redis server: one script over the principal's index
+//! (`scripts/index.lua` describes the index, `scripts/sessions_of.lua` the listing).
+//! On a cluster `directory.rs` runs the same script ([`list`]) over each shard the
+//! principal's directory names.
 
 use std::time::Duration;
 
@@ -10,7 +10,6 @@ use tenure_core::SessionId;
 use tenure_store::{PrincipalSession, StoreError, PRUNE_PER_CALL};
 
 use crate::connection::RedisStore;
-use crate::directory;
 use crate::keys::principal_index;
 use crate::reply::bad;
 use crate::scripts::IndexKeys;
@@ -20,21 +19,19 @@ pub(crate) async fn sessions_of(
     principal: &str,
     label: Option<&str>,
 ) -> Result<Vec<PrincipalSession>, StoreError> {
-    if store.is_clustered() {
-        return directory::sessions_of(store, principal, label).await;
-    }
     let key = principal_index(store.prefix(), principal.as_bytes());
-    list(store, key, principal, label, "").await
+    Ok(list(store, key, principal, label, "").await?.0)
 }
 
-/// The live sessions in one index (`tag` '') or shard (`tag` its slot's).
+/// The live sessions in one index (`tag` '') or shard (`tag` its slot's), and
+/// whether the shard holds no entry at all any more (then a listing may trim its slot).
 pub(crate) async fn list(
     store: &RedisStore,
     key: String,
     principal: &str,
     label: Option<&str>,
     tag: &str,
-) -> Result<Vec<PrincipalSession>, StoreError> {
+) -> Result<(Vec<PrincipalSession>, bool), StoreError> {
     let args = vec![
         Value::from(store.prefix()),
         Value::from(principal),
@@ -48,6 +45,7 @@ pub(crate) async fn list(
         .run(store.client(), IndexKeys(key), args)
         .await?;
     let now = reply.int("now")?;
+    let empty = reply.int("entries left")? == 0;
     let mut out = Vec::with_capacity(reply.remaining() / 4);
     while !reply.is_empty() {
         let id = reply.text("session id")?;
@@ -63,5 +61,5 @@ pub(crate) async fn list(
             label: value.filter(|_| label.is_some()),
         });
     }
-    Ok(out)
+    Ok((out, empty))
 }

@@ -137,18 +137,32 @@ pub(crate) async fn catch_up(store: &RedisStore) -> Result<(), StoreError> {
     let moved: Vec<_> = stream::iter(moved).buffered(IN_FLIGHT).collect().await;
     let visited: Vec<_> = due.iter().map(|tag| visit(store, tag)).collect();
     let visited: Vec<_> = stream::iter(visited).buffered(IN_FLIGHT).collect().await;
-    moved.into_iter().chain(visited).collect()
+    // A slot taken and not done is marked again, so the next read does it rather than
+    // the round robin.
+    let mut first_error = Ok(());
+    let failed = moves.iter().zip(moved).chain(due.iter().zip(visited));
+    for (tag, result) in failed {
+        if let Err(e) = result {
+            let _ = schedule(store, tag, true, Some(Duration::from_millis(1))).await;
+            if first_error.is_ok() {
+                first_error = Err(e);
+            }
+        }
+    }
+    first_error
 }
 
 /// `Store::maintain` on a cluster: the pending and due slots, then the next
 /// `slot_pass` slots in turn (from where this handle's last pass ended; each handle
 /// starts at a random slot, so nodes share the work).
 pub(crate) async fn maintain(store: &RedisStore) -> Result<(), StoreError> {
-    catch_up(store).await?;
+    // The round robin runs whatever the first step met: it is the backstop.
+    let caught_up = catch_up(store).await;
     let count = store.config().slot_pass.clamp(1, SLOTS);
     let start = store.slot_cursor().fetch_add(count, Ordering::Relaxed);
     let slots = (start..start + count).map(|slot| visit(store, tag_of_slot(slot)));
     let results: Vec<_> = stream::iter(slots).buffered(IN_FLIGHT).collect().await;
+    caught_up?;
     results.into_iter().collect()
 }
 

@@ -87,7 +87,12 @@ impl Store for RedisStore {
             }),
             other => Err(bad("commit", &format!("unknown status {other:?}"))),
         };
-        if matches!(out, Ok(CommitReply::Committed { .. })) {
+        // Also a retry answered as already applied: the first reply, which would have
+        // marked the slot, may be the one that was lost.
+        if matches!(
+            out,
+            Ok(CommitReply::Committed { .. } | CommitReply::AlreadyApplied { .. })
+        ) {
             slots::after_op(self, sid, event, deadline).await;
         }
         out
@@ -242,6 +247,9 @@ impl Store for RedisStore {
         principal: &str,
         label: Option<&str>,
     ) -> Result<Vec<PrincipalSession>, StoreError> {
+        if self.is_clustered() {
+            return directory::sessions_of(self, principal, label).await;
+        }
         principals::sessions_of(self, principal, label).await
     }
 

@@ -260,6 +260,49 @@ fn a_registration_whose_commit_never_applied_lists_nothing_and_is_trimmed() {
     });
 }
 
+/// A live session the listing cannot read (its meta gone, as while a slot migration
+/// has moved its keys and not its shard's) is left out, but keeps its entry and its
+/// slot: the shard is not trimmed as empty.
+#[test]
+fn an_unreadable_entry_keeps_its_slot() {
+    if !reachable(cluster_url()) {
+        return;
+    }
+    runtime().block_on(async {
+        let guard = Duration::from_millis(100);
+        let (store, prefix) = store(|c| c.directory_guard(guard)).await;
+        let p = "moved-user";
+        let sid = SessionId::generate().unwrap();
+        store
+            .create(&sid, principal_attrs(p), Expiry::default(), None)
+            .await
+            .unwrap();
+        let since = server_ms(&store).await;
+        let poll = Poll::new(Duration::from_secs(10), "the guard to pass");
+        while server_ms(&store).await < since + guard.as_millis() as i64 + 50 {
+            poll.tick().await;
+        }
+        let meta = format!("{prefix}:{{{}}}:m", sid.as_str());
+        let _: i64 = store.client().del(&meta).await.unwrap();
+        assert!(listed_ids(&store, p).await.is_empty(), "left out");
+        assert_eq!(
+            directory_fields(&store, &prefix, p).await.len(),
+            1,
+            "slot kept"
+        );
+        let shard = shards(&store, &prefix, p).await;
+        assert_eq!(shard.len(), 1);
+        let entry: Option<f64> = store
+            .client()
+            .zscore(&shard[0], sid.as_str())
+            .await
+            .unwrap();
+        assert!(entry.is_some(), "entry kept");
+        remove_all(&store, &prefix).await;
+        store.quit().await;
+    });
+}
+
 /// Sessions that live past a slot's horizon ask the slot pass, which moves the
 /// directory's horizon on and then the shard's; a shard whose record was lost (the
 /// crash between the two) asks again at the next TTL move.

@@ -521,8 +521,12 @@ local function expire_pass(prefix, budget, now, tag)
   for _, sid in ipairs(due) do
     local k = keys_from_meta(prefix .. ':{' .. sid .. '}:m', 1)
     if tag then k.one_server, k.tag = false, tag end
-    local m = read_meta(k.m, now)
-    if m == nil then
+    -- A meta that does not parse must not stop the pass for every other session:
+    -- it leaves the set unreported (renew.lua treats it the same way).
+    local ok, m = pcall(read_meta, k.m, now)
+    if not ok then
+      redis.call('ZREM', set, sid)
+    elseif m == nil then
       event(k, 'expired')
       expiring_remove(k)
     else

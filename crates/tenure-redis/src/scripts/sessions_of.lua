@@ -8,7 +8,8 @@
 -- it is only left out, since a slot migration may have moved the session's keys
 -- (which this script does not declare) from under it: its score passes in time.
 -- A cluster shard found with no entry left is deleted. No access to any session.
--- Reply: {now ms, (session id, created ms, last access ms, label value or false)...}
+-- Reply: {now ms, entries left (sessions the index still names, live or not),
+-- (session id, created ms, last access ms, label value or false)...}
 local prefix, p, label, tag = ARGV[1], ARGV[2], ARGV[3], ARGV[5]
 local budget = num(ARGV[4], 'prune budget')
 if label == nil or #ARGV ~= 5 or KEYS[1] ~= index_key(prefix, p, tag) then
@@ -18,7 +19,7 @@ local ix = KEYS[1]
 local now = clock()
 local dead = redis.call('ZRANGEBYSCORE', ix, '-inf', '(' .. fmt(now), 'LIMIT', 0, budget)
 if #dead > 0 then chunked('ZREM', ix, dead, 1000) end
-local out, gone = { now }, {}
+local out, gone = { now, 0 }, {}
 for _, sid in ipairs(redis.call('ZRANGEBYSCORE', ix, fmt(now), '+inf')) do
   if sid ~= '' then
     local k = keys_from_meta(prefix .. ':{' .. sid .. '}:m', 1)
@@ -39,8 +40,10 @@ for _, sid in ipairs(redis.call('ZRANGEBYSCORE', ix, fmt(now), '+inf')) do
   end
 end
 if #gone > 0 then chunked('ZREM', ix, gone, 1000) end
-if tag ~= '' and #out == 1 and redis.call('ZCARD', ix) == 1
-  and redis.call('ZSCORE', ix, '') then
+local left = redis.call('ZCARD', ix)
+if redis.call('ZSCORE', ix, '') then left = left - 1 end
+out[2] = left
+if tag ~= '' and left == 0 and redis.call('ZCARD', ix) == 1 then
   -- A shard left with its horizon only goes now (a login under way that recorded
   -- it finds no horizon and asks the slot pass for one: index.lua).
   redis.call('DEL', ix)

@@ -38,7 +38,8 @@ local INLINE_BELOW = 4096
 -- The keys of the session whose keys start at KEYS[at]: `per` of them, 1 (the meta key)
 -- or 6 (meta, values, versions, index, fence, each checked against the derived name,
 -- and the slot key). k.indexed: the scripts keep the principal index (index.lua); a
--- session read by a listing (keys_from_meta, with no slot key) is only read.
+-- session met by a listing or an expiry pass (keys_from_meta, with no slot key) has
+-- its index left alone; the expiry pass sets k.tag on a cluster for its events.
 local function keys_from_meta(km, per)
   if type(km) ~= 'string' or string.sub(km, -2) ~= ':m' then error('tenure: bad key') end
   local base = string.sub(km, 1, -2)
