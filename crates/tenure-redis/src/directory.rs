@@ -175,6 +175,10 @@ pub(crate) async fn sessions_of(
     label: Option<&str>,
 ) -> Result<Vec<PrincipalSession>, StoreError> {
     let p = principal.as_bytes();
+    if p.is_empty() {
+        // No session has the empty principal (it is no principal), as on one server.
+        return Ok(Vec::new());
+    }
     let dir = directory(store.prefix(), p);
     let args = vec![
         Value::from(store.prefix()),

@@ -115,6 +115,8 @@ pub(crate) async fn rotate_id(
             if let Ok(mut check) = end(false).await {
                 if check.int("finished").ok() == Some(1) {
                     let _ = undo_new().await;
+                    // rotate_in may have reported a leftover's expiry there.
+                    slots::after_op(store, new, true, None).await;
                     tell_waiters(check.owners().unwrap_or_default());
                 }
             }
@@ -125,6 +127,7 @@ pub(crate) async fn rotate_id(
         // The old id's lock ran out meanwhile: someone else may have written it.
         // Take the copy back; the old id stays as it is.
         undo_new().await?;
+        slots::after_op(store, new, true, None).await;
         return Ok(RotateReply::Stale);
     }
     tell_waiters(ended.owners()?);

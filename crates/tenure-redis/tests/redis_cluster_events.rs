@@ -18,14 +18,6 @@ use tenure_redis::{RedisConfig, RedisStore};
 use tenure_store::{EventId, EventKind, Expiry, SessionEvent, Store};
 use tenure_test::Poll;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 async fn store(prefix: &str, slot_pass: usize) -> RedisStore {
     let url = cluster_url().expect("checked by `reachable`");
     RedisStore::connect(RedisConfig::new(url).prefix(prefix).slot_pass(slot_pass))
@@ -74,28 +66,12 @@ async fn lose_marks(store: &RedisStore, prefix: &str) {
     }
 }
 
-async fn remove_all(store: &RedisStore, prefix: &str) {
-    use futures::StreamExt;
-    let mut scan = store
-        .client()
-        .scan_cluster_buffered(format!("{prefix}:*"), Some(1000), None);
-    let mut keys = Vec::new();
-    while let Some(key) = scan.next().await {
-        if let Some(k) = key.unwrap().as_str() {
-            keys.push(k.to_string());
-        }
-    }
-    for key in keys {
-        let _: i64 = store.client().del(&key).await.unwrap();
-    }
-}
-
 #[test]
 fn an_event_whose_slot_mark_was_lost_is_found_by_the_slot_pass() {
     if !reachable(cluster_url()) {
         return;
     }
-    runtime().block_on(async {
+    multi_thread_runtime().block_on(async {
         let prefix = unique_prefix();
         let store = store(&prefix, 16_384).await;
         let sid = SessionId::generate().unwrap();
@@ -133,7 +109,7 @@ fn an_untouched_expiry_never_scheduled_is_reported_by_the_slot_pass() {
     if !reachable(cluster_url()) {
         return;
     }
-    runtime().block_on(async {
+    multi_thread_runtime().block_on(async {
         let prefix = unique_prefix();
         let store = store(&prefix, 16_384).await;
         let sid = SessionId::generate().unwrap();
@@ -165,7 +141,7 @@ fn racing_movers_on_three_handles_log_each_event_once() {
     if !reachable(cluster_url()) {
         return;
     }
-    runtime().block_on(async {
+    multi_thread_runtime().block_on(async {
         let prefix = unique_prefix();
         // Node 0 passes every slot in each `maintain` (moving any outbox it finds),
         // nodes 1 and 2 read events (moving the pending slots they take): the same

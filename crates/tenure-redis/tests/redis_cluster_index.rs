@@ -12,24 +12,14 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use futures::future::join_all;
-use futures::StreamExt;
 use support::*;
 use tenure_core::{Bytes, Delta, OwnerId, SessionId, PRINCIPAL_ATTR};
 use tenure_redis::fred::interfaces::{
-    ClientLike, HashesInterface, KeysInterface, SetsInterface, SortedSetsInterface,
+    HashesInterface, KeysInterface, SetsInterface, SortedSetsInterface,
 };
-use tenure_redis::fred::types::Value;
 use tenure_redis::{RedisConfig, RedisStore};
 use tenure_store::{CommitId, CommitReply, Expiry, Fence, Store};
 use tenure_test::Poll;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// A store under a prefix of its own, so the test can count every key it made.
 async fn store(config: impl FnOnce(RedisConfig) -> RedisConfig) -> (RedisStore, String) {
@@ -47,20 +37,6 @@ fn hex(p: &str) -> String {
 
 fn directory_key(prefix: &str, p: &str) -> String {
     format!("{prefix}:d:{{{}}}", hex(p))
-}
-
-/// Every key of the cluster matching `pattern`.
-async fn keys_matching(store: &RedisStore, pattern: &str) -> Vec<String> {
-    let mut scan = store
-        .client()
-        .scan_cluster_buffered(pattern.to_string(), Some(1000), None);
-    let mut out = Vec::new();
-    while let Some(key) = scan.next().await {
-        if let Some(k) = key.unwrap().as_str() {
-            out.push(k.to_string());
-        }
-    }
-    out
 }
 
 /// The principal's shards: keys `P:p:{tag}:<hex>`.
@@ -93,15 +69,6 @@ async fn asks(store: &RedisStore, prefix: &str) -> BTreeSet<String> {
     out
 }
 
-async fn server_ms(store: &RedisStore) -> i64 {
-    let (secs, micros): (i64, i64) = store
-        .client()
-        .custom(tenure_redis::fred::cmd!("TIME"), Vec::<Value>::new())
-        .await
-        .unwrap();
-    secs * 1000 + micros / 1000
-}
-
 fn principal_attrs(p: &str) -> Vec<(String, Bytes)> {
     vec![(PRINCIPAL_ATTR.to_string(), Bytes::from(p.to_string()))]
 }
@@ -116,18 +83,12 @@ async fn listed_ids(store: &RedisStore, p: &str) -> BTreeSet<SessionId> {
         .collect()
 }
 
-async fn remove_all(store: &RedisStore, prefix: &str) {
-    for key in keys_matching(store, &format!("{prefix}:*")).await {
-        let _: i64 = store.client().del(&key).await.unwrap();
-    }
-}
-
 #[test]
 fn ten_thousand_expired_sessions_leave_nothing_after_one_listing() {
     if !reachable(cluster_url()) {
         return;
     }
-    runtime().block_on(async {
+    multi_thread_runtime().block_on(async {
         let (store, prefix) = store(|c| c.directory_guard(Duration::from_millis(200))).await;
         let p = "bulk-user";
         const N: usize = 10_000;
@@ -197,7 +158,7 @@ fn a_registration_whose_commit_never_applied_lists_nothing_and_is_trimmed() {
     if !reachable(cluster_url()) {
         return;
     }
-    runtime().block_on(async {
+    multi_thread_runtime().block_on(async {
         let guard = Duration::from_millis(300);
         let (store, prefix) = store(|c| c.directory_guard(guard)).await;
         let p = "crash-user";
@@ -268,7 +229,7 @@ fn an_unreadable_entry_keeps_its_slot() {
     if !reachable(cluster_url()) {
         return;
     }
-    runtime().block_on(async {
+    multi_thread_runtime().block_on(async {
         let guard = Duration::from_millis(100);
         let (store, prefix) = store(|c| c.directory_guard(guard)).await;
         let p = "moved-user";
@@ -311,7 +272,7 @@ fn long_lived_sessions_move_their_horizons_through_the_slot_pass() {
     if !reachable(cluster_url()) {
         return;
     }
-    runtime().block_on(async {
+    multi_thread_runtime().block_on(async {
         let (store, prefix) = store(|c| c.slot_pass(16_384)).await;
         let p = "long-user";
         let long = Expiry {
@@ -422,7 +383,7 @@ fn logins_racing_listings_are_never_lost() {
     if !reachable(cluster_url()) {
         return;
     }
-    runtime().block_on(async {
+    multi_thread_runtime().block_on(async {
         let (store, prefix) = store(|c| c.directory_guard(Duration::from_millis(200))).await;
         let p = "racing-user";
         let expiry = Expiry {

@@ -34,12 +34,5 @@ if after ~= '' then
     end
   end
 end
-for _, entry in ipairs(redis.call('XRANGE', KEYS[2], start, '+', 'COUNT', count)) do
-  local f = {}
-  for i = 1, #entry[2], 2 do f[entry[2][i]] = entry[2][i + 1] end
-  out[#out + 1] = entry[1]
-  out[#out + 1] = f.s or ''
-  out[#out + 1] = f.k or ''
-  out[#out + 1] = f.d or ''
-end
+push_entries(out, redis.call('XRANGE', KEYS[2], start, '+', 'COUNT', count))
 return out

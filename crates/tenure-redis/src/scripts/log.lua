@@ -40,6 +40,18 @@ local function event(k, kind, detail)
     's', sid, 'k', kind, 'd', detail or '')
 end
 
+-- Appends stream entries to `out`, each as its id, session, kind and detail.
+local function push_entries(out, entries)
+  for _, entry in ipairs(entries) do
+    local f = {}
+    for i = 1, #entry[2], 2 do f[entry[2][i]] = entry[2][i + 1] end
+    out[#out + 1] = entry[1]
+    out[#out + 1] = f.s or ''
+    out[#out + 1] = f.k or ''
+    out[#out + 1] = f.d or ''
+  end
+end
+
 -- Scores the session in the expiring set with its keys' deadline kt (0: none).
 local function expiring_put(k, kt)
   if not k.indexed then return end

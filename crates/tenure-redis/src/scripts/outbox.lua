@@ -16,12 +16,5 @@ if done ~= '' then
 end
 local entries = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', count)
 local out = { #entries }
-for _, entry in ipairs(entries) do
-  local f = {}
-  for i = 1, #entry[2], 2 do f[entry[2][i]] = entry[2][i + 1] end
-  out[#out + 1] = entry[1]
-  out[#out + 1] = f.s or ''
-  out[#out + 1] = f.k or ''
-  out[#out + 1] = f.d or ''
-end
+push_entries(out, entries)
 return out

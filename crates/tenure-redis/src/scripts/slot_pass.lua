@@ -21,8 +21,8 @@ if #first == 2 then
   next = fmt(ahead)
 end
 local out = { redis.call('XLEN', log_key(prefix, tag)), next, 0 }
-local scan = redis.call('SSCAN', KEYS[1], 0, 'COUNT', max)
-for _, p in ipairs(scan[2]) do
+-- A random `max` of them: each pass gets to any ask in time, however large the set.
+for _, p in ipairs(redis.call('SRANDMEMBER', KEYS[1], max)) do
   local top = nil
   local entries = redis.call('ZREVRANGE', index_key(prefix, p, tag), 0, 1, 'WITHSCORES')
   for i = 1, #entries, 2 do

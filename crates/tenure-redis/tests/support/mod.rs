@@ -59,3 +59,57 @@ pub async fn connect_lossy(url: Option<String>) -> RedisStore {
     store.set_drop_hints(true);
     store
 }
+
+/// A runtime with two workers, for tests that run tasks side by side.
+pub fn multi_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Every key matching `pattern`, on one server or over a cluster.
+pub async fn keys_matching(store: &RedisStore, pattern: &str) -> Vec<String> {
+    use futures::StreamExt;
+    use tenure_redis::fred::interfaces::ClientLike;
+    let client = store.client();
+    let mut scan = if client.is_clustered() {
+        client
+            .scan_cluster_buffered(pattern.to_string(), Some(1000), None)
+            .boxed()
+    } else {
+        client
+            .scan_buffered(pattern.to_string(), Some(1000), None)
+            .boxed()
+    };
+    let mut out = Vec::new();
+    while let Some(key) = scan.next().await {
+        if let Some(k) = key.expect("scan").as_str() {
+            out.push(k.to_string());
+        }
+    }
+    out
+}
+
+/// Deletes every key under `prefix`.
+pub async fn remove_all(store: &RedisStore, prefix: &str) {
+    use tenure_redis::fred::interfaces::KeysInterface;
+    for key in keys_matching(store, &format!("{prefix}:*")).await {
+        let _: i64 = store.client().del(&key).await.expect("del");
+    }
+}
+
+/// The server's clock in ms (`TIME`).
+pub async fn server_ms(store: &RedisStore) -> i64 {
+    use tenure_redis::fred::interfaces::ClientLike;
+    let (secs, micros): (i64, i64) = store
+        .client()
+        .custom(
+            tenure_redis::fred::cmd!("TIME"),
+            Vec::<tenure_redis::fred::types::Value>::new(),
+        )
+        .await
+        .expect("TIME");
+    secs * 1000 + micros / 1000
+}
